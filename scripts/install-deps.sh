@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package pic needs to build, run and test; idempotent and quiet when all is present.
+# Used by `make run`, `make test` and .ci/run so a fresh Debian 12 machine needs nothing by hand.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
+  libcmocka-dev libarchive-dev libqrencode-dev libnftables-dev libmnl-dev
+  # managed daemons and their tools
+  wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony
+  # test clients and harness
+  curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps
+  # bench
+  wrk nginx-light
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=120 update -qq
+apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

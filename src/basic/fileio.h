@@ -1,0 +1,28 @@
+/* File helpers: the one atomic writer every file picd writes goes through, bounded reads, mkdir -p.
+ * Callers own the buffers returned by read_file_full(). */
+#pragma once
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/error.h"
+
+/* Runs a daemon's own checker on the candidate file at tmp_path before it replaces the old one.
+ * Returns 0 to accept, negative errno to refuse (with the checker's message in err). */
+typedef int (*atomic_check_fn)(const char *tmp_path, void *userdata, PicError *err);
+
+typedef enum WriteAtomicResult {
+        WRITE_ATOMIC_UNCHANGED = 0, /* content identical: nothing was written */
+        WRITE_ATOMIC_WRITTEN = 1,
+} WriteAtomicResult;
+
+/* Temp file in the same directory (O_CREAT|O_EXCL|O_CLOEXEC), write, fchmod, fsync, optional check,
+ * rename, fsync the directory. The temp file is unlinked on any failure. Returns WRITE_ATOMIC_* or
+ * negative errno. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, atomic_check_fn check,
+                      void *userdata, PicError *err);
+/* Reads a whole file of at most max bytes (-EFBIG beyond). *ret is NUL-terminated. */
+int read_file_full(const char *path, size_t max, char **ret, size_t *ret_len);
+int mkdir_p(const char *path, mode_t mode);
+int fsync_directory_of(const char *path);
+/* Removes a directory tree (no symlink following). Missing is not an error. */
+int rm_rf(const char *path);

@@ -1,0 +1,37 @@
+/* Loop: picd's single event loop (epoll) with fd watches, one-shot timers, signals via signalfd and
+ * prepare hooks (for libraries such as libmicrohttpd that tell us their own timeout). Single-threaded. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Loop Loop;
+typedef struct LoopTimer LoopTimer;
+
+typedef void (*loop_io_fn)(Loop *l, int fd, uint32_t events, void *userdata);
+typedef void (*loop_timer_fn)(Loop *l, void *userdata);
+typedef void (*loop_signal_fn)(Loop *l, int signo, void *userdata);
+/* Called before every wait; returns the longest the loop may sleep in ms (-1: no limit). */
+typedef int (*loop_prepare_fn)(Loop *l, void *userdata);
+
+int loop_new(Loop **ret);
+Loop *loop_free(Loop *l);
+
+/* events are EPOLLIN/EPOLLOUT/...; one watch per fd. */
+int loop_add_io(Loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata);
+int loop_mod_io(Loop *l, int fd, uint32_t events);
+int loop_del_io(Loop *l, int fd);
+
+/* One-shot timer after usec; the returned handle is valid until it fires or is cancelled. */
+int loop_add_timer(Loop *l, uint64_t usec, loop_timer_fn fn, void *userdata, LoopTimer **ret);
+void loop_cancel_timer(Loop *l, LoopTimer *t);
+
+/* Blocks signo for the process and delivers it through the loop. One handler per signal. */
+int loop_add_signal(Loop *l, int signo, loop_signal_fn fn, void *userdata);
+int loop_add_prepare(Loop *l, loop_prepare_fn fn, void *userdata);
+
+/* One iteration: wait at most max_wait_ms (-1 forever) and dispatch. */
+int loop_run_once(Loop *l, int max_wait_ms);
+/* Runs until loop_quit(); returns the code given to it. */
+int loop_run(Loop *l);
+void loop_quit(Loop *l, int code);
+bool loop_is_quitting(Loop *l);
