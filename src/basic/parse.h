@@ -2,6 +2,7 @@
  * Every string that may reach a generated config passes one of these first (DESIGN.md security model). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Decimal only, no sign, no spaces, no leading zeros beyond "0", within [min,max]. */
