@@ -1,0 +1,220 @@
+/* The reconciler: for each service module, render (pure) → check (native checker) → atomic write →
+ * start, hot apply or restart, as DESIGN.md's "one flow for every change" says. */
+#include "core/cell.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "basic/util.h"
+
+void strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mode_t mode) {
+        if (!content_owned)
+                return -ENOMEM;
+        ServiceFile *n = realloc(f->v, (f->n + 1) * sizeof *n);
+        char *nm = strdup(name);
+        if (!n || !nm) {
+                free(nm);
+                free(content_owned);
+                if (n)
+                        f->v = n;
+                return -ENOMEM;
+        }
+        f->v = n;
+        f->v[f->n++] = (ServiceFile) { .name = nm, .content = content_owned, .len = strlen(content_owned), .mode = mode };
+        return 0;
+}
+
+void service_files_done(ServiceFiles *f) {
+        for (size_t i = 0; i < f->n; i++) {
+                free(f->v[i].name);
+                free(f->v[i].content);
+        }
+        free(f->v);
+        *f = (ServiceFiles) { 0 };
+}
+
+int cell_register_service(Cell *c, const ServiceOps *ops) {
+        if (c->n_services >= ELEMENTSOF(c->services))
+                return -ENOSPC;
+        if (cell_find_service(c, ops->name))
+                return -EEXIST;
+        c->services[c->n_services++] = ops;
+        return 0;
+}
+
+const ServiceOps *cell_find_service(Cell *c, const char *name) {
+        for (size_t i = 0; i < c->n_services; i++)
+                if (streq(c->services[i]->name, name))
+                        return c->services[i];
+        return NULL;
+}
+
+void **cell_service_data(Cell *c, const char *name) {
+        for (size_t i = 0; i < c->n_services; i++)
+                if (streq(c->services[i]->name, name))
+                        return &c->service_data[i];
+        return NULL;
+}
+
+char *cell_service_path(Cell *c, const char *service, const char *file) {
+        size_t n = strlen(c->state_dir) + strlen(service) + (file ? strlen(file) : 0) + 8;
+        char *p = malloc(n);
+        if (!p)
+                return NULL;
+        if (file)
+                snprintf(p, n, "%s/etc/%s/%s", c->state_dir, service, file);
+        else
+                snprintf(p, n, "%s/etc/%s", c->state_dir, service);
+        return p;
+}
+
+typedef struct CheckCtx {
+        Cell *cell;
+        const ServiceOps *ops;
+        const char *file_name;
+} CheckCtx;
+
+static int check_trampoline(const char *tmp_path, void *userdata, PicError *err) {
+        CheckCtx *cc = userdata;
+        return cc->ops->check(cc->cell, cc->file_name, tmp_path, err);
+}
+
+/* Writes every rendered file; returns 1 if any changed. */
+static int write_files(Cell *c, const ServiceOps *ops, ServiceFiles *files, PicError *err) {
+        _cleanup_free_ char *dir = cell_service_path(c, ops->name, NULL);
+        if (!dir)
+                return -ENOMEM;
+        int r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot create %s: %s", dir, strerror(-r));
+        bool changed = false;
+        for (size_t i = 0; i < files->n; i++) {
+                _cleanup_free_ char *path = cell_service_path(c, ops->name, files->v[i].name);
+                if (!path)
+                        return -ENOMEM;
+                CheckCtx cc = { c, ops, files->v[i].name };
+                r = write_file_atomic(path, files->v[i].content, files->v[i].len, files->v[i].mode,
+                                      ops->check ? check_trampoline : NULL, &cc, err);
+                if (r < 0)
+                        return r;
+                if (r == WRITE_ATOMIC_WRITTEN)
+                        changed = true;
+        }
+        return changed;
+}
+
+int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err) {
+        ServiceFiles files = { 0 };
+        int r = 0;
+        bool changed = false;
+        if (ops->render) {
+                r = ops->render(c, &files, err);
+                if (r >= 0)
+                        r = write_files(c, ops, &files, err);
+                service_files_done(&files);
+                if (r < 0)
+                        return r;
+                changed = r > 0;
+        }
+
+        ServiceStatus st;
+        bool known = supervisor_status(c->supervisor, ops->name, &st) >= 0;
+        if (ops->argv && !known) {
+                if (ops->setup) {
+                        r = ops->setup(c, err);
+                        if (r < 0)
+                                return r;
+                }
+                char **argv = NULL, **env = NULL;
+                r = ops->argv(c, &argv, &env);
+                if (r < 0)
+                        return pic_error(err, r, NULL, "cannot build the command line of %s", ops->name);
+                ServiceSpec spec = { .name = ops->name, .argv = argv, .env = env, .in_netns = c->netns_fd >= 0 };
+                r = supervisor_add(c->supervisor, &spec);
+                strv_free(argv);
+                strv_free(env);
+                if (r >= 0)
+                        r = supervisor_start(c->supervisor, ops->name);
+                return r < 0 ? pic_error(err, r, NULL, "cannot start %s: %s", ops->name, strerror(-r)) : 0;
+        }
+        if (!ops->argv && ops->setup && !known && restart) {
+                r = ops->setup(c, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!restart && ops->apply) {
+                r = ops->apply(c, changed, err);
+                if (r < 0)
+                        return r;
+                restart = r > 0;
+        }
+        if (restart && known) {
+                r = supervisor_restart(c->supervisor, ops->name);
+                if (r < 0)
+                        return pic_error(err, r, NULL, "cannot restart %s: %s", ops->name, strerror(-r));
+        }
+        return 0;
+}
+
+void cell_start_services(Cell *c) {
+        for (size_t i = 0; i < c->n_services; i++) {
+                PicError err = { 0 };
+                const ServiceOps *ops = c->services[i];
+                if (!ops->argv && ops->setup) {
+                        int r = ops->setup(c, &err);
+                        if (r < 0) {
+                                log_error("service %s: setup failed: %s", ops->name, err.message);
+                                continue;
+                        }
+                }
+                int r = cell_service_sync(c, ops, false, &err);
+                if (r < 0)
+                        log_error("service %s: %s", ops->name, err.message[0] ? err.message : strerror(-r));
+        }
+}
+
+static bool word_in(const char *words, const char *w) {
+        size_t n = strlen(w);
+        for (const char *p = words; (p = strstr(p, w)); p += n)
+                if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
+                        PicError *err) {
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceOps *ops = c->services[i];
+                bool affected = false;
+                for (size_t k = 0; k < n_keys && !affected; k++) {
+                        const SettingDef *d = setting_def_find(keys[k]);
+                        /* "network" keys (ip_range) move every service's address. */
+                        affected = d && (word_in(d->services, ops->name) || word_in(d->services, "network"));
+                }
+                if (!affected)
+                        continue;
+                int r = cell_service_sync(c, ops, restart, err);
+                if (r < 0)
+                        return r;
+                if (ret_services)
+                        json_array_append_new(ret_services, json_string(ops->name));
+        }
+        return 0;
+}
+
+void cell_stop_services(Cell *c) {
+        supervisor_stop_all(c->supervisor);
+        for (size_t i = c->n_services; i > 0; i--)
+                if (c->services[i - 1]->teardown)
+                        c->services[i - 1]->teardown(c);
+}

@@ -1,0 +1,82 @@
+/* Cell: the running cell's context (store, settings, loop, supervisor, namespace, registered service
+ * modules) and the reconciler that drives each service module's ops table after a change.
+ * picd's main owns the Cell; handlers borrow it. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/loop.h"
+#include "core/settings.h"
+#include "core/supervisor.h"
+#include "store/store.h"
+
+typedef struct Cell Cell;
+
+/* One generated file of a service, relative to the service's config dir STATE/etc/<service>/. */
+typedef struct ServiceFile {
+        char *name;
+        char *content;
+        size_t len;
+        mode_t mode;
+} ServiceFile;
+
+typedef struct ServiceFiles {
+        ServiceFile *v;
+        size_t n;
+} ServiceFiles;
+
+int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mode_t mode);
+void service_files_done(ServiceFiles *f);
+
+/* A managed service module (DESIGN.md "one const ops table"). Every callback may be NULL. */
+typedef struct ServiceOps {
+        const char *name;
+        /* Pure: the cell's state → the files the daemon reads. */
+        int (*render)(Cell *c, ServiceFiles *out, PicError *err);
+        /* The daemon's own checker on a candidate file (tmp_path) before it replaces the live one. */
+        int (*check)(Cell *c, const char *file_name, const char *tmp_path, PicError *err);
+        /* argv/env of the daemon (NULL-terminated, caller frees with strv_free); NULL ops = no process. */
+        int (*argv)(Cell *c, char ***ret_argv, char ***ret_env);
+        /* Prepare the host side before the first start (interfaces, dirs, ownership). */
+        int (*setup)(Cell *c, PicError *err);
+        /* Hot apply after files_changed or a settings change; return 1 to ask for a restart instead. */
+        int (*apply)(Cell *c, bool files_changed, PicError *err);
+        /* The daemon (re)started: re-apply runtime state (unbound local data, UAPI peers, ...). */
+        void (*on_running)(Cell *c);
+        /* Cheap health check of the live daemon. */
+        int (*probe)(Cell *c, PicError *err);
+        /* Undo setup at shutdown (optional). */
+        void (*teardown)(Cell *c);
+} ServiceOps;
+
+struct Cell {
+        Loop *loop;
+        Store *store;
+        Settings *settings;
+        Supervisor *supervisor;
+        char *state_dir;
+        char *netns_name; /* NULL: host namespace */
+        int netns_fd;     /* -1: host namespace */
+        const ServiceOps *services[32];
+        size_t n_services;
+        void *service_data[32]; /* per-module private state, indexed like services[] */
+        int64_t started_at;
+};
+
+void strv_free(char **v);
+
+int cell_register_service(Cell *c, const ServiceOps *ops);
+const ServiceOps *cell_find_service(Cell *c, const char *name);
+void **cell_service_data(Cell *c, const char *name);
+/* STATE/etc/<service>[/file]; caller frees. */
+char *cell_service_path(Cell *c, const char *service, const char *file);
+
+/* Render, check, write, then start or hot-apply one service; restart=true forces a daemon restart. */
+int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err);
+/* Start every registered service (first boot or picd restart). Failures are logged, not fatal. */
+void cell_start_services(Cell *c);
+/* After settings changed: sync each service whose name appears in a changed key's `services`.
+ * restart=true for POST /api/config/apply. */
+int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
+                        PicError *err);
+void cell_stop_services(Cell *c);

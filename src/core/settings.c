@@ -1,0 +1,447 @@
+/* The settings metadata table and the validated, transactional update of stored settings.
+ * Adding a setting is one row in `defs`; the API, CLI and docs/settings.md all follow from it. */
+#include "core/settings.h"
+
+#include <stdio.h>
+
+#include "basic/log.h"
+#include "basic/parse.h"
+#include "basic/util.h"
+#include "core/vip.h"
+
+struct Settings {
+        json_t *values;  /* flat key → stored value */
+        json_t *applied; /* flat key → applied value */
+};
+
+static int v_name(const char *key, json_t *v, PicError *err) {
+        if (!name_is_valid(json_string_value(v)))
+                return pic_error(err, -EINVAL, key,
+                                 "%s must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit", key);
+        return 0;
+}
+
+static int v_domain(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        bool ok = dns_name_is_valid(s, false) && s[strlen(s) - 1] != '.';
+        for (const char *p = s; ok && *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        ok = false;
+        if (!ok)
+                return pic_error(err, -EINVAL, key, "%s must be a lower-case DNS name such as \"cell\" or \"home.arpa\"", key);
+        return 0;
+}
+
+static int v_ip_range(const char *key, json_t *v, PicError *err) {
+        Cidr4 c;
+        char net[CIDR4_STRLEN];
+        if (cidr4_parse(json_string_value(v), true, &c) < 0)
+                return pic_error(err, -EINVAL, key, "%s must be an IPv4 CIDR such as 172.20.0.0/16", key);
+        if (!cidr4_is_rfc1918(&c))
+                return pic_error(err, -EINVAL, key,
+                                 "%s must lie inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (RFC 1918)", key);
+        if (c.prefix > VIP_MAX_PREFIX)
+                return pic_error(err, -EINVAL, key, "%s is too small: the prefix must be /%d or shorter", key,
+                                 VIP_MAX_PREFIX);
+        if (c.addr != cidr4_network(&c))
+                return pic_error(err, -EINVAL, key, "%s must be a network address (did you mean %s?)", key,
+                                 cidr4_format_network(&c, net));
+        return 0;
+}
+
+static int v_vpn_address(const char *key, json_t *v, PicError *err) {
+        Cidr4 c;
+        if (cidr4_parse(json_string_value(v), true, &c) < 0)
+                return pic_error(err, -EINVAL, key,
+                                 "%s must be the cell's VPN address with a prefix length, such as 10.0.0.1/24", key);
+        if (c.prefix < 8 || c.prefix > 30)
+                return pic_error(err, -EINVAL, key, "%s prefix length must be between /8 and /30", key);
+        if (c.addr == cidr4_network(&c) || c.addr == cidr4_broadcast(&c))
+                return pic_error(err, -EINVAL, key, "%s must be a host address, not the network or broadcast address",
+                                 key);
+        return 0;
+}
+
+static int v_endpoint(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        if (*s && !endpoint_is_valid(s))
+                return pic_error(err, -EINVAL, key, "%s must be a host name or IPv4 address, optionally with :port", key);
+        return 0;
+}
+
+static int v_backend(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        if (!streq(s, "auto") && !streq(s, "kernel") && !streq(s, "userspace"))
+                return pic_error(err, -EINVAL, key, "%s must be one of auto, kernel, userspace", key);
+        return 0;
+}
+
+static int v_optional_ipv4(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        uint32_t ip;
+        if (*s && ipv4_parse(s, &ip) < 0)
+                return pic_error(err, -EINVAL, key, "%s must be an IPv4 address or empty", key);
+        return 0;
+}
+
+#define PORT(k, d, svc, desc) { k, SETTING_INT, #d, NULL, 1, 65535, true, svc, desc }
+
+static const SettingDef defs[] = {
+        { "cell_name", SETTING_STRING, "\"mycell\"", v_name, 0, 0, false, "dns",
+          "Name of this cell; services are <service>.<cell_name>.<domain>" },
+        { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "dns", "DNS domain the cell lives under" },
+        { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true, "network",
+          "RFC 1918 range the service virtual IPs are taken from" },
+        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard",
+          "The cell's VPN address with prefix; the prefix is the VPN subnet" },
+        PORT("wireguard.port", 51820, "wireguard", "UDP port WireGuard listens on"),
+        { "wireguard.endpoint", SETTING_STRING, "\"\"", v_endpoint, 0, 0, false, "",
+          "Host[:port] peers use to reach the cell; empty means the first address of the host" },
+        { "wireguard.backend", SETTING_STRING, "\"auto\"", v_backend, 0, 0, true, "wireguard",
+          "auto, kernel or userspace (wireguard-go)" },
+        PORT("dns.port", 53, "dns", "DNS port on the DNS virtual IP"),
+        PORT("ntp.port", 123, "ntp", "NTP port on the NTP virtual IP"),
+        PORT("calendar.port", 5232, "calendar", "CalDAV/CardDAV port on the calendar virtual IP"),
+        PORT("files.port", 80, "files", "HTTP port on the files virtual IP"),
+        PORT("webdav.port", 80, "webdav", "HTTP port on the WebDAV virtual IP"),
+        PORT("mail.smtp_port", 25, "mail", "SMTP port on the mail virtual IP"),
+        PORT("mail.submission_port", 587, "mail", "Submission port on the mail virtual IP"),
+        PORT("mail.imap_port", 993, "mail", "IMAPS port on the mail virtual IP"),
+        { "api.trusted_proxy", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "",
+          "Address of the reverse proxy whose X-Forwarded-For (right-most entry) is believed" },
+};
+
+const SettingDef *settings_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(defs);
+        return defs;
+}
+
+const SettingDef *setting_def_find(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(defs); i++)
+                if (streq(defs[i].key, key))
+                        return &defs[i];
+        return NULL;
+}
+
+const char *setting_type_to_string(SettingType t) {
+        static const char *const names[_SETTING_TYPE_MAX] = { "string", "integer", "boolean" };
+        return t >= 0 && t < _SETTING_TYPE_MAX ? names[t] : NULL;
+}
+
+static void load_row(const StoreSetting *row, void *userdata) {
+        Settings *s = userdata;
+        if (!setting_def_find(row->key)) {
+                log_warn("ignoring unknown stored setting \"%s\"", row->key);
+                return;
+        }
+        json_t *v = json_loads(row->value, JSON_DECODE_ANY, NULL);
+        json_t *a = row->applied ? json_loads(row->applied, JSON_DECODE_ANY, NULL) : NULL;
+        if (v)
+                json_object_set_new(s->values, row->key, v);
+        if (a)
+                json_object_set_new(s->applied, row->key, a);
+        else if (v)
+                json_object_set(s->applied, row->key, v);
+}
+
+int settings_load(Store *store, Settings **ret) {
+        Settings *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->values = json_object();
+        s->applied = json_object();
+        if (!s->values || !s->applied) {
+                settings_free(s);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
+                json_t *d = json_loads(defs[i].default_json, JSON_DECODE_ANY, NULL);
+                if (!d) {
+                        settings_free(s);
+                        return -EINVAL;
+                }
+                json_object_set(s->values, defs[i].key, d);
+                json_object_set_new(s->applied, defs[i].key, d);
+        }
+        int r = store_settings_foreach(store, load_row, s);
+        if (r < 0) {
+                settings_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+Settings *settings_free(Settings *s) {
+        if (!s)
+                return NULL;
+        json_decref(s->values);
+        json_decref(s->applied);
+        free(s);
+        return NULL;
+}
+
+json_t *settings_get(Settings *s, const char *key, bool applied) {
+        return json_object_get(applied ? s->applied : s->values, key);
+}
+
+const char *settings_str(Settings *s, const char *key) {
+        const char *v = json_string_value(settings_get(s, key, true));
+        return v ? v : "";
+}
+
+int64_t settings_int(Settings *s, const char *key) {
+        return json_integer_value(settings_get(s, key, true));
+}
+
+bool settings_bool(Settings *s, const char *key) {
+        return json_is_true(settings_get(s, key, true));
+}
+
+json_t *settings_to_json(Settings *s, bool applied) {
+        json_t *root = json_object();
+        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
+                json_t *v = settings_get(s, defs[i].key, applied);
+                const char *dot = strchr(defs[i].key, '.');
+                if (!dot) {
+                        json_object_set(root, defs[i].key, v);
+                        continue;
+                }
+                char section[64];
+                snprintf(section, sizeof section, "%.*s", (int) (dot - defs[i].key), defs[i].key);
+                json_t *sec = json_object_get(root, section);
+                if (!sec) {
+                        sec = json_object();
+                        json_object_set_new(root, section, sec);
+                }
+                json_object_set(sec, dot + 1, v);
+        }
+        return root;
+}
+
+int settings_flatten(json_t *partial, json_t **ret_flat, PicError *err) {
+        if (!json_is_object(partial))
+                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object of settings");
+        json_t *flat = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(partial, k, v) {
+                if (json_is_object(v)) {
+                        const char *k2;
+                        json_t *v2;
+                        json_object_foreach(v, k2, v2) {
+                                char key[128];
+                                if (snprintf(key, sizeof key, "%s.%s", k, k2) >= (int) sizeof key ||
+                                    !setting_def_find(key)) {
+                                        json_decref(flat);
+                                        return pic_error(err, -EINVAL, key, "unknown setting \"%.100s\"", key);
+                                }
+                                json_object_set(flat, key, v2);
+                        }
+                        if (json_object_size(v) == 0 && !setting_def_find(k)) {
+                                bool section = false;
+                                size_t kl = strlen(k);
+                                for (size_t i = 0; i < ELEMENTSOF(defs); i++)
+                                        if (strncmp(defs[i].key, k, kl) == 0 && defs[i].key[kl] == '.')
+                                                section = true;
+                                if (!section) {
+                                        json_decref(flat);
+                                        return pic_error(err, -EINVAL, k, "unknown setting section \"%.100s\"", k);
+                                }
+                        }
+                        continue;
+                }
+                if (!setting_def_find(k)) {
+                        json_decref(flat);
+                        return pic_error(err, -EINVAL, k, "unknown setting \"%.100s\"", k);
+                }
+                json_object_set(flat, k, v);
+        }
+        *ret_flat = flat;
+        return 0;
+}
+
+static int check_type(const SettingDef *d, json_t *v, PicError *err) {
+        switch (d->type) {
+        case SETTING_STRING:
+                if (!json_is_string(v))
+                        return pic_error(err, -EINVAL, d->key, "%s must be a string", d->key);
+                if (!config_text_is_safe(json_string_value(v), 255))
+                        return pic_error(err, -EINVAL, d->key,
+                                         "%s contains characters that are not allowed (control, quote, brace, '#', ';')",
+                                         d->key);
+                return 0;
+        case SETTING_INT:
+                if (!json_is_integer(v))
+                        return pic_error(err, -EINVAL, d->key, "%s must be an integer", d->key);
+                if (json_integer_value(v) < d->min || json_integer_value(v) > d->max)
+                        return pic_error(err, -EINVAL, d->key, "%s must be between %lld and %lld", d->key,
+                                         (long long) d->min, (long long) d->max);
+                return 0;
+        case SETTING_BOOL:
+                if (!json_is_boolean(v))
+                        return pic_error(err, -EINVAL, d->key, "%s must be true or false", d->key);
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+/* Rules that involve more than one key, checked on the merged (would-be) values. */
+static int check_cross(json_t *merged, json_t *flat, PicError *err) {
+        Cidr4 range, vpn;
+        if (cidr4_parse(json_string_value(json_object_get(merged, "ip_range")), true, &range) < 0 ||
+            cidr4_parse(json_string_value(json_object_get(merged, "wireguard.address")), true, &vpn) < 0)
+                return 0; /* already reported by the per-key validators */
+        if (cidr4_overlaps(&range, &vpn)) {
+                const char *field = json_object_get(flat, "wireguard.address") ? "wireguard.address" : "ip_range";
+                return pic_error(err, -EINVAL, field, "the VPN subnet and ip_range must not overlap");
+        }
+        return 0;
+}
+
+void settings_change_done(SettingsChange *c) {
+        for (size_t i = 0; i < c->n; i++)
+                free(c->keys[i]);
+        free(c->keys);
+        free(c->pending);
+        *c = (SettingsChange) { 0 };
+}
+
+int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, SettingsChange *ret,
+                    PicError *err) {
+        json_t *flat = NULL, *merged = NULL;
+        SettingsChange change = { 0 };
+        int r = settings_flatten(partial, &flat, err);
+        if (r < 0)
+                return r;
+        if (json_object_size(flat) == 0) {
+                r = pic_error(err, -EINVAL, NULL, "no settings given");
+                goto out;
+        }
+
+        const char *k;
+        json_t *v;
+        json_object_foreach(flat, k, v) {
+                const SettingDef *d = setting_def_find(k);
+                r = check_type(d, v, err);
+                if (r >= 0 && d->validate)
+                        r = d->validate(k, v, err);
+                if (r < 0)
+                        goto out;
+        }
+        merged = json_deep_copy(s->values);
+        json_object_update(merged, flat);
+        r = check_cross(merged, flat, err);
+        if (r < 0)
+                goto out;
+
+        size_t n = json_object_size(flat);
+        change.keys = calloc(n, sizeof *change.keys);
+        change.pending = calloc(n, sizeof *change.pending);
+        if (!change.keys || !change.pending) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = store_begin(store);
+        if (r < 0)
+                goto out;
+        json_object_foreach(flat, k, v) {
+                const SettingDef *d = setting_def_find(k);
+                bool same_stored = json_equal(v, json_object_get(s->values, k));
+                bool same_applied = json_equal(v, json_object_get(s->applied, k));
+                if (same_stored && same_applied)
+                        continue;
+                char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+                if (!text) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = store_setting_put(store, k, text);
+                free(text);
+                bool pending = d->needs_restart && !apply_all && !same_applied;
+                if (r >= 0 && !pending)
+                        r = store_setting_mark_applied(store, k);
+                if (r < 0)
+                        break;
+                change.keys[change.n] = strdup(k);
+                change.pending[change.n++] = pending;
+        }
+        if (r >= 0)
+                r = store_commit(store);
+        if (r < 0) {
+                store_rollback(store);
+                pic_error(err, r, NULL, "could not store settings: %s", strerror(-r));
+                goto out;
+        }
+        /* Durable: now mirror into memory. */
+        for (size_t i = 0; i < change.n; i++) {
+                json_t *nv = json_object_get(flat, change.keys[i]);
+                json_object_set(s->values, change.keys[i], nv);
+                if (!change.pending[i])
+                        json_object_set(s->applied, change.keys[i], nv);
+        }
+        if (ret)
+                *ret = change;
+        else
+                settings_change_done(&change);
+        change = (SettingsChange) { 0 };
+        r = 0;
+out:
+        settings_change_done(&change);
+        json_decref(flat);
+        json_decref(merged);
+        return r;
+}
+
+json_t *settings_pending(Settings *s) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
+                json_t *v = json_object_get(s->values, defs[i].key);
+                json_t *a = json_object_get(s->applied, defs[i].key);
+                if (json_equal(v, a))
+                        continue;
+                json_t *services = json_array();
+                char buf[128];
+                snprintf(buf, sizeof buf, "%s", defs[i].services);
+                for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                        json_array_append_new(services, json_string(tok));
+                json_array_append_new(arr, json_pack("{s:s, s:O, s:O, s:o}", "key", defs[i].key, "value", v,
+                                                     "applied", a, "services", services));
+        }
+        return arr;
+}
+
+int settings_apply_pending(Settings *s, Store *store, json_t **ret_keys) {
+        json_t *keys = json_array();
+        int r = store_begin(store);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(defs); i++) {
+                if (json_equal(json_object_get(s->values, defs[i].key), json_object_get(s->applied, defs[i].key)))
+                        continue;
+                r = store_setting_mark_applied(store, defs[i].key);
+                json_array_append_new(keys, json_string(defs[i].key));
+        }
+        if (r >= 0)
+                r = store_commit(store);
+        if (r < 0) {
+                store_rollback(store);
+                json_decref(keys);
+                return r;
+        }
+        size_t idx;
+        json_t *k;
+        json_array_foreach(keys, idx, k) {
+                const char *key = json_string_value(k);
+                json_object_set(s->applied, key, json_object_get(s->values, key));
+        }
+        *ret_keys = keys;
+        return 0;
+}
+
+int settings_ip_range(Settings *s, Cidr4 *ret) {
+        return cidr4_parse(settings_str(s, "ip_range"), true, ret);
+}
+
+int settings_vpn_address(Settings *s, Cidr4 *ret) {
+        return cidr4_parse(settings_str(s, "wireguard.address"), true, ret);
+}

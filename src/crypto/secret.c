@@ -1,0 +1,64 @@
+/* libsodium-backed implementations of secret.h. Argon2id at libsodium's "interactive" limits: ~64 MiB for
+ * a fraction of a second per login, released right after. */
+#include "crypto/secret.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+int secret_init(void) {
+        return sodium_init() < 0 ? -EIO : 0;
+}
+
+void secret_wipe(void *p, size_t n) {
+        if (p)
+                sodium_memzero(p, n);
+}
+
+int secret_token_new(char ret[static SECRET_TOKEN_STRLEN]) {
+        uint8_t raw[SECRET_TOKEN_BYTES];
+        randombytes_buf(raw, sizeof raw);
+        memcpy(ret, "pic_", 4);
+        sodium_bin2base64(ret + 4, SECRET_TOKEN_STRLEN - 4, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        sodium_memzero(raw, sizeof raw);
+        return 0;
+}
+
+int secret_random_text(char *ret, size_t len) {
+        static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        if (len >= 128)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++)
+                ret[i] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
+        ret[len] = '\0';
+        return 0;
+}
+
+void secret_token_hash(const char *token, uint8_t ret[static SECRET_HASH_BYTES]) {
+        crypto_generichash(ret, SECRET_HASH_BYTES, (const unsigned char *) token, strlen(token), NULL, 0);
+}
+
+int secret_equal(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        if (la != lb)
+                return 0;
+        return sodium_memcmp(a, b, la) == 0;
+}
+
+int secret_password_hash(const char *password, char ret[static SECRET_PWHASH_STRLEN]) {
+        if (crypto_pwhash_str(ret, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int secret_password_verify(const char *hash, const char *password) {
+        return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? 0 : -EACCES;
+}
+
+void secret_password_dummy_verify(const char *password) {
+        static char dummy[SECRET_PWHASH_STRLEN];
+        if (!dummy[0] && secret_password_hash("pic-dummy-password", dummy) < 0)
+                return;
+        (void) secret_password_verify(dummy, password);
+}

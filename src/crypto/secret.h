@@ -1,0 +1,27 @@
+/* Secrets: random tokens, their fast hashes for lookup, and argon2id password hashing (libsodium).
+ * Buffers that held a secret are wiped by the caller with secret_wipe() before they are freed. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define SECRET_TOKEN_BYTES 32
+/* "pic_" + unpadded base64url of 32 bytes + NUL */
+#define SECRET_TOKEN_STRLEN (4 + 43 + 1)
+#define SECRET_HASH_BYTES 32
+#define SECRET_PWHASH_STRLEN 128
+
+int secret_init(void);
+void secret_wipe(void *p, size_t n);
+/* Random token for people or programs to hold: "pic_" + base64url. */
+int secret_token_new(char ret[static SECRET_TOKEN_STRLEN]);
+/* Random URL-safe text of exactly len characters (len < 128). */
+int secret_random_text(char *ret, size_t len);
+/* BLAKE2b-256 of a high-entropy token; tokens are random so a fast hash is enough for storage. */
+void secret_token_hash(const char *token, uint8_t ret[static SECRET_HASH_BYTES]);
+/* Constant-time string equality. */
+int secret_equal(const char *a, const char *b);
+int secret_password_hash(const char *password, char ret[static SECRET_PWHASH_STRLEN]);
+/* 0 when the password matches, -EACCES when not. */
+int secret_password_verify(const char *hash, const char *password);
+/* Hashes nothing useful but takes as long as a verify: keeps unknown users indistinguishable by time. */
+void secret_password_dummy_verify(const char *password);

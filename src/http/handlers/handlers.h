@@ -1,0 +1,21 @@
+/* Declarations of every route handler; each handlers/<area>.c is thin: validate, call core, map result. */
+#pragma once
+#include "http/http.h"
+
+int http_health_get(HttpRequest *req, HttpResponse *resp);
+
+int http_config_get(HttpRequest *req, HttpResponse *resp);
+int http_config_put(HttpRequest *req, HttpResponse *resp);
+int http_config_pending_get(HttpRequest *req, HttpResponse *resp);
+int http_config_apply_post(HttpRequest *req, HttpResponse *resp);
+int http_config_settings_get(HttpRequest *req, HttpResponse *resp);
+
+int http_auth_login_post(HttpRequest *req, HttpResponse *resp);
+int http_auth_logout_post(HttpRequest *req, HttpResponse *resp);
+int http_auth_session_get(HttpRequest *req, HttpResponse *resp);
+int http_auth_password_put(HttpRequest *req, HttpResponse *resp);
+int http_auth_tokens_get(HttpRequest *req, HttpResponse *resp);
+int http_auth_tokens_post(HttpRequest *req, HttpResponse *resp);
+int http_auth_tokens_delete(HttpRequest *req, HttpResponse *resp);
+
+int http_audit_get(HttpRequest *req, HttpResponse *resp);

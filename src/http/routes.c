@@ -1,0 +1,79 @@
+/* The one route table: method, path pattern, auth requirement, flags, handler. Default deny: ROUTE()
+ * pastes AUTH_ onto the level, so a route without one does not compile, and http_routes_check() refuses
+ * to start with an unset level. api/openapi.yaml is checked against this table by a test. */
+#include <stdio.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "http/handlers/handlers.h"
+#include "http/http.h"
+
+static const Route routes[] = {
+        ROUTE("GET", "/health", PUBLIC, 0, http_health_get, "Liveness and service summary"),
+
+        ROUTE("POST", "/api/auth/login", PUBLIC, ROUTE_NO_AUDIT, http_auth_login_post, "Log in; sets the session cookie"),
+        ROUTE("POST", "/api/auth/logout", READ, 0, http_auth_logout_post, "End this session"),
+        ROUTE("GET", "/api/auth/session", READ, 0, http_auth_session_get, "Who am I"),
+        ROUTE("PUT", "/api/auth/password", ADMIN, 0, http_auth_password_put, "Change the admin password"),
+        ROUTE("GET", "/api/auth/tokens", ADMIN, 0, http_auth_tokens_get, "List API tokens"),
+        ROUTE("POST", "/api/auth/tokens", ADMIN, 0, http_auth_tokens_post, "Create an API token (shown once)"),
+        ROUTE("DELETE", "/api/auth/tokens/{id}", ADMIN, 0, http_auth_tokens_delete, "Revoke an API token"),
+
+        ROUTE("GET", "/api/config", READ, 0, http_config_get, "Settings and service virtual IPs"),
+        ROUTE("PUT", "/api/config", WRITE, 0, http_config_put, "Change settings (all or nothing)"),
+        ROUTE("GET", "/api/config/settings", READ, 0, http_config_settings_get, "The settings metadata table"),
+        ROUTE("GET", "/api/config/pending", READ, 0, http_config_pending_get, "Changes waiting for a restart"),
+        ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
+
+        ROUTE("GET", "/api/audit", ADMIN, 0, http_audit_get, "The audit log, newest first"),
+};
+
+const Route *http_routes(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(routes);
+        return routes;
+}
+
+int http_routes_check(void) {
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                if (routes[i].auth <= _AUTH_UNSET || routes[i].auth >= _AUTH_LEVEL_MAX || !routes[i].handler)
+                        return log_error_errno(-EINVAL, "route %s %s has no auth requirement", routes[i].method,
+                                               routes[i].pattern);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(routes[i].method, routes[j].method) && streq(routes[i].pattern, routes[j].pattern))
+                                return log_error_errno(-EINVAL, "duplicate route %s %s", routes[i].method,
+                                                       routes[i].pattern);
+        }
+        return 0;
+}
+
+bool http_route_match(const char *pattern, const char *path, const char **params, size_t *n_params, char *scratch,
+                      size_t scratch_size) {
+        size_t np = 0, used = 0;
+        const char *p = pattern, *u = path;
+        while (*p && *u) {
+                if (*p == '{') {
+                        const char *close = strchr(p, '}');
+                        /* {name*} takes the rest of the path, so a handler can reject "../x" with a 400
+                         * instead of the router answering 404. */
+                        bool rest = close && close > p && close[-1] == '*';
+                        size_t seg = rest ? strlen(u) : strcspn(u, "/");
+                        if (!close || seg == 0 || np >= 4 || used + seg + 1 > scratch_size)
+                                return false;
+                        memcpy(scratch + used, u, seg);
+                        scratch[used + seg] = '\0';
+                        params[np++] = scratch + used;
+                        used += seg + 1;
+                        p = close + 1;
+                        u += seg;
+                        continue;
+                }
+                if (*p != *u)
+                        return false;
+                p++;
+                u++;
+        }
+        if (*p || *u)
+                return false;
+        *n_params = np;
+        return true;
+}

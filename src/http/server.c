@@ -1,0 +1,507 @@
+/* libmicrohttpd glue: accepts, body collection with a hard cap (413), routing (404/405 + Allow), auth and
+ * CSRF checks, the local-only layer, JSON parsing, dispatch, audit of every mutation, and the reply. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "basic/log.h"
+#include "basic/netaddr.h"
+#include "basic/parse.h"
+#include "basic/time-util.h"
+#include "basic/util.h"
+#include "http/auth.h"
+#include "http/http.h"
+
+#define BODY_MAX (1024 * 1024)
+
+typedef struct Listener {
+        struct HttpServer *server;
+        struct MHD_Daemon *mhd;
+        int epfd;
+        bool is_unix;
+} Listener;
+
+struct HttpServer {
+        Cell *cell;
+        Listener tcp, unix_sock;
+        char *unix_path;
+        int port;
+};
+
+typedef struct ReqCtx {
+        char *body;
+        size_t len;
+        bool too_large;
+} ReqCtx;
+
+int http_status_from_errno(int r) {
+        switch (-r) {
+        case 0:
+                return 200;
+        case EINVAL:
+        case ERANGE:
+        case ENAMETOOLONG:
+                return 400;
+        case EACCES:
+                return 401;
+        case EPERM:
+                return 403;
+        case ENOENT:
+                return 404;
+        case EEXIST:
+        case EBUSY:
+        case ENOSPC:
+                return 409;
+        case E2BIG:
+        case EMSGSIZE:
+        case EFBIG:
+                return 413;
+        case EBADMSG:
+                return 422;
+        case EAGAIN:
+                return 429;
+        case EHOSTDOWN:
+        case ECONNREFUSED:
+        case ENOTCONN:
+                return 503;
+        default:
+                return 500;
+        }
+}
+
+int http_reply(HttpResponse *resp, int status, json_t *json) {
+        json_decref(resp->json);
+        resp->status = status;
+        resp->json = json;
+        return 0;
+}
+
+int http_reply_raw(HttpResponse *resp, int status, const char *content_type, char *body_owned, size_t len) {
+        free(resp->raw);
+        resp->status = status;
+        resp->raw = body_owned;
+        resp->raw_len = len;
+        resp->content_type = content_type;
+        return 0;
+}
+
+int http_reply_error(HttpResponse *resp, int status, const char *code, const char *field, const char *message) {
+        json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+        if (field && *field)
+                json_object_set_new(e, "field", json_string(field));
+        else
+                json_object_set_new(e, "field", json_null());
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "%s", message);
+        return http_reply(resp, status, json_pack("{s:o}", "error", e));
+}
+
+int http_reply_errno(HttpResponse *resp, int r, const PicError *err) {
+        int status = http_status_from_errno(r);
+        const char *code = err && err->code[0] ? err->code : pic_error_code_from_errno(r);
+        const char *msg = err && err->message[0] ? err->message : strerror(-r);
+        return http_reply_error(resp, status, code, err ? err->field : NULL, msg);
+}
+
+const char *http_query(HttpRequest *req, const char *key) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_header(HttpRequest *req, const char *key) {
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+static bool is_mutation(const char *method) {
+        return !streq(method, "GET") && !streq(method, "HEAD");
+}
+
+/* The client address as pic believes it: the socket peer, or — only when that peer is the configured
+ * trusted proxy — the right-most X-Forwarded-For entry (the one the proxy itself appended). */
+static void resolve_remote(HttpRequest *req, bool is_unix) {
+        if (is_unix) {
+                snprintf(req->remote, sizeof req->remote, "unix");
+                return;
+        }
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char peer[INET6_ADDRSTRLEN] = "?";
+        if (ci && ci->client_addr->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) ci->client_addr)->sin_addr, peer, sizeof peer);
+        else if (ci && ci->client_addr->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr, peer, sizeof peer);
+        snprintf(req->remote, sizeof req->remote, "%s", peer);
+
+        const char *proxy = settings_str(req->cell->settings, "api.trusted_proxy");
+        const char *xff = http_header(req, "X-Forwarded-For");
+        if (!*proxy || !xff || !streq(proxy, peer))
+                return;
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ')
+                last++;
+        char cand[IPV4_STRLEN + 8];
+        snprintf(cand, sizeof cand, "%s", last);
+        cand[strcspn(cand, " ")] = '\0';
+        uint32_t ip;
+        if (ipv4_parse(cand, &ip) == 0)
+                snprintf(req->remote, sizeof req->remote, "%s", cand);
+}
+
+/* Local: loopback, the unix socket, or inside the cell's own networks (VPN subnet, service range). */
+static bool remote_is_local(HttpRequest *req) {
+        if (req->via_unix)
+                return true;
+        if (streq(req->remote, "::1"))
+                return true;
+        uint32_t ip;
+        if (ipv4_parse(req->remote, &ip) < 0)
+                return false;
+        if ((ip >> 24) == 127)
+                return true;
+        Cidr4 vpn, range;
+        if (settings_vpn_address(req->cell->settings, &vpn) == 0 && cidr4_contains(&vpn, ip))
+                return true;
+        if (settings_ip_range(req->cell->settings, &range) == 0 && cidr4_contains(&range, ip))
+                return true;
+        return false;
+}
+
+static void audit(HttpRequest *req, HttpResponse *resp) {
+        int r = store_audit_insert(req->cell->store, wall_sec(), req->who.name[0] ? req->who.name : "-", req->remote,
+                                   req->method, req->path, resp->status, resp->audit_detail);
+        if (r < 0)
+                log_error_errno(r, "cannot write audit record for %s %s", req->method, req->path);
+}
+
+static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_unix) {
+        size_t n_routes;
+        const Route *routes = http_routes(&n_routes);
+        const Route *route = NULL;
+        char allow[128] = "";
+        char scratch[1024];
+        const char *params[4];
+        size_t n_params = 0;
+
+        resolve_remote(req, is_unix);
+        for (size_t i = 0; i < n_routes; i++) {
+                size_t np = 0;
+                if (!http_route_match(routes[i].pattern, req->path, params, &np, scratch, sizeof scratch))
+                        continue;
+                if (streq(routes[i].method, req->method) || (streq(req->method, "HEAD") && streq(routes[i].method, "GET"))) {
+                        route = &routes[i];
+                        n_params = np;
+                        break;
+                }
+                if (!strstr(allow, routes[i].method)) {
+                        if (*allow)
+                                strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
+                        strncat(allow, routes[i].method, sizeof allow - strlen(allow) - 1);
+                }
+        }
+        if (!route) {
+                if (*allow) {
+                        http_reply_error(resp, 405, "method_not_allowed", NULL, "method not allowed on this path");
+                        json_object_set_new(resp->json, "allow", json_string(allow));
+                } else
+                        http_reply_error(resp, 404, "not_found", NULL, "no such API path");
+                return;
+        }
+        /* Re-match to fill params from this route's pattern (scratch was reused by later patterns). */
+        http_route_match(route->pattern, req->path, req->params, &req->n_params, scratch, sizeof scratch);
+        (void) n_params;
+
+        if (route->auth != AUTH_PUBLIC) {
+                int r = http_auth_resolve(req, &req->who);
+                if (r < 0 || req->who.kind == PRINCIPAL_NONE) {
+                        http_reply_error(resp, 401, "unauthorized", NULL,
+                                         r == -EKEYEXPIRED ? "credentials expired; log in again"
+                                                           : "authentication required");
+                        goto audit;
+                }
+                if (req->who.level < route->auth) {
+                        http_reply_error(resp, 403, "forbidden", NULL, "this credential's scope does not allow this");
+                        goto audit;
+                }
+                if (req->who.kind == PRINCIPAL_SESSION && is_mutation(req->method) && !http_auth_csrf_ok(req)) {
+                        http_reply_error(resp, 403, "csrf", NULL, "missing or wrong X-CSRF-Token header");
+                        goto audit;
+                }
+        }
+        if ((route->flags & ROUTE_LOCAL_ONLY) && !remote_is_local(req)) {
+                http_reply_error(resp, 403, "local_only", NULL, "this operation is allowed only from the cell's own networks");
+                goto audit;
+        }
+        if (rc->too_large) {
+                http_reply_error(resp, 413, "too_large", NULL, "request body exceeds 1 MiB");
+                goto audit;
+        }
+        if (rc->len > 0) {
+                json_error_t jerr;
+                req->body = json_loadb(rc->body, rc->len, JSON_REJECT_DUPLICATES, &jerr);
+                req->raw_body = rc->body;
+                req->raw_body_len = rc->len;
+                if (!req->body) {
+                        char msg[256];
+                        snprintf(msg, sizeof msg, "request body is not valid JSON: %s (line %d)", jerr.text, jerr.line);
+                        http_reply_error(resp, 400, "invalid_json", NULL, msg);
+                        goto audit;
+                }
+        }
+        route->handler(req, resp);
+        if (resp->status == 0)
+                http_reply_error(resp, 500, "internal", NULL, "handler produced no response");
+audit:
+        if (is_mutation(req->method) && !(route->flags & ROUTE_NO_AUDIT))
+                audit(req, resp);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *resp, const char *allow_hdr) {
+        char *body;
+        size_t len;
+        const char *ctype;
+        if (resp->raw) {
+                body = TAKE_PTR(resp->raw);
+                len = resp->raw_len;
+                ctype = resp->content_type ? resp->content_type : "application/octet-stream";
+        } else {
+                body = resp->json ? json_dumps(resp->json, JSON_COMPACT) : strdup("{}");
+                if (!body)
+                        return MHD_NO;
+                len = strlen(body);
+                ctype = "application/json";
+        }
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(body);
+                return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        if (resp->set_cookie[0])
+                MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+        if (allow_hdr)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow_hdr);
+        if (resp->retry_after > 0) {
+                char ra[16];
+                snprintf(ra, sizeof ra, "%d", resp->retry_after);
+                MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+        }
+        enum MHD_Result ret = MHD_queue_response(conn, (unsigned) resp->status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        Listener *l = cls;
+        ReqCtx *rc = *con_cls;
+        if (!rc) {
+                rc = calloc(1, sizeof *rc);
+                if (!rc)
+                        return MHD_NO;
+                *con_cls = rc;
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                uint64_t n;
+                if (cl && parse_uint(cl, 0, UINT64_MAX, &n) == 0 && n > BODY_MAX)
+                        rc->too_large = true;
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                if (!rc->too_large && rc->len + *upload_data_size <= BODY_MAX) {
+                        char *n = realloc(rc->body, rc->len + *upload_data_size + 1);
+                        if (!n)
+                                return MHD_NO;
+                        rc->body = n;
+                        memcpy(rc->body + rc->len, upload_data, *upload_data_size);
+                        rc->len += *upload_data_size;
+                        rc->body[rc->len] = '\0';
+                } else {
+                        rc->too_large = true;
+                        rc->body = mfree(rc->body);
+                        rc->len = 0;
+                }
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+
+        HttpRequest req = { .cell = l->server->cell, .conn = conn, .method = method, .path = url, .via_unix = l->is_unix };
+        HttpResponse resp = { 0 };
+        if (l->is_unix)
+                http_auth_unix_peer(&req);
+        dispatch(&req, &resp, rc, l->is_unix);
+        const char *allow = NULL;
+        if (resp.status == 405 && resp.json)
+                allow = json_string_value(json_object_get(resp.json, "allow"));
+        char allow_copy[128] = "";
+        if (allow) {
+                snprintf(allow_copy, sizeof allow_copy, "%s", allow);
+                json_object_del(resp.json, "allow");
+        }
+        enum MHD_Result ret = send_response(conn, &resp, allow ? allow_copy : NULL);
+        json_decref(resp.json);
+        free(resp.raw);
+        json_decref(req.body);
+        return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        ReqCtx *rc = *con_cls;
+        if (!rc)
+                return;
+        free(rc->body);
+        free(rc);
+        *con_cls = NULL;
+}
+
+static void on_epoll(Loop *loop, int fd, uint32_t events, void *userdata) {
+        Listener *l = userdata;
+        MHD_run(l->mhd);
+}
+
+static int on_prepare(Loop *loop, void *userdata) {
+        Listener *l = userdata;
+        MHD_UNSIGNED_LONG_LONG t;
+        if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
+                return -1;
+        return t > 60000 ? 60000 : (int) t;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        msg[strcspn(msg, "\n")] = '\0';
+        log_debug("http: %s", msg);
+}
+
+static int listener_start(HttpServer *s, Listener *l, int fd, bool is_unix) {
+        l->server = s;
+        l->is_unix = is_unix;
+        l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_request, l,
+                                  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned) 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        if (!l->mhd) {
+                close(fd);
+                return -EIO;
+        }
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info)
+                return -EIO;
+        l->epfd = info->epoll_fd;
+        int r = loop_add_io(s->cell->loop, l->epfd, EPOLLIN, on_epoll, l);
+        if (r < 0)
+                return r;
+        return loop_add_prepare(s->cell->loop, on_prepare, l);
+}
+
+static int open_tcp(const char *listen_spec, int *ret_fd, int *ret_port) {
+        char host[64];
+        snprintf(host, sizeof host, "%s", listen_spec);
+        char *colon = strrchr(host, ':');
+        if (!colon)
+                return -EINVAL;
+        *colon = '\0';
+        uint64_t port;
+        uint32_t ip;
+        if (parse_uint(colon + 1, 0, 65535, &port) < 0 || ipv4_parse(host, &ip) < 0)
+                return -EINVAL;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port), .sin_addr.s_addr = htonl(ip) };
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        socklen_t sl = sizeof sa;
+        getsockname(fd, (struct sockaddr *) &sa, &sl);
+        *ret_fd = fd;
+        *ret_port = ntohs(sa.sin_port);
+        return 0;
+}
+
+static int open_unix(const char *path, int *ret_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        unlink(path);
+        /* Bind under umask 077 so the socket is never briefly reachable by others. */
+        mode_t old = umask(0077);
+        int r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
+        umask(old);
+        if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 32) < 0) {
+                r = negative_errno();
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, HttpServer **ret) {
+        int r = http_routes_check();
+        if (r < 0)
+                return r;
+        HttpServer *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->cell = cell;
+        int fd;
+        r = open_tcp(listen_spec, &fd, &s->port);
+        if (r < 0) {
+                log_error_errno(r, "cannot listen on %s", listen_spec);
+                free(s);
+                return r;
+        }
+        r = listener_start(s, &s->tcp, fd, false);
+        if (r >= 0 && unix_path) {
+                s->unix_path = strdup(unix_path);
+                r = open_unix(unix_path, &fd);
+                if (r < 0)
+                        log_error_errno(r, "cannot create unix socket %s", unix_path);
+                else
+                        r = listener_start(s, &s->unix_sock, fd, true);
+        }
+        if (r < 0) {
+                http_server_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+HttpServer *http_server_free(HttpServer *s) {
+        if (!s)
+                return NULL;
+        Listener *ls[] = { &s->tcp, &s->unix_sock };
+        for (size_t i = 0; i < ELEMENTSOF(ls); i++)
+                if (ls[i]->mhd) {
+                        loop_del_io(s->cell->loop, ls[i]->epfd);
+                        MHD_stop_daemon(ls[i]->mhd);
+                }
+        if (s->unix_path) {
+                unlink(s->unix_path);
+                free(s->unix_path);
+        }
+        free(s);
+        return NULL;
+}
+
+int http_server_port(HttpServer *s) {
+        return s->port;
+}

@@ -1,0 +1,17 @@
+/* Registry of service modules in start order (network before the daemons that bind its addresses). */
+#include "services/services.h"
+
+#include "basic/util.h"
+
+static const ServiceOps *const all_services[] = {
+        NULL, /* the list ends at the first NULL */
+};
+
+int services_register_all(Cell *c) {
+        for (size_t i = 0; i < ELEMENTSOF(all_services) && all_services[i]; i++) {
+                int r = cell_register_service(c, all_services[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
