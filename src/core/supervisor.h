@@ -2,6 +2,7 @@
  * network namespace; captures their output, restarts with backoff, detects crash loops, stops TERM→KILL.
  * The Supervisor owns copies of every spec it is given; status snapshots are plain values. */
 #pragma once
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>

@@ -1,0 +1,276 @@
+"""Test harness shared by every integration test: starts a real picd (own state dir, own network
+namespace, free port), talks to its API, and cleans up namespaces and processes it created."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+BUILD = os.environ.get("PIC_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("PIC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+PICD = os.path.join(BUILD, "picd")
+PIC = os.path.join(BUILD, "pic")
+# Sanitizer builds are several times slower; every wait scales with this.
+SLOW = 4 if "asan" in os.path.basename(os.path.abspath(BUILD)) else 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def run(*argv, check=True, timeout=30, **kw):
+    """Runs a command (argv list, never a shell) and returns CompletedProcess with text output."""
+    return subprocess.run(list(argv), check=check, timeout=timeout, capture_output=True, text=True, **kw)
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    """Polls pred() until truthy; bounded by timeout (scaled for slow builds). Returns pred's value."""
+    deadline = time.monotonic() + timeout * SLOW
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # the thing may not exist yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+class Netns:
+    """A network namespace the test created itself; removed on cleanup."""
+
+    def __init__(self, name=None):
+        self.name = name or unique("pict")
+        run("ip", "netns", "add", self.name)
+        run("ip", "-n", self.name, "link", "set", "lo", "up")
+
+    def exec(self, *argv, **kw):
+        return run("ip", "netns", "exec", self.name, *argv, **kw)
+
+    def popen(self, *argv, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kw)
+
+    def delete(self):
+        run("ip", "netns", "del", self.name, check=False)
+
+
+def veth_pair(ns_a, addr_a, ns_b, addr_b):
+    """Joins two namespaces with a veth pair; addresses like '10.99.0.1/24'."""
+    a, b = unique("va")[:15], unique("vb")[:15]
+    run("ip", "link", "add", a, "netns", ns_a, "type", "veth", "peer", "name", b, "netns", ns_b)
+    run("ip", "-n", ns_a, "addr", "add", addr_a, "dev", a)
+    run("ip", "-n", ns_b, "addr", "add", addr_b, "dev", b)
+    run("ip", "-n", ns_a, "link", "set", a, "up")
+    run("ip", "-n", ns_b, "link", "set", b, "up")
+    return a, b
+
+
+class Picd:
+    """One real picd process with its own state dir and cell namespace."""
+
+    def __init__(self, state_dir=None, netns=None, listen_host="127.0.0.1", port=None, extra_args=(),
+                 run_in_netns=None, env=None):
+        self.tmp = None
+        if state_dir is None:
+            self.tmp = tempfile.TemporaryDirectory(prefix="picd-")
+            state_dir = self.tmp.name
+        self.state_dir = state_dir
+        self.netns = netns or unique("picc")
+        self.host = listen_host
+        self.port = port or free_port()
+        self.extra_args = list(extra_args)
+        self.run_in_netns = run_in_netns  # run picd itself inside this namespace (for remote-client tests)
+        self.env = env
+        self.proc = None
+        self.log_path = os.path.join(state_dir, "picd-test.log")
+        self.token = None
+
+    # -- process ---------------------------------------------------------------------------------
+    def start(self, wait=True, extra_args=()):
+        argv = [PICD, "--state-dir", self.state_dir, "--listen", f"{self.host}:{self.port}",
+                "--netns", self.netns, *self.extra_args, *extra_args]
+        if self.run_in_netns:
+            argv = ["ip", "netns", "exec", self.run_in_netns, *argv]
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=20):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"picd exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                return self.request("GET", "/health", auth=False).status == 200
+            except OSError:
+                return False
+        wait_for(ready, timeout, what="picd /health")
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError("picd did not stop on SIGTERM")
+        rc = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def cleanup(self):
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.stop()
+        finally:
+            run("ip", "netns", "del", self.netns, check=False)
+            if self.tmp:
+                self.tmp.cleanup()
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-20000:]
+        except OSError:
+            return ""
+
+    # -- API -------------------------------------------------------------------------------------
+    def admin_password(self):
+        with open(os.path.join(self.state_dir, "initial-admin-password")) as f:
+            return f.read().strip()
+
+    def request(self, method, path, body=None, token=None, auth=True, headers=None, raw=None, timeout=30):
+        """token: a bearer token (default: the admin token made by login()). raw: bytes body as-is."""
+        h = dict(headers or {})
+        if auth:
+            t = token or self.token
+            if t:
+                h["Authorization"] = f"Bearer {t}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout * SLOW)
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, r.headers, r.read().decode(errors="replace"))
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def login(self, username="admin", password=None):
+        """Logs in and returns (cookie header value, csrf token)."""
+        r = self.request("POST", "/api/auth/login",
+                         body={"username": username, "password": password or self.admin_password()}, auth=False)
+        assert r.status == 200, r
+        cookie = r.headers["Set-Cookie"].split(";")[0]
+        return cookie, r.json["csrf_token"]
+
+    def make_token(self, scope="admin", name=None):
+        """Creates an API token through a real login session and returns it."""
+        cookie, csrf = self.login()
+        r = self.request("POST", "/api/auth/tokens", body={"name": name or unique("t"), "scope": scope},
+                         auth=False, headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+        assert r.status == 201, r
+        return r.json["token"]
+
+    def admin(self):
+        """Makes an admin token the default credential of request()."""
+        self.token = self.make_token("admin", "test-admin")
+        return self
+
+    def cli(self, *args, check=False, timeout=30):
+        return run(PIC, "--socket", os.path.join(self.state_dir, "run", "picd.sock"), *args, check=check,
+                   timeout=timeout * SLOW)
+
+
+class PicdTestCase(unittest.TestCase):
+    """Starts one picd per test class (cls.picd, with an admin token); dumps its log on failure."""
+
+    picd_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.picd = Picd(extra_args=cls.picd_args)
+        try:
+            cls.picd.start()
+            cls.picd.admin()
+        except Exception:
+            print(cls.picd.logs())
+            cls.picd.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = None
+        try:
+            rc = cls.picd.stop()
+        finally:
+            cls.picd.cleanup()
+        # picd must exit 0 on SIGTERM; under ASan a leak or error makes it non-zero.
+        if rc not in (0, None):
+            raise AssertionError(f"picd exited {rc} on SIGTERM:\n{cls.picd.logs()}")
+
+    def assertError(self, r, status, field=None):
+        """A request failed the way a user must see: status, the one envelope, the field named."""
+        self.assertEqual(r.status, status, r)
+        self.assertIsInstance(r.json, dict, r)
+        self.assertIn("error", r.json, r)
+        err = r.json["error"]
+        self.assertTrue(err.get("code") and err.get("message"), r)
+        if field is not None:
+            self.assertEqual(err.get("field"), field, r)
+        self.assertEqual(r.headers.get("Content-Type"), "application/json")
+
+
+def main():
+    unittest.main(verbosity=2)
