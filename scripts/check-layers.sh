@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Enforces DESIGN.md's layering: a src/ folder may include only folders listed before it, and only
+# Enforces the layering (DESIGN.md, with net and crypto below services): a folder includes only earlier ones; only
 # src/store may include sqlite3.h, only src/http microhttpd.h. Run by ctest as check/layers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(basic store core services net crypto http daemon cli)
+order=(basic store core net crypto services http daemon cli)
 fail=0
 for i in "${!order[@]}"; do
   layer=${order[$i]}

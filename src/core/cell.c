@@ -218,3 +218,45 @@ void cell_stop_services(Cell *c) {
                 if (c->services[i - 1]->teardown)
                         c->services[i - 1]->teardown(c);
 }
+
+int cell_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
+        size_t done = 0;
+        int r = 0;
+        for (; done < c->n_services; done++) {
+                const ServiceOps *ops = c->services[done];
+                if (!ops->peer_changed)
+                        continue;
+                r = ops->peer_changed(c, old, new, err);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                return 0;
+        /* Undo in reverse order what the earlier services applied. */
+        for (size_t i = done; i > 0; i--) {
+                const ServiceOps *ops = c->services[i - 1];
+                if (!ops->peer_changed)
+                        continue;
+                PicError ignored = { 0 };
+                int k = ops->peer_changed(c, new, old, &ignored);
+                if (k < 0)
+                        log_error("service %s: could not undo a peer change: %s", ops->name, ignored.message);
+        }
+        return r;
+}
+
+int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err) {
+        int first = 0;
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceOps *ops = c->services[i];
+                if (!ops->host_changed)
+                        continue;
+                int r = ops->host_changed(c, hostname, ip, err);
+                if (r < 0) {
+                        log_warn("service %s: host \"%s\": %s", ops->name, hostname, err ? err->message : strerror(-r));
+                        if (first == 0)
+                                first = r;
+                }
+        }
+        return first;
+}

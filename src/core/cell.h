@@ -8,6 +8,7 @@
 #include "core/loop.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
+#include "store/peers.h"
 #include "store/store.h"
 
 typedef struct Cell Cell;
@@ -47,6 +48,11 @@ typedef struct ServiceOps {
         int (*probe)(Cell *c, PicError *err);
         /* Undo setup at shutdown (optional). */
         void (*teardown)(Cell *c);
+        /* A peer was created (old NULL), changed, or deleted (new NULL): edit only that peer's live state
+         * (UAPI peer, nft elements, DNS view membership). Must be reversible by the opposite call. */
+        int (*peer_changed)(Cell *c, const Peer *old, const Peer *new, PicError *err);
+        /* A dynamic host name appeared (ip != 0) or went away (ip == 0), e.g. a DHCP lease. */
+        int (*host_changed)(Cell *c, const char *hostname, uint32_t ip, PicError *err);
 } ServiceOps;
 
 struct Cell {
@@ -80,3 +86,9 @@ void cell_start_services(Cell *c);
 int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
                         PicError *err);
 void cell_stop_services(Cell *c);
+
+/* Tells every service about a peer change, in registration order. If one fails, the ones already told
+ * are told the reverse change (new → old), so the live system is left as it was; returns the error. */
+int cell_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err);
+/* Tells every service about a dynamic host name (ip 0 = removed). Best effort: logs and returns the first error. */
+int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err);

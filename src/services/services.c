@@ -2,8 +2,10 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "services/network/network.h"
 
 static const ServiceOps *const all_services[] = {
+        &svc_network_ops,
         NULL, /* the list ends at the first NULL */
 };
 

@@ -1,9 +1,11 @@
 /* SQLite implementation of the store: schema migrations, a prepared-statement cache, typed accessors.
  * WAL + synchronous=FULL so that a commit that returned is on disk (a 2xx means durable). */
 #include "store/store.h"
+#include "store/store-internal.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
@@ -33,11 +35,20 @@ static const char *const migrations[] = {
         "  scope TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0);"
         "CREATE TABLE audit (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL, remote TEXT NOT NULL,"
         "  method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '');",
+        /* 2: VPN peers, DNS records, DHCP reservations */
+        "CREATE TABLE peers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, ip INTEGER NOT NULL UNIQUE,"
+        "  public_key TEXT NOT NULL UNIQUE, private_key TEXT, preshared_key TEXT, access INTEGER NOT NULL DEFAULT 0,"
+        "  enabled INTEGER NOT NULL DEFAULT 1, route_all INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL DEFAULT '',"
+        "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+        "CREATE TABLE dns_records (id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,"
+        "  ttl INTEGER NOT NULL DEFAULT 300, created_at INTEGER NOT NULL, UNIQUE(name, type, value));"
+        "CREATE TABLE dhcp_reservations (mac TEXT PRIMARY KEY, ip INTEGER NOT NULL UNIQUE, hostname TEXT NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
 
-static int sqlite_to_errno(int rc) {
+int store_sqlite_to_errno(int rc) {
         switch (rc & 0xff) {
         case SQLITE_OK:
         case SQLITE_ROW:
@@ -72,12 +83,12 @@ static int exec_sql(Store *s, const char *sql) {
         if (rc != SQLITE_OK) {
                 log_debug("sqlite: %s", msg ? msg : sqlite3_errstr(rc));
                 sqlite3_free(msg);
-                return sqlite_to_errno(rc);
+                return store_sqlite_to_errno(rc);
         }
         return 0;
 }
 
-static sqlite3_stmt *prepare(Store *s, const char *sql) {
+sqlite3_stmt *store_prepare(Store *s, const char *sql) {
         for (size_t i = 0; i < s->n_cache; i++)
                 if (s->cache[i].sql == sql) {
                         sqlite3_reset(s->cache[i].stmt);
@@ -97,9 +108,9 @@ static sqlite3_stmt *prepare(Store *s, const char *sql) {
 }
 
 /* Runs a prepared statement to completion (no rows expected). */
-static int step_done(Store *s, sqlite3_stmt *st) {
+int store_step_done(Store *s, sqlite3_stmt *st) {
         int rc = sqlite3_step(st);
-        int r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int r = rc == SQLITE_DONE ? 0 : store_sqlite_to_errno(rc);
         if (r < 0)
                 log_debug("sqlite step: %s", sqlite3_errmsg(s->db));
         sqlite3_reset(st);
@@ -107,7 +118,7 @@ static int step_done(Store *s, sqlite3_stmt *st) {
 }
 
 static int user_version(Store *s) {
-        sqlite3_stmt *st = prepare(s, "PRAGMA user_version");
+        sqlite3_stmt *st = store_prepare(s, "PRAGMA user_version");
         if (!st || sqlite3_step(st) != SQLITE_ROW)
                 return -EIO;
         int v = sqlite3_column_int(st, 0);
@@ -148,12 +159,14 @@ int store_open(const char *path, Store **ret) {
         s->path = strdup(path);
         int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK || !s->path) {
-                int r = s->path ? sqlite_to_errno(rc) : -ENOMEM;
+                int r = s->path ? store_sqlite_to_errno(rc) : -ENOMEM;
                 log_error("cannot open store %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
                 store_free(s);
                 return r;
         }
         sqlite3_busy_timeout(s->db, 5000);
+        /* The store holds password hashes and VPN keys: owner-only, like every secret file. */
+        chmod(path, 0600);
         int r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
         if (r >= 0)
                 r = migrate(s);
@@ -178,6 +191,10 @@ Store *store_free(Store *s) {
 
 int store_schema_version(Store *s) {
         return user_version(s);
+}
+
+sqlite3 *store_db(Store *s) {
+        return s->db;
 }
 
 const char *store_path(Store *s) {
@@ -205,7 +222,7 @@ static void column_copy(sqlite3_stmt *st, int col, char *buf, size_t size) {
 /* ---- settings ---- */
 
 int store_settings_foreach(Store *s, store_setting_fn fn, void *userdata) {
-        sqlite3_stmt *st = prepare(s, "SELECT key, value, applied FROM settings ORDER BY key");
+        sqlite3_stmt *st = store_prepare(s, "SELECT key, value, applied FROM settings ORDER BY key");
         if (!st)
                 return -EIO;
         int rc;
@@ -218,31 +235,31 @@ int store_settings_foreach(Store *s, store_setting_fn fn, void *userdata) {
                 fn(&row, userdata);
         }
         sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_DONE ? 0 : store_sqlite_to_errno(rc);
 }
 
 int store_setting_put(Store *s, const char *key, const char *value_json) {
-        sqlite3_stmt *st = prepare(s, "INSERT INTO settings(key, value) VALUES(?1, ?2) "
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO settings(key, value) VALUES(?1, ?2) "
                                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, value_json, -1, SQLITE_STATIC);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 int store_setting_mark_applied(Store *s, const char *key) {
-        sqlite3_stmt *st = prepare(s, "UPDATE settings SET applied = value WHERE key = ?1");
+        sqlite3_stmt *st = store_prepare(s, "UPDATE settings SET applied = value WHERE key = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 /* ---- users ---- */
 
 int store_user_count(Store *s, int64_t *ret) {
-        sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM users");
+        sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM users");
         if (!st || sqlite3_step(st) != SQLITE_ROW)
                 return -EIO;
         *ret = sqlite3_column_int64(st, 0);
@@ -251,13 +268,13 @@ int store_user_count(Store *s, int64_t *ret) {
 }
 
 int store_user_insert(Store *s, const char *username, const char *pwhash, int64_t *ret_id) {
-        sqlite3_stmt *st = prepare(s, "INSERT INTO users(username, pwhash, created_at, password_changed_at) "
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO users(username, pwhash, created_at, password_changed_at) "
                                       "VALUES(?1, ?2, strftime('%s','now'), strftime('%s','now'))");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC);
-        int r = step_done(s, st);
+        int r = store_step_done(s, st);
         if (r < 0)
                 return r;
         if (ret_id)
@@ -269,7 +286,7 @@ static int user_from_row(sqlite3_stmt *st, StoreUser *ret) {
         int rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
                 sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
         }
         StoreUser u = { .id = sqlite3_column_int64(st, 0), .password_changed_at = sqlite3_column_int64(st, 3) };
         column_copy(st, 1, u.username, sizeof u.username);
@@ -280,7 +297,7 @@ static int user_from_row(sqlite3_stmt *st, StoreUser *ret) {
 }
 
 int store_user_get_by_name(Store *s, const char *username, StoreUser *ret) {
-        sqlite3_stmt *st = prepare(s, "SELECT id, username, pwhash, password_changed_at FROM users WHERE username = ?1");
+        sqlite3_stmt *st = store_prepare(s, "SELECT id, username, pwhash, password_changed_at FROM users WHERE username = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
@@ -288,7 +305,7 @@ int store_user_get_by_name(Store *s, const char *username, StoreUser *ret) {
 }
 
 int store_user_get(Store *s, int64_t id, StoreUser *ret) {
-        sqlite3_stmt *st = prepare(s, "SELECT id, username, pwhash, password_changed_at FROM users WHERE id = ?1");
+        sqlite3_stmt *st = store_prepare(s, "SELECT id, username, pwhash, password_changed_at FROM users WHERE id = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
@@ -296,13 +313,13 @@ int store_user_get(Store *s, int64_t id, StoreUser *ret) {
 }
 
 int store_user_set_password(Store *s, int64_t id, const char *pwhash) {
-        sqlite3_stmt *st = prepare(s, "UPDATE users SET pwhash = ?2, password_changed_at = strftime('%s','now') "
+        sqlite3_stmt *st = store_prepare(s, "UPDATE users SET pwhash = ?2, password_changed_at = strftime('%s','now') "
                                       "WHERE id = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC);
-        int r = step_done(s, st);
+        int r = store_step_done(s, st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
@@ -312,7 +329,7 @@ int store_user_set_password(Store *s, int64_t id, const char *pwhash) {
 
 int store_session_insert(Store *s, const uint8_t hash[32], int64_t user_id, const char *csrf, int64_t now,
                          int64_t expires_at) {
-        sqlite3_stmt *st = prepare(s, "INSERT INTO sessions(hash, user_id, csrf, created_at, last_seen, expires_at) "
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO sessions(hash, user_id, csrf, created_at, last_seen, expires_at) "
                                       "VALUES(?1, ?2, ?3, ?4, ?4, ?5)");
         if (!st)
                 return -EIO;
@@ -321,18 +338,18 @@ int store_session_insert(Store *s, const uint8_t hash[32], int64_t user_id, cons
         sqlite3_bind_text(st, 3, csrf, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, expires_at);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 int store_session_get(Store *s, const uint8_t hash[32], StoreSession *ret) {
-        sqlite3_stmt *st = prepare(s, "SELECT user_id, csrf, created_at, last_seen, expires_at FROM sessions WHERE hash = ?1");
+        sqlite3_stmt *st = store_prepare(s, "SELECT user_id, csrf, created_at, last_seen, expires_at FROM sessions WHERE hash = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
                 sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
         }
         StoreSession x = {
                 .user_id = sqlite3_column_int64(st, 0),
@@ -347,47 +364,47 @@ int store_session_get(Store *s, const uint8_t hash[32], StoreSession *ret) {
 }
 
 int store_session_touch(Store *s, const uint8_t hash[32], int64_t now) {
-        sqlite3_stmt *st = prepare(s, "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1");
+        sqlite3_stmt *st = store_prepare(s, "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 int store_session_delete(Store *s, const uint8_t hash[32]) {
-        sqlite3_stmt *st = prepare(s, "DELETE FROM sessions WHERE hash = ?1");
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM sessions WHERE hash = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 int store_session_delete_user(Store *s, int64_t user_id, const uint8_t keep[32]) {
         static const uint8_t none[32];
-        sqlite3_stmt *st = prepare(s, "DELETE FROM sessions WHERE user_id = ?1 AND hash != ?2");
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM sessions WHERE user_id = ?1 AND hash != ?2");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
         sqlite3_bind_blob(st, 2, keep ? keep : none, 32, SQLITE_STATIC);
-        int r = step_done(s, st);
+        int r = store_step_done(s, st);
         return r < 0 ? r : sqlite3_changes(s->db);
 }
 
 int store_session_prune(Store *s, int64_t now, int64_t idle_limit) {
-        sqlite3_stmt *st = prepare(s, "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen + ?2 <= ?1");
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen + ?2 <= ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int64(st, 2, idle_limit);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 /* ---- tokens ---- */
 
 int store_token_insert(Store *s, const char *name, const char *prefix, const uint8_t hash[32], const char *scope,
                        int64_t created_at, int64_t expires_at, int64_t *ret_id) {
-        sqlite3_stmt *st = prepare(s, "INSERT INTO tokens(name, prefix, hash, scope, created_at, expires_at) "
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO tokens(name, prefix, hash, scope, created_at, expires_at) "
                                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
         if (!st)
                 return -EIO;
@@ -397,7 +414,7 @@ int store_token_insert(Store *s, const char *name, const char *prefix, const uin
         sqlite3_bind_text(st, 4, scope, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, created_at);
         sqlite3_bind_int64(st, 6, expires_at);
-        int r = step_done(s, st);
+        int r = store_step_done(s, st);
         if (r < 0)
                 return r;
         if (ret_id)
@@ -418,7 +435,7 @@ static void token_from_row(sqlite3_stmt *st, StoreToken *t) {
 }
 
 int store_token_get_by_hash(Store *s, const uint8_t hash[32], StoreToken *ret) {
-        sqlite3_stmt *st = prepare(s, "SELECT id, name, prefix, scope, created_at, expires_at, last_used "
+        sqlite3_stmt *st = store_prepare(s, "SELECT id, name, prefix, scope, created_at, expires_at, last_used "
                                       "FROM tokens WHERE hash = ?1");
         if (!st)
                 return -EIO;
@@ -426,7 +443,7 @@ int store_token_get_by_hash(Store *s, const uint8_t hash[32], StoreToken *ret) {
         int rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
                 sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
         }
         token_from_row(st, ret);
         sqlite3_reset(st);
@@ -434,7 +451,7 @@ int store_token_get_by_hash(Store *s, const uint8_t hash[32], StoreToken *ret) {
 }
 
 int store_token_foreach(Store *s, store_token_fn fn, void *userdata) {
-        sqlite3_stmt *st = prepare(s, "SELECT id, name, prefix, scope, created_at, expires_at, last_used "
+        sqlite3_stmt *st = store_prepare(s, "SELECT id, name, prefix, scope, created_at, expires_at, last_used "
                                       "FROM tokens ORDER BY id");
         if (!st)
                 return -EIO;
@@ -445,34 +462,34 @@ int store_token_foreach(Store *s, store_token_fn fn, void *userdata) {
                 fn(&t, userdata);
         }
         sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_DONE ? 0 : store_sqlite_to_errno(rc);
 }
 
 int store_token_delete(Store *s, int64_t id) {
-        sqlite3_stmt *st = prepare(s, "DELETE FROM tokens WHERE id = ?1");
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM tokens WHERE id = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
-        int r = step_done(s, st);
+        int r = store_step_done(s, st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
 int store_token_touch(Store *s, int64_t id, int64_t now) {
-        sqlite3_stmt *st = prepare(s, "UPDATE tokens SET last_used = ?2 WHERE id = ?1");
+        sqlite3_stmt *st = store_prepare(s, "UPDATE tokens SET last_used = ?2 WHERE id = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 /* ---- audit ---- */
 
 int store_audit_insert(Store *s, int64_t ts, const char *actor, const char *remote, const char *method,
                        const char *path, int status, const char *detail) {
-        sqlite3_stmt *st = prepare(s, "INSERT INTO audit(ts, actor, remote, method, path, status, detail) "
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO audit(ts, actor, remote, method, path, status, detail) "
                                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         if (!st)
                 return -EIO;
@@ -483,11 +500,11 @@ int store_audit_insert(Store *s, int64_t ts, const char *actor, const char *remo
         sqlite3_bind_text(st, 5, path, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 6, status);
         sqlite3_bind_text(st, 7, detail ? detail : "", -1, SQLITE_STATIC);
-        return step_done(s, st);
+        return store_step_done(s, st);
 }
 
 int store_audit_foreach(Store *s, int64_t before_id, unsigned limit, store_audit_fn fn, void *userdata) {
-        sqlite3_stmt *st = prepare(s, "SELECT id, ts, actor, remote, method, path, status, detail FROM audit "
+        sqlite3_stmt *st = store_prepare(s, "SELECT id, ts, actor, remote, method, path, status, detail FROM audit "
                                       "WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC LIMIT ?2");
         if (!st)
                 return -EIO;
@@ -508,7 +525,7 @@ int store_audit_foreach(Store *s, int64_t before_id, unsigned limit, store_audit
                 fn(&a, userdata);
         }
         sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_DONE ? 0 : store_sqlite_to_errno(rc);
 }
 
 /* ---- whole database ---- */
@@ -518,17 +535,17 @@ int store_backup_to(Store *s, const char *dest_path) {
         int rc = sqlite3_open_v2(dest_path, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
         if (rc != SQLITE_OK) {
                 sqlite3_close(dest);
-                return sqlite_to_errno(rc);
+                return store_sqlite_to_errno(rc);
         }
         sqlite3_backup *b = sqlite3_backup_init(dest, "main", s->db, "main");
         if (!b) {
-                int r = sqlite_to_errno(sqlite3_errcode(dest));
+                int r = store_sqlite_to_errno(sqlite3_errcode(dest));
                 sqlite3_close(dest);
                 return r < 0 ? r : -EIO;
         }
         rc = sqlite3_backup_step(b, -1);
         sqlite3_backup_finish(b);
-        int r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int r = rc == SQLITE_DONE ? 0 : store_sqlite_to_errno(rc);
         /* The copy is a standalone file: no WAL beside it. */
         if (r == 0 && sqlite3_exec(dest, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
                 r = -EIO;

@@ -1,0 +1,13 @@
+/* Internals shared by the accessor files of src/store (store.c, peers.c, ...): the prepared-statement
+ * cache and error mapping. Never included outside src/store. */
+#pragma once
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* Cached statement for a string literal (identity by pointer), reset and unbound. NULL on error. */
+sqlite3_stmt *store_prepare(Store *s, const char *sql);
+/* Runs a statement that returns no rows; 0 or negative errno. */
+int store_step_done(Store *s, sqlite3_stmt *st);
+int store_sqlite_to_errno(int rc);
+sqlite3 *store_db(Store *s);
