@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Enforces the layering (DESIGN.md, with net and crypto below services): a folder includes only earlier ones; only
+# Enforces the layering (DESIGN.md, with crypto and net below core): a folder includes only earlier ones; only
 # src/store may include sqlite3.h, only src/http microhttpd.h. Run by ctest as check/layers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(basic store core net crypto services http daemon cli)
+order=(basic store crypto net core services http daemon cli)
 fail=0
 for i in "${!order[@]}"; do
   layer=${order[$i]}

@@ -6,7 +6,7 @@
 #include "basic/util.h"
 #include "core/vip.h"
 #include "net/link.h"
-#include "services/netns-run.h"
+#include "core/netns-run.h"
 
 static int sync_bridge(Cell *c, void *userdata) {
         PicError *err = userdata;

@@ -1,6 +1,6 @@
 /* cell_in_netns(): setns() there and back around one call. picd is single-threaded, so switching the
  * thread's namespace briefly affects nothing else; sockets keep the namespace they were created in. */
-#include "services/netns-run.h"
+#include "core/netns-run.h"
 
 #include "basic/log.h"
 #include "net/netns.h"
