@@ -26,6 +26,13 @@ static const Route routes[] = {
         ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
 
         ROUTE("GET", "/api/audit", ADMIN, 0, http_audit_get, "The audit log, newest first"),
+
+        ROUTE("GET", "/api/peers", READ, 0, http_peers_get, "List VPN peers"),
+        ROUTE("POST", "/api/peers", WRITE, 0, http_peers_post, "Create a VPN peer"),
+        ROUTE("POST", "/api/wireguard/peers", WRITE, 0, http_peers_post, "Create a VPN peer (predecessor's path)"),
+        ROUTE("GET", "/api/peers/{name}", READ, 0, http_peer_get, "Show one peer"),
+        ROUTE("PUT", "/api/peers/{name}", WRITE, 0, http_peer_put, "Change a peer's grant, state or key"),
+        ROUTE("DELETE", "/api/peers/{name}", WRITE, 0, http_peer_delete, "Delete a peer and everything it was granted"),
 };
 
 const Route *http_routes(size_t *ret_n) {

@@ -19,3 +19,9 @@ int http_auth_tokens_post(HttpRequest *req, HttpResponse *resp);
 int http_auth_tokens_delete(HttpRequest *req, HttpResponse *resp);
 
 int http_audit_get(HttpRequest *req, HttpResponse *resp);
+
+int http_peers_get(HttpRequest *req, HttpResponse *resp);
+int http_peers_post(HttpRequest *req, HttpResponse *resp);
+int http_peer_get(HttpRequest *req, HttpResponse *resp);
+int http_peer_put(HttpRequest *req, HttpResponse *resp);
+int http_peer_delete(HttpRequest *req, HttpResponse *resp);

@@ -1,0 +1,278 @@
+/* Implementation of the peer lifecycle (see peers.h). Validation is complete before anything is written;
+ * the store transaction stays open while services apply, so a failed apply rolls back both. */
+#include "core/peers.h"
+
+#include <stdio.h>
+
+#include "basic/log.h"
+#include "basic/parse.h"
+#include "basic/time-util.h"
+#include "basic/util.h"
+#include "crypto/secret.h"
+#include "crypto/wgkey.h"
+
+json_t *peer_access_to_json(uint32_t access) {
+        json_t *a = json_array();
+        for (int g = 0; g < _GRANT_MAX; g++)
+                if (access & (1u << g))
+                        json_array_append_new(a, json_string(grant_to_string(g)));
+        return a;
+}
+
+json_t *peer_to_json(const Peer *p) {
+        char ip[IPV4_STRLEN];
+        return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:b, s:I, s:I}", "name", p->name, "ip",
+                         ipv4_format(p->ip, ip), "public_key", p->public_key, "service_access",
+                         peer_access_to_json(p->access), "enabled", p->enabled, "route_all", p->route_all,
+                         "description", p->description, "keys_generated_by_cell", p->private_key[0] != '\0',
+                         "created_at", (json_int_t) p->created_at, "updated_at", (json_int_t) p->updated_at);
+}
+
+static const char *const known_fields[] = { "name", "ip", "service_access", "enabled", "route_all", "public_key",
+                                            "description" };
+
+static int check_fields(json_t *body, PicError *err) {
+        if (!json_is_object(body))
+                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object");
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) {
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(known_fields); i++)
+                        if (streq(k, known_fields[i]))
+                                known = true;
+                if (!known)
+                        return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
+        }
+        return 0;
+}
+
+static int parse_access(json_t *v, uint32_t *ret, PicError *err) {
+        if (!json_is_array(v))
+                return pic_error(err, -EINVAL, "service_access",
+                                 "service_access must be a list drawn from calendar, files, mail, webdav");
+        uint32_t access = 0;
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+                Grant g = grant_from_string(json_string_value(e));
+                if (g < 0)
+                        return pic_error(err, -EINVAL, "service_access",
+                                         "service_access may contain only calendar, files, mail, webdav");
+                access |= 1u << g;
+        }
+        *ret = access;
+        return 0;
+}
+
+static int parse_bool(json_t *body, const char *key, bool *ret, PicError *err) {
+        json_t *v = json_object_get(body, key);
+        if (!v)
+                return 0;
+        if (!json_is_boolean(v))
+                return pic_error(err, -EINVAL, key, "%s must be true or false", key);
+        *ret = json_is_true(v);
+        return 0;
+}
+
+/* Checks a requested VPN address: inside the subnet, not the cell's own, network or broadcast. */
+static int parse_ip(Cell *c, json_t *v, uint32_t *ret, PicError *err) {
+        Cidr4 vpn, want;
+        int r = settings_vpn_address(c->settings, &vpn);
+        if (r < 0)
+                return pic_error(err, r, "wireguard.address", "the cell's VPN address is not configured");
+        const char *s = json_string_value(v);
+        if (!s || cidr4_parse(s, false, &want) < 0 || want.prefix != 32)
+                return pic_error(err, -EINVAL, "ip", "ip must be an IPv4 address (optionally /32) inside the VPN subnet");
+        if (!cidr4_contains(&vpn, want.addr) || want.addr == cidr4_network(&vpn) || want.addr == cidr4_broadcast(&vpn))
+                return pic_error(err, -EINVAL, "ip", "ip must be a host address inside the VPN subnet");
+        if (want.addr == vpn.addr)
+                return pic_error(err, -EEXIST, "ip", "ip is the cell's own VPN address");
+        *ret = want.addr;
+        return 0;
+}
+
+static int allocate_ip(Cell *c, uint32_t *ret, PicError *err) {
+        Cidr4 vpn;
+        int r = settings_vpn_address(c->settings, &vpn);
+        if (r < 0)
+                return pic_error(err, r, "wireguard.address", "the cell's VPN address is not configured");
+        uint32_t *taken = NULL;
+        size_t n = 0;
+        r = store_peer_ips(c->store, &taken, &n);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read allocated addresses");
+        /* Lowest free host address: walk the sorted list once. */
+        uint32_t cand = cidr4_network(&vpn) + 1, last = cidr4_broadcast(&vpn) - 1;
+        size_t i = 0;
+        for (; cand <= last; cand++) {
+                while (i < n && taken[i] < cand)
+                        i++;
+                if (cand == vpn.addr || (i < n && taken[i] == cand))
+                        continue;
+                break;
+        }
+        free(taken);
+        if (cand > last)
+                return pic_error(err, -ENOSPC, "ip", "the VPN subnet is full");
+        *ret = cand;
+        return 0;
+}
+
+static int parse_description(json_t *body, Peer *p, PicError *err) {
+        json_t *v = json_object_get(body, "description");
+        if (!v)
+                return 0;
+        if (!json_is_string(v) || !config_text_is_safe(json_string_value(v), 200))
+                return pic_error(err, -EINVAL, "description",
+                                 "description must be up to 200 printable characters without quotes, braces, '#' or ';'");
+        snprintf(p->description, sizeof p->description, "%s", json_string_value(v));
+        return 0;
+}
+
+static int parse_public_key(json_t *body, Peer *p, bool *ret_given, PicError *err) {
+        json_t *v = json_object_get(body, "public_key");
+        *ret_given = false;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v) || !wg_key_is_valid(json_string_value(v)))
+                return pic_error(err, -EINVAL, "public_key", "public_key must be a WireGuard key (44 characters of base64)");
+        snprintf(p->public_key, sizeof p->public_key, "%s", json_string_value(v));
+        secret_wipe(p->private_key, sizeof p->private_key);
+        *ret_given = true;
+        return 0;
+}
+
+/* Maps a UNIQUE violation to the field at fault by asking the store which one is taken. */
+static int conflict_error(Cell *c, const Peer *p, PicError *err) {
+        Peer other;
+        if (store_peer_get_by_name(c->store, p->name, &other) == 0 && other.id != p->id)
+                return pic_error(err, -EEXIST, "name", "a peer named \"%s\" already exists", p->name);
+        if (store_peer_get_by_ip(c->store, p->ip, &other) == 0 && other.id != p->id) {
+                char ip[IPV4_STRLEN];
+                return pic_error(err, -EEXIST, "ip", "%s is already used by peer \"%s\"", ipv4_format(p->ip, ip),
+                                 other.name);
+        }
+        return pic_error(err, -EEXIST, "public_key", "another peer already uses this public key");
+}
+
+/* Store write + live apply as one unit. write: 0 insert, 1 update, 2 delete. */
+static int commit_change(Cell *c, const Peer *old, Peer *new, int write, PicError *err) {
+        int r = store_begin(c->store);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot start a store transaction");
+        if (write == 0)
+                r = store_peer_insert(c->store, new);
+        else if (write == 1)
+                r = store_peer_update(c->store, new);
+        else
+                r = store_peer_delete(c->store, old->id);
+        if (r < 0) {
+                store_rollback(c->store);
+                return r == -EEXIST ? conflict_error(c, new, err) : pic_error(err, r, NULL, "cannot store the peer");
+        }
+        r = cell_peer_changed(c, old, write == 2 ? NULL : new, err);
+        if (r < 0) {
+                store_rollback(c->store);
+                return r;
+        }
+        r = store_commit(c->store);
+        if (r < 0) {
+                store_rollback(c->store);
+                PicError ignored = { 0 };
+                cell_peer_changed(c, write == 2 ? NULL : new, old, &ignored);
+                return pic_error(err, r, NULL, "cannot commit the peer change");
+        }
+        return 0;
+}
+
+int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
+        int r = check_fields(body, err);
+        if (r < 0)
+                return r;
+        Peer p = { .enabled = true };
+        const char *name = json_string_value(json_object_get(body, "name"));
+        if (!name || !name_is_valid(name))
+                return pic_error(err, -EINVAL, "name",
+                                 "name must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        snprintf(p.name, sizeof p.name, "%s", name);
+        json_t *access = json_object_get(body, "service_access");
+        if (access && (r = parse_access(access, &p.access, err)) < 0)
+                return r;
+        if ((r = parse_bool(body, "enabled", &p.enabled, err)) < 0 || (r = parse_bool(body, "route_all", &p.route_all, err)) < 0 ||
+            (r = parse_description(body, &p, err)) < 0)
+                return r;
+        bool client_key;
+        if ((r = parse_public_key(body, &p, &client_key, err)) < 0)
+                return r;
+        json_t *ip = json_object_get(body, "ip");
+        r = ip ? parse_ip(c, ip, &p.ip, err) : allocate_ip(c, &p.ip, err);
+        if (r < 0)
+                return r;
+
+        Peer existing;
+        if (store_peer_get_by_name(c->store, p.name, &existing) == 0)
+                return pic_error(err, -EEXIST, "name", "a peer named \"%s\" already exists", p.name);
+        if (!client_key && (r = wg_key_generate(p.private_key, p.public_key)) < 0)
+                return pic_error(err, r, NULL, "cannot generate keys");
+        wg_key_random(p.preshared_key);
+        p.created_at = p.updated_at = wall_sec();
+
+        r = commit_change(c, NULL, &p, 0, err);
+        if (r >= 0)
+                *ret = p;
+        secret_wipe(&p, sizeof p);
+        return r;
+}
+
+int peers_get(Cell *c, const char *name, Peer *ret, PicError *err) {
+        if (!name_is_valid(name))
+                return pic_error(err, -EINVAL, "name", "not a valid peer name");
+        int r = store_peer_get_by_name(c->store, name, ret);
+        if (r == -ENOENT)
+                return pic_error(err, r, "name", "no peer named \"%s\"", name);
+        return r < 0 ? pic_error(err, r, NULL, "cannot read the peer") : 0;
+}
+
+int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *err) {
+        Peer old, p;
+        int r = check_fields(body, err);
+        if (r < 0)
+                return r;
+        r = peers_get(c, name, &old, err);
+        if (r < 0)
+                return r;
+        p = old;
+        json_t *n = json_object_get(body, "name");
+        if (n && !(json_is_string(n) && streq(json_string_value(n), name)))
+                return pic_error(err, -EINVAL, "name", "a peer cannot be renamed; delete it and create a new one");
+        json_t *access = json_object_get(body, "service_access");
+        if (access && (r = parse_access(access, &p.access, err)) < 0)
+                return r;
+        if ((r = parse_bool(body, "enabled", &p.enabled, err)) < 0 || (r = parse_bool(body, "route_all", &p.route_all, err)) < 0 ||
+            (r = parse_description(body, &p, err)) < 0)
+                return r;
+        bool client_key;
+        if ((r = parse_public_key(body, &p, &client_key, err)) < 0)
+                return r;
+        json_t *ip = json_object_get(body, "ip");
+        if (ip && (r = parse_ip(c, ip, &p.ip, err)) < 0)
+                return r;
+        p.updated_at = wall_sec();
+        r = commit_change(c, &old, &p, 1, err);
+        if (r >= 0)
+                *ret = p;
+        secret_wipe(&old, sizeof old);
+        secret_wipe(&p, sizeof p);
+        return r;
+}
+
+int peers_delete(Cell *c, const char *name, PicError *err) {
+        Peer old;
+        int r = peers_get(c, name, &old, err);
+        if (r < 0)
+                return r;
+        r = commit_change(c, &old, NULL, 2, err);
+        secret_wipe(&old, sizeof old);
+        return r;
+}

@@ -1,0 +1,18 @@
+/* Peer lifecycle: validate a request, allocate the VPN IP, store in one transaction and tell every service
+ * (WireGuard, firewall, DNS) through cell_peer_changed(); a failure anywhere leaves store and live system
+ * as they were. JSON in, Peer out; the caller owns nothing it did not allocate. */
+#pragma once
+#include <jansson.h>
+
+#include "core/cell.h"
+#include "core/peer.h"
+
+/* body: {name, ip?, service_access?, enabled?, route_all?, public_key?, description?} */
+int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err);
+/* body: any of {ip, service_access, enabled, route_all, public_key, description}; name is immutable. */
+int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *err);
+int peers_delete(Cell *c, const char *name, PicError *err);
+int peers_get(Cell *c, const char *name, Peer *ret, PicError *err);
+/* Public view of a peer (never the private or preshared key). New reference. */
+json_t *peer_to_json(const Peer *p);
+json_t *peer_access_to_json(uint32_t access);

@@ -1,0 +1,66 @@
+/* /api/peers (and the predecessor's POST /api/wireguard/peers alias): list, create, show, change, delete.
+ * Thin: core/peers.c does validation, allocation and the atomic store + live apply. */
+#include <stdio.h>
+
+#include "core/peers.h"
+#include "crypto/secret.h"
+#include "http/handlers/handlers.h"
+
+static int collect(const Peer *p, void *userdata) {
+        json_array_append_new(userdata, peer_to_json(p));
+        return 0;
+}
+
+int http_peers_get(HttpRequest *req, HttpResponse *resp) {
+        json_t *arr = json_array();
+        int r = store_peer_foreach(req->cell->store, collect, arr);
+        if (r < 0) {
+                json_decref(arr);
+                return http_reply_errno(resp, r, NULL);
+        }
+        return http_reply(resp, 200, json_pack("{s:o, s:I}", "peers", arr, "count", (json_int_t) json_array_size(arr)));
+}
+
+int http_peers_post(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        Peer p;
+        int r = peers_create(req->cell, req->body, &p, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r, &err);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" created", p.name);
+        json_t *o = peer_to_json(&p);
+        secret_wipe(&p, sizeof p);
+        return http_reply(resp, 201, o);
+}
+
+int http_peer_get(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        Peer p;
+        int r = peers_get(req->cell, req->params[0], &p, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r == -EINVAL ? -ENOENT : r, &err);
+        json_t *o = peer_to_json(&p);
+        secret_wipe(&p, sizeof p);
+        return http_reply(resp, 200, o);
+}
+
+int http_peer_put(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        Peer p;
+        int r = peers_update(req->cell, req->params[0], req->body, &p, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r == -EINVAL && streq(err.field, "name") && !req->body ? -ENOENT : r, &err);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" changed", p.name);
+        json_t *o = peer_to_json(&p);
+        secret_wipe(&p, sizeof p);
+        return http_reply(resp, 200, o);
+}
+
+int http_peer_delete(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        int r = peers_delete(req->cell, req->params[0], &err);
+        if (r < 0)
+                return http_reply_errno(resp, r == -EINVAL ? -ENOENT : r, &err);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" deleted", req->params[0]);
+        return http_reply(resp, 200, json_pack("{s:s, s:b}", "name", req->params[0], "deleted", 1));
+}
