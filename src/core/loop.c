@@ -10,8 +10,12 @@
 #include "basic/time-util.h"
 #include "basic/util.h"
 
+/* epoll data of the signalfd; an IoWatch id can never take this value because fds are < 2^31. */
+#define SIGFD_ID UINT64_MAX
+
 typedef struct IoWatch {
         int fd;
+        uint64_t id; /* epoll's data: fd plus a generation, so a stale event never reaches a newer watch */
         loop_io_fn fn;
         void *userdata;
 } IoWatch;
@@ -39,6 +43,7 @@ struct Loop {
         sigset_t sigmask;
         IoWatch *io;
         size_t n_io, cap_io;
+        uint32_t io_generation;
         LoopTimer *timers; /* sorted by deadline */
         SignalWatch signals[16];
         size_t n_signals;
@@ -98,17 +103,19 @@ int loop_add_io(Loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata)
                 l->io = n;
                 l->cap_io = ncap;
         }
-        struct epoll_event ev = { .events = events, .data.fd = fd };
+        uint64_t id = (uint64_t) ++l->io_generation << 32 | (uint32_t) fd;
+        struct epoll_event ev = { .events = events, .data.u64 = id };
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
                 return negative_errno();
-        l->io[l->n_io++] = (IoWatch) { .fd = fd, .fn = fn, .userdata = userdata };
+        l->io[l->n_io++] = (IoWatch) { .fd = fd, .id = id, .fn = fn, .userdata = userdata };
         return 0;
 }
 
 int loop_mod_io(Loop *l, int fd, uint32_t events) {
-        if (!find_io(l, fd))
+        IoWatch *w = find_io(l, fd);
+        if (!w)
                 return -ENOENT;
-        struct epoll_event ev = { .events = events, .data.fd = fd };
+        struct epoll_event ev = { .events = events, .data.u64 = w->id };
         return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? negative_errno() : 0;
 }
 
@@ -148,21 +155,32 @@ void loop_cancel_timer(Loop *l, LoopTimer *t) {
 }
 
 int loop_add_signal(Loop *l, int signo, loop_signal_fn fn, void *userdata) {
+        /* A second handler would be called beside the first (e.g. with a stale userdata): refuse it. */
+        for (size_t i = 0; i < l->n_signals; i++)
+                if (l->signals[i].signo == signo)
+                        return -EEXIST;
         if (l->n_signals >= ELEMENTSOF(l->signals))
                 return -ENOSPC;
-        sigaddset(&l->sigmask, signo);
-        if (sigprocmask(SIG_BLOCK, &l->sigmask, NULL) < 0)
+        /* Work on a copy so a failure leaves the loop's mask as it was. */
+        sigset_t mask = l->sigmask;
+        if (sigaddset(&mask, signo) < 0)
                 return negative_errno();
-        int fd = signalfd(l->sigfd, &l->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return negative_errno();
+        int fd = signalfd(l->sigfd, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        l->signals[l->n_signals++] = (SignalWatch) { .signo = signo, .fn = fn, .userdata = userdata };
         if (l->sigfd < 0) {
+                struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SIGFD_ID };
+                if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                        int r = negative_errno();
+                        close(fd);
+                        return r;
+                }
                 l->sigfd = fd;
-                struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-                if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-                        return negative_errno();
         }
+        l->sigmask = mask;
+        l->signals[l->n_signals++] = (SignalWatch) { .signo = signo, .fn = fn, .userdata = userdata };
         return 0;
 }
 
@@ -171,6 +189,27 @@ int loop_add_prepare(Loop *l, loop_prepare_fn fn, void *userdata) {
                 return -ENOSPC;
         l->prepares[l->n_prepares++] = (Prepare) { .fn = fn, .userdata = userdata };
         return 0;
+}
+
+int loop_del_signal(Loop *l, int signo) {
+        /* The signal stays blocked and in the signalfd: unblocking could kill the process with a default
+         * action; a signal nobody handles is simply read and dropped. */
+        for (size_t i = 0; i < l->n_signals; i++)
+                if (l->signals[i].signo == signo) {
+                        l->signals[i] = l->signals[--l->n_signals];
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int loop_del_prepare(Loop *l, loop_prepare_fn fn, void *userdata) {
+        for (size_t i = 0; i < l->n_prepares; i++)
+                if (l->prepares[i].fn == fn && l->prepares[i].userdata == userdata) {
+                        memmove(&l->prepares[i], &l->prepares[i + 1], (l->n_prepares - i - 1) * sizeof l->prepares[0]);
+                        l->n_prepares--;
+                        return 0;
+                }
+        return -ENOENT;
 }
 
 static void dispatch_signals(Loop *l) {
@@ -216,14 +255,16 @@ int loop_run_once(Loop *l, int max_wait_ms) {
         if (n < 0)
                 return errno == EINTR ? 0 : negative_errno();
         for (int i = 0; i < n; i++) {
-                int fd = evs[i].data.fd;
-                if (fd == l->sigfd) {
+                uint64_t id = evs[i].data.u64;
+                if (id == SIGFD_ID) {
                         dispatch_signals(l);
                         continue;
                 }
-                /* Look up per event: an earlier callback may have removed this watch. */
+                /* Look up per event: an earlier callback may have removed this watch, or removed it, closed
+                 * the fd and watched a new file that got the same number; the id tells them apart. */
+                int fd = (int) (uint32_t) id;
                 IoWatch *w = find_io(l, fd);
-                if (w)
+                if (w && w->id == id)
                         w->fn(l, fd, evs[i].events, w->userdata);
         }
         dispatch_timers(l);

@@ -27,7 +27,9 @@ void loop_cancel_timer(Loop *l, LoopTimer *t);
 
 /* Blocks signo for the process and delivers it through the loop. One handler per signal. */
 int loop_add_signal(Loop *l, int signo, loop_signal_fn fn, void *userdata);
+int loop_del_signal(Loop *l, int signo);
 int loop_add_prepare(Loop *l, loop_prepare_fn fn, void *userdata);
+int loop_del_prepare(Loop *l, loop_prepare_fn fn, void *userdata);
 
 /* One iteration: wait at most max_wait_ms (-1 forever) and dispatch. */
 int loop_run_once(Loop *l, int max_wait_ms);

@@ -403,6 +403,7 @@ static int service_spawn(Service *svc) {
         if (pid == 0)
                 child_exec(s, svc, out_w, status_w, parent);
 
+        /* Our copies of the child's ends: the status pipe reaches EOF only once the child's copy goes too. */
         closep(&out_w);
         out_w = -1;
         closep(&status_w);
@@ -564,7 +565,9 @@ static void service_exited(Service *svc, int status) {
         }
 
         uint64_t delay = svc->backoff_usec;
-        svc->backoff_usec = delay >= MAX_BACKOFF_USEC / 2 ? MAX_BACKOFF_USEC : delay * 2;
+        /* A configured first delay above the cap is kept, not shortened by the doubling. */
+        uint64_t cap = svc->restart_delay_usec > MAX_BACKOFF_USEC ? svc->restart_delay_usec : MAX_BACKOFF_USEC;
+        svc->backoff_usec = delay >= cap / 2 ? cap : delay * 2;
         int r = loop_add_timer(s->loop, delay, on_restart_timer, svc, &svc->restart_timer);
         if (r < 0) {
                 snprintf(svc->failure, sizeof svc->failure, "exited (%s), cannot schedule restart: %s", how,
@@ -653,6 +656,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         }
         free(s->services);
         free(s->names);
+        loop_del_signal(s->loop, SIGCHLD);
         if (s->netns_fd >= 0)
                 close(s->netns_fd);
         close(s->devnull_fd);
@@ -896,18 +900,20 @@ void supervisor_stop_all(Supervisor *s) {
                 return;
         s->stopping_all = true;
 
-        /* Each stop may run a callback that changes the list: rescan until nothing is left to stop. */
-        for (bool again = true; again;) {
-                again = false;
+        /* A callback may add or remove services while we stop them, so look again; a bounded number of
+         * times, because a stop that fails (kill refused) leaves its service as it was. */
+        for (unsigned pass = 0; pass < 3; pass++) {
+                bool any = false;
                 for (size_t i = 0; i < s->n_services; i++) {
                         Service *svc = s->services[i];
                         if (svc->state == SERVICE_RUNNING || svc->state == SERVICE_BACKOFF ||
                             (svc->state == SERVICE_STOPPING && svc->pending != PENDING_NONE)) {
                                 (void) supervisor_stop(s, svc->name);
-                                again = true;
-                                break;
+                                any = true;
                         }
                 }
+                if (!any)
+                        break;
         }
 
         uint64_t longest = 0;
@@ -936,9 +942,11 @@ void supervisor_stop_all(Supervisor *s) {
 }
 
 int supervisor_status(Supervisor *s, const char *name, ServiceStatus *ret) {
+        if (!ret)
+                return -EINVAL;
         Service *svc = s ? service_find(s, name, NULL) : NULL;
-        if (!svc || !ret)
-                return svc ? -EINVAL : -ENOENT;
+        if (!svc)
+                return -ENOENT;
         ServiceStatus st = {
                 .state = svc->state,
                 .pid = svc->pid,

@@ -492,6 +492,7 @@ HttpServer *http_server_free(HttpServer *s) {
         for (size_t i = 0; i < ELEMENTSOF(ls); i++)
                 if (ls[i]->mhd) {
                         loop_del_io(s->cell->loop, ls[i]->epfd);
+                        loop_del_prepare(s->cell->loop, on_prepare, ls[i]);
                         MHD_stop_daemon(ls[i]->mhd);
                 }
         if (s->unix_path) {

@@ -1,0 +1,116 @@
+/* pic-testchild: a scriptable stand-in daemon for the supervisor tests. It performs its flags in order,
+ * then exits (with --exit-code) unless --sleep-forever or --exit-after-ms keeps it alive.
+ *
+ *   --print TEXT          one line on stdout         --print-stderr TEXT  one line on stderr
+ *   --lines N             N lines "line 1".."line N" on stdout
+ *   --print-env           every environment entry, one per line, as "env: KEY=value"
+ *   --print-fds           the open fds as "fds: 0 1 2"
+ *   --print-signals       "sigblk: HEX" and "sigign: HEX" from /proc/self/status
+ *   --ignore-term         ignore SIGTERM (a slow stopper)
+ *   --write-pid FILE      write our pid to FILE
+ *   --exit-code C         exit status to use (default 0)
+ *   --exit-after-ms N     sleep N ms, then exit      --sleep-forever  wait for a signal forever
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static long number(const char *s) {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v < 0) {
+                fprintf(stderr, "pic-testchild: bad number '%s'\n", s);
+                exit(2);
+        }
+        return v;
+}
+
+static void print_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                return;
+        char own[16];
+        snprintf(own, sizeof own, "%d", dirfd(d));
+        printf("fds:");
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.' && strcmp(de->d_name, own) != 0)
+                        printf(" %s", de->d_name);
+        printf("\n");
+        closedir(d);
+}
+
+static void print_signals(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return;
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+                if (strncmp(line, "SigBlk:", 7) == 0)
+                        printf("sigblk: %s", line + 8);
+                else if (strncmp(line, "SigIgn:", 7) == 0)
+                        printf("sigign: %s", line + 8);
+        }
+        fclose(f);
+}
+
+int main(int argc, char **argv) {
+        int exit_code = 0;
+        /* Never outlive a crashed test run, even when told to ignore SIGTERM. */
+        alarm(60);
+        /* stdout is a pipe: without line buffering the supervisor would see nothing until exit. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
+
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (strcmp(a, "--print") == 0 && v) {
+                        printf("%s\n", v);
+                        i++;
+                } else if (strcmp(a, "--print-stderr") == 0 && v) {
+                        fprintf(stderr, "%s\n", v);
+                        i++;
+                } else if (strcmp(a, "--lines") == 0 && v) {
+                        for (long n = 1, max = number(v); n <= max; n++)
+                                printf("line %ld\n", n);
+                        i++;
+                } else if (strcmp(a, "--print-env") == 0) {
+                        for (char **e = environ; *e; e++)
+                                printf("env: %s\n", *e);
+                } else if (strcmp(a, "--print-fds") == 0) {
+                        print_fds();
+                } else if (strcmp(a, "--print-signals") == 0) {
+                        print_signals();
+                } else if (strcmp(a, "--ignore-term") == 0) {
+                        signal(SIGTERM, SIG_IGN);
+                } else if (strcmp(a, "--write-pid") == 0 && v) {
+                        FILE *f = fopen(v, "we");
+                        if (!f || fprintf(f, "%d\n", (int) getpid()) < 0 || fclose(f) != 0)
+                                return 3;
+                        i++;
+                } else if (strcmp(a, "--exit-code") == 0 && v) {
+                        exit_code = (int) number(v);
+                        i++;
+                } else if (strcmp(a, "--exit-after-ms") == 0 && v) {
+                        long ms = number(v);
+                        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 };
+                        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                                ;
+                        return exit_code;
+                } else if (strcmp(a, "--sleep-forever") == 0) {
+                        for (;;)
+                                pause();
+                } else {
+                        fprintf(stderr, "pic-testchild: unknown or incomplete flag '%s'\n", a);
+                        return 2;
+                }
+        }
+        return exit_code;
+}

@@ -1,0 +1,676 @@
+/* Tests of the supervisor with the real Loop and real child processes ($PIC_BUILD_DIR/pic-testchild):
+ * output capture, restart backoff, crash loops, exec failures, TERM→KILL stops, restart, netns. Runs as root. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "basic/log.h"
+#include "basic/time-util.h"
+#include "basic/util.h"
+#include "core/loop.h"
+#include "core/supervisor.h"
+
+typedef struct Transition {
+        char name[32];
+        ServiceState state;
+        pid_t pid;
+        uint64_t at;
+} Transition;
+
+typedef struct Fixture {
+        Loop *loop;
+        Supervisor *sup;
+        int netns_fd, host_netns_fd;
+        Transition tr[256];
+        size_t n_tr;
+} Fixture;
+
+static char testchild_path[PATH_MAX];
+
+static char *testchild(void) {
+        if (!testchild_path[0]) {
+                const char *dir = getenv("PIC_BUILD_DIR");
+                assert_non_null(dir);
+                snprintf(testchild_path, sizeof testchild_path, "%s/pic-testchild", dir);
+                assert_int_equal(access(testchild_path, X_OK), 0);
+        }
+        return testchild_path;
+}
+
+static void on_state(Supervisor *s, const char *name, ServiceState state, void *userdata) {
+        Fixture *f = userdata;
+        if (f->n_tr >= ELEMENTSOF(f->tr))
+                return;
+        Transition *t = &f->tr[f->n_tr++];
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->state = state;
+        t->at = now_usec();
+        ServiceStatus st;
+        assert_int_equal(supervisor_status(s, name, &st), 0);
+        assert_int_equal(st.state, state);
+        t->pid = st.pid;
+}
+
+static int fixture_new(void **state, int netns_fd) {
+        Fixture *f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        f->netns_fd = f->host_netns_fd = -1;
+        assert_int_equal(loop_new(&f->loop), 0);
+        assert_int_equal(supervisor_new(f->loop, netns_fd, &f->sup), 0);
+        assert_int_equal(supervisor_set_state_callback(f->sup, on_state, f), 0);
+        *state = f;
+        return 0;
+}
+
+static int setup(void **state) {
+        return fixture_new(state, -1);
+}
+
+/* A throwaway network namespace: unshare ours, keep an fd to the new one, go back. */
+static int setup_netns(void **state) {
+        int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        assert_true(host >= 0);
+        assert_int_equal(unshare(CLONE_NEWNET), 0);
+        int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        assert_true(ns >= 0);
+        assert_int_equal(setns(host, CLONE_NEWNET), 0);
+        fixture_new(state, ns);
+        Fixture *f = *state;
+        f->netns_fd = ns; /* the supervisor dup()ed it; ours stays for the inode comparison */
+        f->host_netns_fd = host;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        supervisor_free(f->sup);
+        loop_free(f->loop);
+        if (f->netns_fd >= 0)
+                close(f->netns_fd);
+        if (f->host_netns_fd >= 0)
+                close(f->host_netns_fd);
+        free(f);
+        return 0;
+}
+
+typedef bool (*cond_fn)(Fixture *f, const void *arg);
+
+/* Every wait in these tests: run the loop until cond holds or timeout_ms passes. */
+static bool run_until(Fixture *f, cond_fn cond, const void *arg, unsigned timeout_ms) {
+        uint64_t deadline = now_usec() + timeout_ms * USEC_PER_MSEC;
+        while (!cond(f, arg)) {
+                uint64_t now = now_usec();
+                if (now >= deadline)
+                        return false;
+                uint64_t left = (deadline - now + 999) / 1000;
+                assert_true(loop_run_once(f->loop, left > 20 ? 20 : (int) left) >= 0);
+        }
+        return true;
+}
+
+static bool never(Fixture *f, const void *arg) {
+        return false;
+}
+
+static void run_for(Fixture *f, unsigned ms) {
+        (void) run_until(f, never, NULL, ms);
+}
+
+static ServiceStatus status_of(Fixture *f, const char *name) {
+        ServiceStatus st;
+        assert_int_equal(supervisor_status(f->sup, name, &st), 0);
+        return st;
+}
+
+typedef struct WantState {
+        const char *name;
+        ServiceState state;
+} WantState;
+
+static bool state_is(Fixture *f, const void *arg) {
+        const WantState *w = arg;
+        return status_of(f, w->name).state == w->state;
+}
+
+static bool wait_state(Fixture *f, const char *name, ServiceState state, unsigned timeout_ms) {
+        return run_until(f, state_is, &(WantState) { name, state }, timeout_ms);
+}
+
+typedef struct WantText {
+        const char *name;
+        const char *text;
+} WantText;
+
+static bool logs_contain(Fixture *f, const void *arg) {
+        const WantText *w = arg;
+        char *text = NULL;
+        assert_int_equal(supervisor_logs(f->sup, w->name, 10000, &text), 0);
+        bool found = strstr(text, w->text) != NULL;
+        free(text);
+        return found;
+}
+
+static bool wait_logs(Fixture *f, const char *name, const char *text, unsigned timeout_ms) {
+        return run_until(f, logs_contain, &(WantText) { name, text }, timeout_ms);
+}
+
+static char *logs_of(Fixture *f, const char *name, unsigned n) {
+        char *text = NULL;
+        assert_int_equal(supervisor_logs(f->sup, name, n, &text), 0);
+        return text;
+}
+
+typedef struct WantRestarts {
+        const char *name;
+        unsigned restarts;
+} WantRestarts;
+
+static bool restarted_and_running(Fixture *f, const void *arg) {
+        const WantRestarts *w = arg;
+        ServiceStatus st = status_of(f, w->name);
+        return st.restarts >= w->restarts && st.state == SERVICE_RUNNING;
+}
+
+static bool pid_gone(Fixture *f, const void *arg) {
+        return kill(*(const pid_t *) arg, 0) < 0 && errno == ESRCH;
+}
+
+static void assert_reaped(pid_t pid) {
+        assert_true(pid > 0);
+        assert_int_equal(kill(pid, 0), -1);
+        assert_int_equal(errno, ESRCH);
+}
+
+static size_t count_substr(const char *s, const char *sub) {
+        size_t n = 0;
+        for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
+                n++;
+        return n;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------------------- */
+
+static void test_start_captures_output(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--print", "hello stdout", "--print-stderr", "hello stderr",
+                         "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "echo", .argv = argv }), 0);
+        ServiceStatus st = status_of(f, "echo");
+        assert_int_equal(st.state, SERVICE_STOPPED);
+        assert_int_equal(st.pid, 0);
+        assert_int_equal(st.last_exit_code, -1);
+
+        assert_int_equal(supervisor_start(f->sup, "echo"), 0);
+        st = status_of(f, "echo");
+        assert_int_equal(st.state, SERVICE_RUNNING);
+        assert_true(st.pid > 0);
+        assert_true(st.started_at > 0);
+        assert_int_equal(supervisor_start(f->sup, "echo"), 0); /* already running: nothing happens */
+        assert_int_equal(status_of(f, "echo").pid, st.pid);
+
+        assert_true(wait_logs(f, "echo", "hello stderr", 2000));
+        char *text = logs_of(f, "echo", 10);
+        assert_string_equal(text, "hello stdout\nhello stderr");
+        free(text);
+        text = logs_of(f, "echo", 1);
+        assert_string_equal(text, "hello stderr");
+        free(text);
+        text = logs_of(f, "echo", 0);
+        assert_string_equal(text, "");
+        free(text);
+        assert_int_equal(supervisor_logs(f->sup, "echo", 10001, &text), -EINVAL);
+        assert_int_equal(supervisor_logs(f->sup, "nope", 1, &text), -ENOENT);
+
+        assert_int_equal(f->n_tr, 1);
+        assert_string_equal(f->tr[0].name, "echo");
+        assert_int_equal(f->tr[0].state, SERVICE_RUNNING);
+        /* The direct child is the daemon (no shell in between), leader of its own session. */
+        assert_int_equal(getsid(st.pid), st.pid);
+}
+
+static void test_child_environment(void **state) {
+        Fixture *f = *state;
+        char pidfile[] = "/tmp/pic-test-pid-XXXXXX";
+        int fd = mkstemp(pidfile);
+        assert_true(fd >= 0);
+        close(fd);
+        char *argv[] = { testchild(), "--write-pid", pidfile, "--print-env", "--print-fds", "--print-signals",
+                         "--print", "done", "--sleep-forever", NULL };
+        char *env[] = { "PIC_TEST=1", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "env", .argv = argv, .env = env }), 0);
+        assert_int_equal(supervisor_start(f->sup, "env"), 0);
+        assert_true(wait_logs(f, "env", "done", 2000));
+
+        char *text = logs_of(f, "env", 100);
+        /* Only PATH and the spec's entries: nothing of the test's own environment (PIC_BUILD_DIR...). */
+        assert_non_null(strstr(text, "env: PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"));
+        assert_non_null(strstr(text, "env: PIC_TEST=1\n"));
+        assert_int_equal(count_substr(text, "env: "), 2);
+        /* Only stdio: every other fd of ours was closed. */
+        assert_non_null(strstr(text, "fds: 0 1 2\n"));
+        /* The loop blocks SIGCHLD in the parent; the daemon must start with nothing blocked or ignored. */
+        assert_non_null(strstr(text, "sigblk: 0000000000000000\n"));
+        assert_non_null(strstr(text, "sigign: 0000000000000000\n"));
+        free(text);
+
+        char buf[32] = "";
+        FILE *p = fopen(pidfile, "re");
+        assert_non_null(p);
+        assert_non_null(fgets(buf, sizeof buf, p));
+        fclose(p);
+        unlink(pidfile);
+        char want[32];
+        snprintf(want, sizeof want, "%d\n", (int) status_of(f, "env").pid);
+        assert_string_equal(buf, want);
+}
+
+static void test_crash_restarts_with_backoff(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--print", "crashing", "--exit-code", "3", NULL };
+        ServiceSpec spec = { .name = "crasher", .argv = argv, .restart_delay_usec = 50 * USEC_PER_MSEC,
+                             .crash_loop_max = 10 };
+        assert_int_equal(supervisor_add(f->sup, &spec), 0);
+        assert_int_equal(supervisor_start(f->sup, "crasher"), 0);
+        assert_true(run_until(f, restarted_and_running, &(WantRestarts) { "crasher", 3 }, 3000));
+
+        /* RUNNING, BACKOFF, RUNNING, BACKOFF, RUNNING, BACKOFF, RUNNING: each wait doubles, each pid new. */
+        assert_true(f->n_tr >= 7);
+        uint64_t want_delay = 50 * USEC_PER_MSEC;
+        for (size_t i = 1; i + 1 < 7; i += 2) {
+                assert_int_equal(f->tr[i - 1].state, SERVICE_RUNNING);
+                assert_int_equal(f->tr[i].state, SERVICE_BACKOFF);
+                assert_int_equal(f->tr[i + 1].state, SERVICE_RUNNING);
+                assert_true(f->tr[i + 1].at - f->tr[i].at >= want_delay);
+                assert_int_not_equal(f->tr[i + 1].pid, f->tr[i - 1].pid);
+                want_delay *= 2;
+        }
+        ServiceStatus st = status_of(f, "crasher");
+        assert_true(st.restarts >= 3);
+        assert_int_equal(st.last_exit_code, 3);
+        assert_int_equal(st.last_exit_signal, 0);
+        assert_true(st.last_exit_at > 0);
+        assert_string_equal(st.failure, "");
+        /* The ring keeps output across restarts. */
+        char *text = logs_of(f, "crasher", 100);
+        assert_true(count_substr(text, "crashing") >= 3);
+        free(text);
+
+        assert_int_equal(supervisor_stop(f->sup, "crasher"), 0);
+        assert_true(wait_state(f, "crasher", SERVICE_STOPPED, 2000));
+}
+
+static void test_crash_loop_fails(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--exit-code", "1", NULL };
+        ServiceSpec spec = { .name = "looper", .argv = argv, .restart_delay_usec = 10 * USEC_PER_MSEC,
+                             .crash_loop_max = 3, .crash_loop_window_usec = 10 * USEC_PER_SEC };
+        assert_int_equal(supervisor_add(f->sup, &spec), 0);
+        assert_int_equal(supervisor_start(f->sup, "looper"), 0);
+        assert_true(wait_state(f, "looper", SERVICE_FAILED, 3000));
+
+        ServiceStatus st = status_of(f, "looper");
+        assert_int_equal(st.restarts, 2); /* three exits: the first run and two restarts */
+        assert_int_equal(st.pid, 0);
+        assert_non_null(strstr(st.failure, "crash loop"));
+        assert_non_null(strstr(st.failure, "exit code 1"));
+
+        /* FAILED stays FAILED. */
+        run_for(f, 300);
+        st = status_of(f, "looper");
+        assert_int_equal(st.state, SERVICE_FAILED);
+        assert_int_equal(st.restarts, 2);
+
+        /* supervisor_start clears the history: the next exit backs off instead of failing at once. */
+        assert_int_equal(supervisor_start(f->sup, "looper"), 0);
+        assert_int_equal(status_of(f, "looper").state, SERVICE_RUNNING);
+        assert_string_equal(status_of(f, "looper").failure, "");
+        assert_true(wait_state(f, "looper", SERVICE_BACKOFF, 2000));
+        assert_int_equal(supervisor_stop(f->sup, "looper"), 0);
+        assert_int_equal(status_of(f, "looper").state, SERVICE_STOPPED);
+        run_for(f, 50);
+        assert_int_equal(status_of(f, "looper").state, SERVICE_STOPPED);
+}
+
+static void test_exec_failure_fails_at_once(void **state) {
+        Fixture *f = *state;
+        char *missing[] = { "/nonexistent/pic-no-such-binary", "--flag", NULL };
+        char *not_exec[] = { "/etc/passwd", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "missing", .argv = missing }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "noexec", .argv = not_exec }), 0);
+
+        /* No loop iteration needed: the verdict comes from the child's status pipe. */
+        assert_int_equal(supervisor_start(f->sup, "missing"), -ENOENT);
+        ServiceStatus st = status_of(f, "missing");
+        assert_int_equal(st.state, SERVICE_FAILED);
+        assert_int_equal(st.pid, 0);
+        assert_string_equal(st.failure, "exec /nonexistent/pic-no-such-binary: No such file or directory");
+
+        assert_int_equal(supervisor_start(f->sup, "noexec"), -EACCES);
+        assert_string_equal(status_of(f, "noexec").failure, "exec /etc/passwd: Permission denied");
+
+        run_for(f, 300);
+        st = status_of(f, "missing");
+        assert_int_equal(st.state, SERVICE_FAILED);
+        assert_int_equal(st.restarts, 0);
+        assert_int_equal(f->n_tr, 2); /* one FAILED each, no crash loop behind it */
+        assert_int_equal(f->tr[0].state, SERVICE_FAILED);
+        assert_int_equal(f->tr[1].state, SERVICE_FAILED);
+}
+
+static void test_stop_normal(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--print", "ready", "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "calm", .argv = argv }), 0);
+        assert_int_equal(supervisor_start(f->sup, "calm"), 0);
+        pid_t pid = status_of(f, "calm").pid;
+        assert_true(wait_logs(f, "calm", "ready", 2000));
+
+        assert_int_equal(supervisor_stop(f->sup, "calm"), 0);
+        assert_int_equal(status_of(f, "calm").state, SERVICE_STOPPING);
+        assert_true(wait_state(f, "calm", SERVICE_STOPPED, 2000));
+        assert_reaped(pid);
+        ServiceStatus st = status_of(f, "calm");
+        assert_int_equal(st.pid, 0);
+        assert_int_equal(st.last_exit_signal, SIGTERM);
+        assert_int_equal(st.last_exit_code, -1);
+        assert_int_equal(st.restarts, 0);
+
+        assert_int_equal(f->n_tr, 3);
+        assert_int_equal(f->tr[0].state, SERVICE_RUNNING);
+        assert_int_equal(f->tr[1].state, SERVICE_STOPPING);
+        assert_int_equal(f->tr[2].state, SERVICE_STOPPED);
+
+        /* A requested stop is not a crash: nothing restarts it. */
+        run_for(f, 300);
+        assert_int_equal(status_of(f, "calm").state, SERVICE_STOPPED);
+        assert_int_equal(supervisor_stop(f->sup, "calm"), 0);
+}
+
+static void test_stop_slow_is_killed(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--ignore-term", "--print", "ready", "--sleep-forever", NULL };
+        ServiceSpec spec = { .name = "stubborn", .argv = argv, .stop_timeout_usec = 300 * USEC_PER_MSEC };
+        assert_int_equal(supervisor_add(f->sup, &spec), 0);
+        assert_int_equal(supervisor_start(f->sup, "stubborn"), 0);
+        pid_t pid = status_of(f, "stubborn").pid;
+        assert_true(wait_logs(f, "stubborn", "ready", 2000)); /* SIGTERM is ignored from here on */
+
+        uint64_t t0 = now_usec();
+        assert_int_equal(supervisor_stop(f->sup, "stubborn"), 0);
+        run_for(f, 150);
+        assert_int_equal(status_of(f, "stubborn").state, SERVICE_STOPPING);
+        assert_int_equal(kill(pid, 0), 0);
+
+        assert_true(wait_state(f, "stubborn", SERVICE_STOPPED, 3000));
+        uint64_t took = now_usec() - t0;
+        assert_true(took >= 300 * USEC_PER_MSEC);
+        assert_true(took < 2 * USEC_PER_SEC);
+        assert_int_equal(status_of(f, "stubborn").last_exit_signal, SIGKILL);
+        assert_reaped(pid);
+}
+
+static bool running_with_new_pid(Fixture *f, const void *arg) {
+        ServiceStatus st = status_of(f, "svc");
+        return st.state == SERVICE_RUNNING && st.pid != *(const pid_t *) arg;
+}
+
+static void test_restart_counts(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "svc", .argv = argv }), 0);
+        assert_int_equal(supervisor_start(f->sup, "svc"), 0);
+
+        for (unsigned i = 1; i <= 2; i++) {
+                pid_t old = status_of(f, "svc").pid;
+                assert_int_equal(supervisor_restart(f->sup, "svc"), 0);
+                assert_int_equal(status_of(f, "svc").state, SERVICE_STOPPING);
+                assert_true(run_until(f, running_with_new_pid, &old, 2000));
+                assert_reaped(old);
+                assert_int_equal(status_of(f, "svc").restarts, i);
+        }
+        /* The callback saw STOPPING → RUNNING for each restart. */
+        assert_int_equal(f->n_tr, 5);
+        assert_int_equal(f->tr[3].state, SERVICE_STOPPING);
+        assert_int_equal(f->tr[4].state, SERVICE_RUNNING);
+
+        /* Restarting a stopped service starts it, and counts. */
+        assert_int_equal(supervisor_stop(f->sup, "svc"), 0);
+        assert_true(wait_state(f, "svc", SERVICE_STOPPED, 2000));
+        assert_int_equal(supervisor_restart(f->sup, "svc"), 0);
+        assert_int_equal(status_of(f, "svc").state, SERVICE_RUNNING);
+        assert_int_equal(status_of(f, "svc").restarts, 3);
+
+        /* start while stopping: runs again once reaped, not counted as a restart. */
+        pid_t old = status_of(f, "svc").pid;
+        assert_int_equal(supervisor_stop(f->sup, "svc"), 0);
+        assert_int_equal(supervisor_start(f->sup, "svc"), 0);
+        assert_true(run_until(f, running_with_new_pid, &old, 2000));
+        assert_int_equal(status_of(f, "svc").restarts, 3);
+}
+
+static void test_free_stops_all(void **state) {
+        Fixture *f = *state;
+        char *calm[] = { testchild(), "--print", "ready", "--sleep-forever", NULL };
+        char *stubborn[] = { testchild(), "--ignore-term", "--print", "ready", "--sleep-forever", NULL };
+        char *crasher[] = { testchild(), "--exit-code", "2", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "a", .argv = calm }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "b", .argv = calm }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "c", .argv = stubborn,
+                                                                  .stop_timeout_usec = 200 * USEC_PER_MSEC }), 0);
+        /* In BACKOFF with a long delay when freed: its timer must go too (ASan would see the leak). */
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "d", .argv = crasher,
+                                                                  .restart_delay_usec = 10 * USEC_PER_SEC }), 0);
+        const char *names[] = { "a", "b", "c", "d" };
+        pid_t pids[3];
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(supervisor_start(f->sup, names[i]), 0);
+        for (size_t i = 0; i < 3; i++) {
+                pids[i] = status_of(f, names[i]).pid;
+                assert_true(wait_logs(f, names[i], "ready", 2000));
+        }
+        assert_true(wait_state(f, "d", SERVICE_BACKOFF, 2000));
+
+        const char *const *list = NULL;
+        assert_int_equal(supervisor_list(f->sup, &list), 4);
+        for (size_t i = 0; i < 4; i++)
+                assert_string_equal(list[i], names[i]);
+
+        size_t transitions = f->n_tr;
+        uint64_t t0 = now_usec();
+        f->sup = supervisor_free(f->sup);
+        assert_null(f->sup);
+        assert_true(now_usec() - t0 < 3 * USEC_PER_SEC);
+        for (size_t i = 0; i < 3; i++)
+                assert_reaped(pids[i]);
+        /* No callbacks into an owner that is tearing down. */
+        assert_int_equal(f->n_tr, transitions);
+}
+
+static void test_stop_all_then_usable(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "one", .argv = argv }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "two", .argv = argv }), 0);
+        assert_int_equal(supervisor_start(f->sup, "one"), 0);
+        assert_int_equal(supervisor_start(f->sup, "two"), 0);
+        pid_t p1 = status_of(f, "one").pid, p2 = status_of(f, "two").pid;
+        supervisor_stop_all(f->sup);
+        assert_int_equal(status_of(f, "one").state, SERVICE_STOPPED);
+        assert_int_equal(status_of(f, "two").state, SERVICE_STOPPED);
+        assert_reaped(p1);
+        assert_reaped(p2);
+        assert_int_equal(supervisor_start(f->sup, "one"), 0);
+        assert_int_equal(status_of(f, "one").state, SERVICE_RUNNING);
+}
+
+static void test_remove_running(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "gone", .argv = argv }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "kept", .argv = argv }), 0);
+        assert_int_equal(supervisor_start(f->sup, "gone"), 0);
+        pid_t pid = status_of(f, "gone").pid;
+        size_t transitions = f->n_tr;
+
+        assert_int_equal(supervisor_remove(f->sup, "gone"), 0);
+        ServiceStatus st;
+        assert_int_equal(supervisor_status(f->sup, "gone", &st), -ENOENT);
+        assert_int_equal(supervisor_remove(f->sup, "gone"), -ENOENT);
+        const char *const *list = NULL;
+        assert_int_equal(supervisor_list(f->sup, &list), 1);
+        assert_string_equal(list[0], "kept");
+        /* The name is free again at once, while the old process is still being stopped. */
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "gone", .argv = argv }), 0);
+
+        assert_true(run_until(f, pid_gone, &pid, 2000));
+        assert_int_equal(f->n_tr, transitions);
+        assert_int_equal(status_of(f, "gone").state, SERVICE_STOPPED);
+}
+
+static void test_add_validation(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), NULL };
+        char *relative[] = { "pic-testchild", NULL };
+        char *empty[] = { NULL };
+        char *bad_env[] = { "NOEQUALS", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "ok", .argv = argv }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "ok", .argv = argv }), -EEXIST);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "Bad_Name", .argv = argv }), -EINVAL);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "rel", .argv = relative }), -EINVAL);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "empty", .argv = empty }), -EINVAL);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "env", .argv = argv, .env = bad_env }),
+                         -EINVAL);
+        assert_int_equal(supervisor_start(f->sup, "nope"), -ENOENT);
+        assert_int_equal(supervisor_stop(f->sup, "nope"), -ENOENT);
+        assert_int_equal(supervisor_restart(f->sup, "nope"), -ENOENT);
+        assert_int_equal(supervisor_list(f->sup, NULL), 1);
+        assert_string_equal(service_state_to_string(SERVICE_BACKOFF), "backoff");
+        assert_null(service_state_to_string(_SERVICE_STATE_MAX));
+        /* One supervisor per loop: a second SIGCHLD handler is refused. */
+        Supervisor *other = NULL;
+        assert_int_equal(supervisor_new(f->loop, -1, &other), -EEXIST);
+        assert_null(other);
+}
+
+static void test_log_ring_keeps_last_whole_lines(void **state) {
+        Fixture *f = *state;
+        char long_line[5001];
+        memset(long_line, 'x', 5000);
+        long_line[5000] = '\0';
+        char *argv[] = { testchild(), "--lines", "10000", "--print", long_line, "--print", "done",
+                         "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "chatty", .argv = argv }), 0);
+        LogLevel saved = log_get_level();
+        log_set_level(LOG_LEVEL_WARN); /* 10,000 lines on stderr help nobody */
+        assert_int_equal(supervisor_start(f->sup, "chatty"), 0);
+        bool done = wait_logs(f, "chatty", "\ndone", 5000);
+        log_set_level(saved);
+        assert_true(done);
+
+        /* A 5000-byte line arrives cut at 4096 bytes. */
+        char *text = logs_of(f, "chatty", 4);
+        assert_true(startswith(text, "line 10000\nxxxx"));
+        assert_int_equal(strlen(text), strlen("line 10000\n") + 4096 + 1 + 904 + strlen("\ndone"));
+        free(text);
+
+        /* Everything kept is a sequence of whole lines ending at the last one, within 64 KiB. */
+        text = logs_of(f, "chatty", 10000);
+        assert_true(strlen(text) < 64 * 1024);
+        assert_true(strlen(text) > 48 * 1024);
+        assert_true(startswith(text, "line "));
+        long first = strtol(text + 5, NULL, 10);
+        assert_true(first > 1000 && first < 10000);
+        char *p = text;
+        for (long n = first; n <= 10000; n++) {
+                char want[32];
+                int len = snprintf(want, sizeof want, "line %ld\n", n);
+                assert_memory_equal(p, want, (size_t) len);
+                p += len;
+        }
+        free(text);
+}
+
+static void assert_readlink_netns(Fixture *f, const char *name, int ns_fd) {
+        struct stat stt;
+        assert_int_equal(fstat(ns_fd, &stt), 0);
+        char want[64];
+        snprintf(want, sizeof want, "net:[%lu]", (unsigned long) stt.st_ino);
+        char *text = logs_of(f, name, 1);
+        assert_string_equal(text, want);
+        free(text);
+}
+
+static void test_netns(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { "/usr/bin/readlink", "/proc/self/ns/net", NULL };
+        /* They print once and exit; a long delay keeps them in BACKOFF instead of restarting. */
+        uint64_t delay = 10 * USEC_PER_SEC;
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "inside", .argv = argv, .in_netns = true,
+                                                                  .restart_delay_usec = delay }),
+                         0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "outside", .argv = argv,
+                                                                  .restart_delay_usec = delay }),
+                         0);
+        assert_int_equal(supervisor_start(f->sup, "inside"), 0);
+        assert_int_equal(supervisor_start(f->sup, "outside"), 0);
+        assert_true(wait_state(f, "inside", SERVICE_BACKOFF, 2000));
+        assert_true(wait_state(f, "outside", SERVICE_BACKOFF, 2000));
+        assert_int_equal(status_of(f, "inside").last_exit_code, 0);
+
+        assert_readlink_netns(f, "inside", f->netns_fd);
+        assert_readlink_netns(f, "outside", f->host_netns_fd);
+        struct stat a, b;
+        assert_int_equal(fstat(f->netns_fd, &a), 0);
+        assert_int_equal(fstat(f->host_netns_fd, &b), 0);
+        assert_true(a.st_ino != b.st_ino);
+}
+
+static void test_setns_failure_reported(void **state) {
+        /* Not a netns fd: the child's setns fails and says so, instead of running in the wrong namespace. */
+        int not_ns = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(not_ns >= 0);
+        Loop *loop = NULL;
+        Supervisor *sup = NULL;
+        assert_int_equal(loop_new(&loop), 0);
+        assert_int_equal(supervisor_new(loop, not_ns, &sup), 0);
+        close(not_ns);
+        char *argv[] = { testchild(), NULL };
+        assert_int_equal(supervisor_add(sup, &(ServiceSpec) { .name = "ns", .argv = argv, .in_netns = true }), 0);
+        assert_int_equal(supervisor_start(sup, "ns"), -EINVAL);
+        ServiceStatus st;
+        assert_int_equal(supervisor_status(sup, "ns", &st), 0);
+        assert_int_equal(st.state, SERVICE_FAILED);
+        assert_string_equal(st.failure, "setns: Invalid argument");
+        supervisor_free(sup);
+        loop_free(loop);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_start_captures_output, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_child_environment, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_crash_restarts_with_backoff, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_crash_loop_fails, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exec_failure_fails_at_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_normal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_slow_is_killed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_counts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_free_stops_all, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_all_then_usable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_remove_running, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_add_validation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_log_ring_keeps_last_whole_lines, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_netns, setup_netns, teardown),
+                cmocka_unit_test(test_setns_failure_reported),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
