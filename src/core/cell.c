@@ -166,7 +166,19 @@ int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *er
         return 0;
 }
 
+/* A daemon (re)started: its module re-applies the runtime state the fresh process lacks. The callback runs
+ * right after fork, before the daemon is ready; on_running waits for readiness itself. */
+static void on_service_state(Supervisor *s, const char *name, ServiceState state, void *userdata) {
+        Cell *c = userdata;
+        if (state != SERVICE_RUNNING)
+                return;
+        const ServiceOps *ops = cell_find_service(c, name);
+        if (ops && ops->on_running)
+                ops->on_running(c);
+}
+
 void cell_start_services(Cell *c) {
+        supervisor_set_state_callback(c->supervisor, on_service_state, c);
         for (size_t i = 0; i < c->n_services; i++) {
                 PicError err = { 0 };
                 const ServiceOps *ops = c->services[i];

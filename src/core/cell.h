@@ -42,7 +42,8 @@ typedef struct ServiceOps {
         int (*setup)(Cell *c, PicError *err);
         /* Hot apply after files_changed or a settings change; return 1 to ask for a restart instead. */
         int (*apply)(Cell *c, bool files_changed, PicError *err);
-        /* The daemon (re)started: re-apply runtime state (unbound local data, UAPI peers, ...). */
+        /* The daemon (re)started: re-apply runtime state (unbound local data, UAPI peers, ...). Called from the
+         * supervisor's state callback right after the fork, so the daemon may not be ready yet. */
         void (*on_running)(Cell *c);
         /* Cheap health check of the live daemon. */
         int (*probe)(Cell *c, PicError *err);
@@ -79,7 +80,8 @@ char *cell_service_path(Cell *c, const char *service, const char *file);
 
 /* Render, check, write, then start or hot-apply one service; restart=true forces a daemon restart. */
 int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err);
-/* Start every registered service (first boot or picd restart). Failures are logged, not fatal. */
+/* Start every registered service (first boot or picd restart). Failures are logged, not fatal. Installs the
+ * supervisor state callback that calls each module's on_running after every (re)start. */
 void cell_start_services(Cell *c);
 /* After settings changed: sync each service whose name appears in a changed key's `services`.
  * restart=true for POST /api/config/apply. */

@@ -7,6 +7,7 @@
 #include "basic/log.h"
 #include "basic/parse.h"
 #include "basic/util.h"
+#include "core/dns-records.h"
 #include "core/vip.h"
 
 struct Settings {
@@ -84,6 +85,16 @@ static int v_optional_ipv4(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
+static int v_forwarders(const char *key, json_t *v, PicError *err) {
+        uint32_t ips[DNS_FORWARDERS_MAX];
+        size_t n;
+        if (dns_forwarders_parse(json_string_value(v), ips, &n) < 0)
+                return pic_error(err, -EINVAL, key,
+                                 "%s must be up to %d IPv4 addresses separated by spaces or commas (not 0.0.0.0, "
+                                 "broadcast or 127.x), or empty", key, DNS_FORWARDERS_MAX);
+        return 0;
+}
+
 #define PORT(k, d, svc, desc) { k, SETTING_INT, #d, NULL, 1, 65535, true, svc, desc }
 
 static const SettingDef defs[] = {
@@ -100,6 +111,9 @@ static const SettingDef defs[] = {
         { "wireguard.backend", SETTING_STRING, "\"auto\"", v_backend, 0, 0, true, "wireguard",
           "auto, kernel or userspace (wireguard-go)" },
         PORT("dns.port", 53, "dns", "DNS port on the DNS virtual IP"),
+        { "dns.forwarders", SETTING_STRING, "\"\"", v_forwarders, 0, 0, false, "dns",
+          "Upstream resolvers for names outside the cell (IPv4, space or comma separated); empty means unbound "
+          "resolves from the root servers itself" },
         PORT("ntp.port", 123, "ntp", "NTP port on the NTP virtual IP"),
         PORT("calendar.port", 5232, "calendar", "CalDAV/CardDAV port on the calendar virtual IP"),
         PORT("files.port", 80, "files", "HTTP port on the files virtual IP"),

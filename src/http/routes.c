@@ -25,6 +25,10 @@ static const Route routes[] = {
         ROUTE("GET", "/api/config/pending", READ, 0, http_config_pending_get, "Changes waiting for a restart"),
         ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
 
+        ROUTE("GET", "/api/dns/records", READ, 0, http_dns_records_get, "List the custom DNS records"),
+        ROUTE("POST", "/api/dns/records", WRITE, 0, http_dns_records_post, "Add a DNS record (answers at once)"),
+        ROUTE("DELETE", "/api/dns/records/{id}", WRITE, 0, http_dns_record_delete, "Delete a DNS record"),
+
         ROUTE("GET", "/api/audit", ADMIN, 0, http_audit_get, "The audit log, newest first"),
 
         ROUTE("GET", "/api/peers", READ, 0, http_peers_get, "List VPN peers"),

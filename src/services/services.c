@@ -2,10 +2,12 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "services/dns/dns.h"
 #include "services/network/network.h"
 
 static const ServiceOps *const all_services[] = {
         &svc_network_ops,
+        &svc_dns_ops,
         NULL, /* the list ends at the first NULL */
 };
 

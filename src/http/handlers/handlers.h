@@ -25,3 +25,7 @@ int http_peers_post(HttpRequest *req, HttpResponse *resp);
 int http_peer_get(HttpRequest *req, HttpResponse *resp);
 int http_peer_put(HttpRequest *req, HttpResponse *resp);
 int http_peer_delete(HttpRequest *req, HttpResponse *resp);
+
+int http_dns_records_get(HttpRequest *req, HttpResponse *resp);
+int http_dns_records_post(HttpRequest *req, HttpResponse *resp);
+int http_dns_record_delete(HttpRequest *req, HttpResponse *resp);

@@ -1,0 +1,69 @@
+/* The cell's DNS data model: the zone name, the built-in service names, custom record validation and
+ * normalisation, and the text form of resource records handed to unbound. Pure functions except
+ * dns_record_check_conflicts(), which reads the store.
+ *
+ * Names (record names and CNAME/MX/SRV targets) follow one rule, as in zone files: a name ending in "." is
+ * absolute; a name equal to the zone or ending in ".<zone>" is taken as absolute too (nobody means
+ * www.mycell.cell.mycell.cell); anything else is relative to the zone; "@" is the zone apex. Record names
+ * must lie inside the zone and are stored relative ("www", "@"); targets are stored absolute with a
+ * trailing dot. Letters are folded to lower case. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/error.h"
+#include "core/settings.h"
+#include "core/vip.h"
+#include "store/dns.h"
+
+#define DNS_ZONE_MAX 254
+#define DNS_TTL_DEFAULT 300
+#define DNS_TTL_MAX 604800
+#define DNS_TXT_MAX 1024
+#define DNS_FORWARDERS_MAX 8
+
+typedef enum DnsType {
+        DNS_TYPE_A,
+        DNS_TYPE_AAAA,
+        DNS_TYPE_CNAME,
+        DNS_TYPE_TXT,
+        DNS_TYPE_MX,
+        DNS_TYPE_SRV,
+        _DNS_TYPE_MAX,
+        _DNS_TYPE_INVALID = -EINVAL,
+} DnsType;
+
+const char *dns_type_to_string(DnsType t);
+/* Case-insensitive. */
+DnsType dns_type_from_string(const char *s);
+
+/* The names the cell publishes itself: label ("@" = apex) → the service whose virtual IP it points at. */
+typedef struct DnsBuiltin {
+        const char *label;
+        CellService service;
+} DnsBuiltin;
+const DnsBuiltin *dns_builtins(size_t *ret_n);
+/* A relative name that belongs to a built-in service (custom records there would shadow or contradict it). */
+bool dns_name_is_builtin(const char *relname);
+
+/* "<cell_name>.<domain>" from the applied settings, no trailing dot. */
+int dns_zone_from_settings(Settings *s, char ret[static DNS_ZONE_MAX]);
+/* Relative name ("@" for the apex) → absolute with trailing dot. */
+int dns_fqdn(const char *zone, const char *relname, char *ret, size_t size);
+/* a.b.c.d → "d.c.b.a.in-addr.arpa." */
+void dns_reverse_name(uint32_t ip, char ret[static 32]);
+/* A DHCP host name: one DNS label, folded to lower case into ret (64 bytes). */
+int dns_hostname_normalize(const char *s, char ret[static 64]);
+
+/* Validates and normalises a request body {name, type, value, ttl?} into ret (id/created_at untouched).
+ * -EINVAL with the field named on any grammar error; nothing outside the grammars ever gets through. */
+int dns_record_from_json(const char *zone, json_t *body, DnsRecord *ret, PicError *err);
+/* Rules between records: built-in names, CNAME exclusivity (RFC 1034 3.6.2). -EEXIST with field "name". */
+int dns_record_check_conflicts(Store *store, const DnsRecord *r, PicError *err);
+/* One line of unbound local data: "<fqdn> <ttl> IN <type> <value>" (TXT split into quoted strings). */
+int dns_record_to_rr(const char *zone, const DnsRecord *r, char *ret, size_t size);
+json_t *dns_record_to_json(const char *zone, const DnsRecord *r);
+
+/* dns.forwarders: IPv4 addresses separated by spaces and/or commas; "" = none. */
+int dns_forwarders_parse(const char *s, uint32_t ret[static DNS_FORWARDERS_MAX], size_t *ret_n);

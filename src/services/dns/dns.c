@@ -1,0 +1,630 @@
+/* The dns ops table and the runtime side of DNS: unbound's argv and checked config, re-applying records,
+ * hosts, forwarders and view membership whenever unbound (re)starts, and the per-change edits (one record,
+ * one host, one peer's view element) that never rewrite the config or reload unbound.
+ * unbound starts as root to bind, then drops to the "unbound" user (username:); it writes no files. */
+#include "services/dns/dns.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "basic/log.h"
+#include "basic/parse.h"
+#include "basic/strbuf.h"
+#include "basic/time-util.h"
+#include "basic/util.h"
+#include "core/dns-records.h"
+#include "core/netns-run.h"
+#include "net/nft-script.h"
+#include "services/dns/dns-render.h"
+#include "services/dns/unbound-ctl.h"
+
+#define UNBOUND_BIN "/usr/sbin/unbound"
+#define UNBOUND_CHECKCONF_BIN "/usr/sbin/unbound-checkconf"
+/* How long a freshly started unbound may take to open its control socket before we give up re-applying. */
+#define READY_TIMEOUT_USEC (20 * USEC_PER_SEC)
+#define READY_POLL_USEC (10 * USEC_PER_MSEC)
+
+typedef struct DnsHost {
+        char name[64];
+        uint32_t ip;
+} DnsHost;
+
+typedef struct DnsState {
+        DnsHost *hosts; /* dynamic names from host_changed, re-applied after every start */
+        size_t n_hosts, cap_hosts;
+        DnsParams running; /* what the running unbound's config was rendered from */
+        bool have_running;
+        bool ready; /* unbound answered and runtime state was applied since its last start */
+        LoopTimer *wait_timer;
+        uint64_t wait_deadline;
+} DnsState;
+
+static DnsState *dns_state(Cell *c) {
+        void **slot = cell_service_data(c, svc_dns_ops.name);
+        if (!slot)
+                return NULL;
+        if (!*slot)
+                *slot = calloc(1, sizeof(DnsState));
+        return *slot;
+}
+
+static int params_from_cell(Cell *c, DnsParams *ret, PicError *err) {
+        DnsParams p = { 0 };
+        if (dns_zone_from_settings(c->settings, p.zone) < 0)
+                return pic_error(err, -EINVAL, "cell_name", "cell_name.domain is not a valid zone name");
+        if (settings_ip_range(c->settings, &p.ip_range) < 0)
+                return pic_error(err, -EINVAL, "ip_range", "ip_range is not a valid CIDR");
+        if (settings_vpn_address(c->settings, &p.vpn) < 0)
+                return pic_error(err, -EINVAL, "wireguard.address", "wireguard.address is not a valid CIDR");
+        p.port = (uint16_t) settings_int(c->settings, "dns.port");
+        if (dns_forwarders_parse(settings_str(c->settings, "dns.forwarders"), p.forwarders, &p.n_forwarders) < 0)
+                return pic_error(err, -EINVAL, "dns.forwarders", "dns.forwarders is not a list of IPv4 addresses");
+        int n1 = snprintf(p.directory, sizeof p.directory, "%s/etc/%s", c->state_dir, svc_dns_ops.name);
+        int n2 = snprintf(p.control_path, sizeof p.control_path, "%s/run/dns-ctl.sock", c->state_dir);
+        if (n1 < 0 || (size_t) n1 >= sizeof p.directory || n2 < 0 || (size_t) n2 >= sizeof p.control_path)
+                return pic_error(err, -ENAMETOOLONG, NULL, "the state dir path is too long for unbound's control socket");
+        /* The paths land in quoted config strings. */
+        if (!config_text_is_safe(p.directory, sizeof p.directory))
+                return pic_error(err, -EINVAL, NULL, "the state dir path has characters unbound.conf cannot hold");
+        /* Drop privileges when the Debian package's user exists; unbound needs nothing after binding. */
+        snprintf(p.username, sizeof p.username, "%s", getpwnam("unbound") ? "unbound" : "");
+        *ret = p;
+        return 0;
+}
+
+static bool params_same_except_forwarders(const DnsParams *a, const DnsParams *b) {
+        return streq(a->zone, b->zone) && a->ip_range.addr == b->ip_range.addr && a->ip_range.prefix == b->ip_range.prefix &&
+               a->vpn.addr == b->vpn.addr && a->vpn.prefix == b->vpn.prefix && a->port == b->port &&
+               streq(a->directory, b->directory) && streq(a->control_path, b->control_path) &&
+               streq(a->username, b->username);
+}
+
+static bool forwarders_same(const DnsParams *a, const DnsParams *b) {
+        return a->n_forwarders == b->n_forwarders &&
+               memcmp(a->forwarders, b->forwarders, a->n_forwarders * sizeof a->forwarders[0]) == 0;
+}
+
+static int ctl(Cell *c, const char *command, const char *lines, char **ret_reply, PicError *err) {
+        char path[108];
+        snprintf(path, sizeof path, "%s/run/dns-ctl.sock", c->state_dir);
+        return unbound_ctl(path, command, lines, ret_reply, err);
+}
+
+/* ---- nftables view membership ---------------------------------------------------------------------- */
+
+typedef struct NftCall {
+        const char *script;
+        PicError *err;
+} NftCall;
+
+static int nft_in_netns(Cell *c, void *userdata) {
+        NftCall *call = userdata;
+        return nft_script_run(call->script, call->err);
+}
+
+static int nft_apply(Cell *c, const char *script, PicError *err) {
+        NftCall call = { script, err };
+        return cell_in_netns(c, nft_in_netns, &call);
+}
+
+typedef struct Members {
+        DnsViewMember *v;
+        size_t n, cap;
+        int64_t skip1, skip2; /* peer ids whose stored row is superseded by the change being applied */
+} Members;
+
+static int members_add(Members *m, uint32_t ip, uint32_t access) {
+        if (m->n == m->cap) {
+                size_t cap = m->cap ? m->cap * 2 : 256;
+                DnsViewMember *v = realloc(m->v, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                m->v = v;
+                m->cap = cap;
+        }
+        m->v[m->n++] = (DnsViewMember) { ip, access & GRANT_ALL };
+        return 0;
+}
+
+static int collect_peer(const Peer *p, void *userdata) {
+        Members *m = userdata;
+        if (!p->enabled || p->id == m->skip1 || p->id == m->skip2)
+                return 0;
+        return members_add(m, p->ip, p->access);
+}
+
+/* Replaces the whole table from the store; old/new override the stored row of the peer being changed. */
+static int nft_full_sync(Cell *c, const DnsParams *p, const Peer *old, const Peer *new, PicError *err) {
+        Members m = { .skip1 = old ? old->id : -1, .skip2 = new ? new->id : -1 };
+        int r = store_peer_foreach(c->store, collect_peer, &m);
+        if (r >= 0 && new && new->enabled)
+                r = members_add(&m, new->ip, new->access);
+        if (r < 0) {
+                free(m.v);
+                return pic_error(err, r, NULL, "cannot read the peers for the DNS views");
+        }
+        _cleanup_free_ char *script = NULL;
+        r = dns_render_nft(p, m.v, m.n, &script);
+        free(m.v);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot render the DNS view table");
+        return nft_apply(c, script, err);
+}
+
+/* ---- runtime data lines ---------------------------------------------------------------------------- */
+
+static int line_add(StrBuf *b, const char *line) {
+        strbuf_puts(b, line);
+        return strbuf_puts(b, "\n");
+}
+
+typedef struct LinesCtx {
+        const char *zone;
+        StrBuf *buf;
+        size_t n;
+} LinesCtx;
+
+static int record_line(const DnsRecord *r, void *userdata) {
+        LinesCtx *lc = userdata;
+        char line[UNBOUND_CTL_LINE_MAX];
+        int k = dns_record_to_rr(lc->zone, r, line, sizeof line);
+        if (k < 0)
+                return k;
+        lc->n++;
+        return line_add(lc->buf, line);
+}
+
+static int host_lines(const char *zone, const DnsHost *h, bool with_ptr, StrBuf *b) {
+        char fqdn[DNS_ZONE_MAX + 70], line[512];
+        int k = dns_fqdn(zone, h->name, fqdn, sizeof fqdn);
+        if (k >= 0)
+                k = dns_render_a(fqdn, h->ip, line, sizeof line);
+        if (k >= 0)
+                k = line_add(b, line);
+        if (k >= 0 && with_ptr && (k = dns_render_ptr(fqdn, h->ip, line, sizeof line)) >= 0)
+                k = line_add(b, line);
+        return k;
+}
+
+/* Everything published at one relative name: built-in data there (the apex), stored records, a host. */
+static int name_lines(Cell *c, DnsState *st, const char *zone, const char *relname, StrBuf *b) {
+        size_t n_builtins;
+        const DnsBuiltin *builtins = dns_builtins(&n_builtins);
+        Cidr4 range;
+        int k = settings_ip_range(c->settings, &range);
+        for (size_t i = 0; k >= 0 && i < n_builtins; i++) {
+                uint32_t ip;
+                char fqdn[DNS_ZONE_MAX + 2], line[512];
+                if (!streq(builtins[i].label, relname) || cell_service_vip(&range, builtins[i].service, &ip) < 0)
+                        continue;
+                if ((k = dns_fqdn(zone, relname, fqdn, sizeof fqdn)) >= 0 && (k = dns_render_a(fqdn, ip, line, sizeof line)) >= 0)
+                        k = line_add(b, line);
+        }
+        LinesCtx lc = { zone, b, 0 };
+        if (k >= 0)
+                k = store_dns_record_foreach_name(c->store, relname, record_line, &lc);
+        for (size_t i = 0; k >= 0 && i < st->n_hosts; i++)
+                if (streq(st->hosts[i].name, relname))
+                        k = host_lines(zone, &st->hosts[i], false, b);
+        return k < 0 ? k : (b->error ? b->error : 0);
+}
+
+/* unbound removes whole names, not single RRs: drop the name, then add back what must stay. */
+static int republish_name(Cell *c, const char *zone, const char *relname, PicError *err) {
+        DnsState *st = dns_state(c);
+        char fqdn[DNS_ZONE_MAX + 2], cmd[UNBOUND_CTL_CMD_MAX];
+        if (!st)
+                return -ENOMEM;
+        int r = dns_fqdn(zone, relname, fqdn, sizeof fqdn);
+        if (r < 0)
+                return pic_error(err, r, "name", "name too long");
+        StrBuf b = STRBUF_INIT;
+        r = name_lines(c, st, zone, relname, &b);
+        if (r < 0) {
+                strbuf_done(&b);
+                return pic_error(err, r, NULL, "cannot collect the records of %s", fqdn);
+        }
+        snprintf(cmd, sizeof cmd, "local_data_remove %s", fqdn);
+        r = ctl(c, cmd, NULL, NULL, err);
+        if (r >= 0 && b.len > 0)
+                r = ctl(c, "local_datas", b.data, NULL, err);
+        strbuf_done(&b);
+        return r;
+}
+
+static int forward_command(const DnsParams *p, char *cmd, size_t size) {
+        if (p->n_forwarders == 0)
+                return snprintf(cmd, size, "forward off") < (int) size ? 0 : -ENAMETOOLONG;
+        size_t used = (size_t) snprintf(cmd, size, "forward");
+        for (size_t i = 0; i < p->n_forwarders && used < size; i++) {
+                char ip[IPV4_STRLEN];
+                used += (size_t) snprintf(cmd + used, size - used, " %s", ipv4_format(p->forwarders[i], ip));
+        }
+        return used < size ? 0 : -ENAMETOOLONG;
+}
+
+/* After every start: view table, forwarders, every stored record and every known host, in one batch. */
+static int reapply(Cell *c, DnsState *st, PicError *err) {
+        uint64_t t0 = now_usec();
+        DnsParams p;
+        int r = params_from_cell(c, &p, err);
+        if (r < 0)
+                return r;
+        PicError nft_err = { 0 };
+        int rn = nft_full_sync(c, &p, NULL, NULL, &nft_err);
+        if (rn < 0)
+                log_error("dns: cannot install the view table: %s", nft_err.message);
+
+        char cmd[256];
+        if ((r = forward_command(&p, cmd, sizeof cmd)) < 0 || (r = ctl(c, cmd, NULL, NULL, err)) < 0)
+                return r;
+
+        StrBuf b = STRBUF_INIT;
+        LinesCtx lc = { p.zone, &b, 0 };
+        r = store_dns_record_foreach(c->store, record_line, &lc);
+        for (size_t i = 0; r >= 0 && i < st->n_hosts; i++)
+                r = host_lines(p.zone, &st->hosts[i], true, &b);
+        if (r >= 0 && b.error)
+                r = b.error;
+        if (r < 0) {
+                strbuf_done(&b);
+                return pic_error(err, r, NULL, "cannot collect the DNS records");
+        }
+        if (b.len > 0)
+                r = ctl(c, "local_datas", b.data, NULL, err);
+        strbuf_done(&b);
+        if (r < 0)
+                return r;
+        st->ready = true;
+        log_info("dns: runtime state applied (%zu records, %zu hosts, views %s) in %.1f ms", lc.n, st->n_hosts,
+                 rn < 0 ? "FAILED" : "ok", (double) (now_usec() - t0) / 1000.0);
+        return rn < 0 ? pic_error(err, rn, NULL, "%s", nft_err.message) : 0;
+}
+
+static void wait_tick(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        DnsState *st = dns_state(c);
+        if (!st)
+                return;
+        st->wait_timer = NULL;
+        ServiceStatus ss;
+        if (supervisor_status(c->supervisor, svc_dns_ops.name, &ss) < 0 || ss.state != SERVICE_RUNNING)
+                return; /* it died again; the next start calls on_running */
+        PicError err = { 0 };
+        int r = ctl(c, "status", NULL, NULL, &err);
+        if (r == -ECONNREFUSED && now_usec() < st->wait_deadline) {
+                if (loop_add_timer(c->loop, READY_POLL_USEC, wait_tick, c, &st->wait_timer) < 0)
+                        log_error("dns: cannot schedule the readiness check");
+                return;
+        }
+        if (r >= 0)
+                r = reapply(c, st, &err);
+        if (r < 0)
+                log_error("dns: cannot re-apply the runtime state to unbound: %s", err.message);
+}
+
+/* ---- ops --------------------------------------------------------------------------------------------- */
+
+static int dns_render(Cell *c, ServiceFiles *out, PicError *err) {
+        DnsParams p;
+        int r = params_from_cell(c, &p, err);
+        if (r < 0)
+                return r;
+        char *text = NULL;
+        r = dns_render_unbound(&p, &text);
+        if (r < 0)
+                return pic_error(err, r, "ip_range", "cannot render unbound.conf: %s", strerror(-r));
+        return service_files_add(out, "unbound.conf", text, 0644);
+}
+
+/* fork/exec (no shell) of unbound-checkconf; its combined output is the message a caller sees. */
+static int dns_check(Cell *c, const char *file_name, const char *tmp_path, PicError *err) {
+        char *const argv[] = { (char *) UNBOUND_CHECKCONF_BIN, (char *) tmp_path, NULL };
+        char *const envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return pic_error(err, negative_errno(), NULL, "pipe: %m");
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(pfd[0]);
+                close(pfd[1]);
+                return pic_error(err, r, NULL, "fork: %s", strerror(-r));
+        }
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
+                        _exit(127);
+                execve(argv[0], argv, envp);
+                _exit(127);
+        }
+        close(pfd[1]);
+        char out[2048];
+        size_t used = 0;
+        for (;;) {
+                ssize_t k = read(pfd[0], out + used, sizeof out - 1 - used);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                used += (size_t) k;
+                if (used == sizeof out - 1) {
+                        char sink[512];
+                        while (read(pfd[0], sink, sizeof sink) > 0)
+                                ;
+                        break;
+                }
+        }
+        out[used] = '\0';
+        close(pfd[0]);
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return pic_error(err, negative_errno(), NULL, "waitpid: %m");
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                return pic_error(err, -ENOENT, NULL, "cannot run %s", UNBOUND_CHECKCONF_BIN);
+        out[strcspn(out, "\n")] = '\0';
+        return pic_error(err, -EBADMSG, NULL, "unbound-checkconf rejected %s: %s", file_name, out);
+}
+
+static int dns_argv(Cell *c, char ***ret_argv, char ***ret_env) {
+        char **argv = calloc(5, sizeof *argv);
+        if (!argv)
+                return -ENOMEM;
+        argv[0] = strdup(UNBOUND_BIN);
+        argv[1] = strdup("-d");
+        argv[2] = strdup("-c");
+        argv[3] = cell_service_path(c, svc_dns_ops.name, "unbound.conf");
+        if (!argv[0] || !argv[1] || !argv[2] || !argv[3]) {
+                strv_free(argv);
+                return -ENOMEM;
+        }
+        *ret_argv = argv;
+        *ret_env = NULL;
+        return 0;
+}
+
+static int dns_setup(Cell *c, PicError *err) {
+        return dns_state(c) ? 0 : pic_error(err, -ENOMEM, NULL, "out of memory");
+}
+
+static int dns_apply(Cell *c, bool files_changed, PicError *err) {
+        DnsState *st = dns_state(c);
+        DnsParams p;
+        if (!st)
+                return -ENOMEM;
+        int r = params_from_cell(c, &p, err);
+        if (r < 0)
+                return r;
+        if (!st->have_running)
+                return 0; /* not started yet: the start reads the new file */
+        if (!params_same_except_forwarders(&p, &st->running))
+                /* Zone, addresses or port moved: a reload would drop every runtime change anyway, so restart
+                 * (same cost) and let on_running re-apply everything. */
+                return 1;
+        if (forwarders_same(&p, &st->running))
+                return 0;
+        memcpy(st->running.forwarders, p.forwarders, sizeof p.forwarders);
+        st->running.n_forwarders = p.n_forwarders;
+        if (!st->ready)
+                return 0; /* the pending re-apply sets them */
+        char cmd[256];
+        r = forward_command(&p, cmd, sizeof cmd);
+        return r < 0 ? r : ctl(c, cmd, NULL, NULL, err);
+}
+
+static void dns_on_running(Cell *c) {
+        DnsState *st = dns_state(c);
+        PicError err = { 0 };
+        if (!st)
+                return;
+        st->ready = false;
+        if (params_from_cell(c, &st->running, &err) < 0) {
+                log_error("dns: %s", err.message);
+                return;
+        }
+        st->have_running = true;
+        loop_cancel_timer(c->loop, st->wait_timer);
+        st->wait_timer = NULL;
+        st->wait_deadline = now_usec() + READY_TIMEOUT_USEC;
+        if (loop_add_timer(c->loop, READY_POLL_USEC, wait_tick, c, &st->wait_timer) < 0)
+                log_error("dns: cannot schedule the readiness check");
+}
+
+static int dns_probe(Cell *c, PicError *err) {
+        _cleanup_free_ char *reply = NULL;
+        int r = ctl(c, "status", NULL, &reply, err);
+        if (r < 0)
+                return r;
+        if (!strstr(reply, "is running"))
+                return pic_error(err, -EHOSTDOWN, NULL, "unbound status: %.200s", reply);
+        return 0;
+}
+
+static void dns_teardown(Cell *c) {
+        void **slot = cell_service_data(c, svc_dns_ops.name);
+        DnsState *st = slot ? *slot : NULL;
+        if (!st)
+                return;
+        loop_cancel_timer(c->loop, st->wait_timer);
+        free(st->hosts);
+        free(st);
+        *slot = NULL;
+}
+
+static int dns_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
+        bool ho = old && old->enabled, hn = new && new->enabled;
+        DnsViewMember mo = { 0 }, mn = { 0 };
+        if (ho)
+                mo = (DnsViewMember) { old->ip, old->access & GRANT_ALL };
+        if (hn)
+                mn = (DnsViewMember) { new->ip, new->access & GRANT_ALL };
+        if ((!ho && !hn) || (ho && hn && mo.ip == mn.ip && mo.access == mn.access))
+                return 0;
+        DnsParams p;
+        int r = params_from_cell(c, &p, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *script = NULL;
+        r = dns_render_nft_change(&p, ho ? &mo : NULL, hn ? &mn : NULL, &script);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot render the DNS view change");
+        PicError first = { 0 };
+        r = nft_apply(c, script, &first);
+        if (r >= 0)
+                return 0;
+        /* Out of step with the store (table gone, element missing): rebuild it whole, with this change. */
+        log_warn("dns: view edit failed (%s); rebuilding the view table", first.message);
+        return nft_full_sync(c, &p, old, new, err);
+}
+
+static ssize_t host_find(DnsState *st, const char *name) {
+        for (size_t i = 0; i < st->n_hosts; i++)
+                if (streq(st->hosts[i].name, name))
+                        return (ssize_t) i;
+        return -1;
+}
+
+static int dns_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err) {
+        DnsState *st = dns_state(c);
+        char name[64], zone[DNS_ZONE_MAX];
+        if (!st)
+                return -ENOMEM;
+        if (dns_hostname_normalize(hostname, name) < 0)
+                return pic_error(err, -EINVAL, "hostname", "host name must be one DNS label");
+        if (dns_name_is_builtin(name))
+                return pic_error(err, -EEXIST, "hostname", "\"%s\" is a service name of the cell", name);
+        ssize_t i = host_find(st, name);
+        uint32_t old_ip = i >= 0 ? st->hosts[i].ip : 0;
+        if (old_ip == ip)
+                return 0;
+        if (ip == 0)
+                st->hosts[i] = st->hosts[--st->n_hosts];
+        else if (i >= 0)
+                st->hosts[i].ip = ip;
+        else {
+                if (st->n_hosts == st->cap_hosts) {
+                        size_t cap = st->cap_hosts ? st->cap_hosts * 2 : 16;
+                        DnsHost *v = realloc(st->hosts, cap * sizeof *v);
+                        if (!v)
+                                return pic_error(err, -ENOMEM, NULL, "out of memory");
+                        st->hosts = v;
+                        st->cap_hosts = cap;
+                }
+                st->hosts[st->n_hosts] = (DnsHost) { .ip = ip };
+                memcpy(st->hosts[st->n_hosts++].name, name, sizeof name);
+        }
+        if (!st->ready)
+                return 0; /* published by the re-apply after unbound's start */
+        int r = dns_zone_from_settings(c->settings, zone);
+        if (r < 0)
+                return pic_error(err, r, NULL, "no valid zone name");
+        r = republish_name(c, zone, name, err);
+        char rev[32], cmd[128], fqdn[DNS_ZONE_MAX + 70], line[512];
+        if (r >= 0 && old_ip) {
+                dns_reverse_name(old_ip, rev);
+                snprintf(cmd, sizeof cmd, "local_data_remove %s", rev);
+                r = ctl(c, cmd, NULL, NULL, err);
+        }
+        if (r >= 0 && ip && (r = dns_fqdn(zone, name, fqdn, sizeof fqdn)) >= 0 &&
+            (r = dns_render_ptr(fqdn, ip, line, sizeof line)) >= 0)
+                r = ctl(c, "local_datas", line, NULL, err);
+        return r;
+}
+
+const ServiceOps svc_dns_ops = {
+        .name = "dns",
+        .render = dns_render,
+        .check = dns_check,
+        .argv = dns_argv,
+        .setup = dns_setup,
+        .apply = dns_apply,
+        .on_running = dns_on_running,
+        .probe = dns_probe,
+        .teardown = dns_teardown,
+        .peer_changed = dns_peer_changed,
+        .host_changed = dns_host_changed,
+};
+
+/* ---- records API ------------------------------------------------------------------------------------- */
+
+int dns_record_add(Cell *c, json_t *body, DnsRecord *ret, PicError *err) {
+        char zone[DNS_ZONE_MAX], line[UNBOUND_CTL_LINE_MAX];
+        DnsRecord rec = { 0 };
+        int r = dns_zone_from_settings(c->settings, zone);
+        if (r < 0)
+                return pic_error(err, r, NULL, "the cell has no valid zone name");
+        if ((r = dns_record_from_json(zone, body, &rec, err)) < 0 || (r = dns_record_check_conflicts(c->store, &rec, err)) < 0)
+                return r;
+        rec.created_at = wall_sec();
+        r = dns_record_to_rr(zone, &rec, line, sizeof line);
+        if (r < 0)
+                return pic_error(err, r, "value", "the record is too long");
+
+        if ((r = store_begin(c->store)) < 0)
+                return pic_error(err, r, NULL, "cannot start a store transaction");
+        r = store_dns_record_insert(c->store, &rec);
+        if (r < 0) {
+                store_rollback(c->store);
+                return r == -EEXIST ? pic_error(err, r, "value", "this %s record of \"%s\" exists already", rec.type, rec.name)
+                                    : pic_error(err, r, NULL, "cannot store the record");
+        }
+        r = ctl(c, "local_datas", line, NULL, err);
+        if (r < 0) {
+                store_rollback(c->store);
+                return r;
+        }
+        r = store_commit(c->store);
+        if (r < 0) {
+                store_rollback(c->store);
+                PicError ignored = { 0 };
+                (void) republish_name(c, zone, rec.name, &ignored);
+                return pic_error(err, r, NULL, "cannot commit the record");
+        }
+        *ret = rec;
+        return 0;
+}
+
+int dns_record_remove(Cell *c, const char *id, DnsRecord *ret, PicError *err) {
+        uint64_t v;
+        char zone[DNS_ZONE_MAX];
+        if (parse_uint(id, 1, INT64_MAX, &v) < 0)
+                return pic_error(err, -EINVAL, "id", "a record id is a positive integer");
+        DnsRecord rec;
+        int r = store_dns_record_get(c->store, (int64_t) v, &rec);
+        if (r < 0)
+                return r == -ENOENT ? pic_error(err, r, "id", "no DNS record with id %" PRIu64, v)
+                                    : pic_error(err, r, NULL, "cannot read the record");
+        if ((r = dns_zone_from_settings(c->settings, zone)) < 0)
+                return pic_error(err, r, NULL, "the cell has no valid zone name");
+        if ((r = store_begin(c->store)) < 0)
+                return pic_error(err, r, NULL, "cannot start a store transaction");
+        r = store_dns_record_delete(c->store, rec.id);
+        if (r < 0)
+                pic_error(err, r, NULL, "cannot delete the record");
+        else
+                r = republish_name(c, zone, rec.name, err);
+        if (r >= 0) {
+                r = store_commit(c->store);
+                if (r < 0)
+                        pic_error(err, r, NULL, "cannot commit the removal");
+        }
+        if (r < 0) {
+                store_rollback(c->store);
+                /* Put back what the store still says is there. */
+                PicError ignored = { 0 };
+                (void) republish_name(c, zone, rec.name, &ignored);
+                return r;
+        }
+        *ret = rec;
+        return 0;
+}
