@@ -41,6 +41,7 @@ typedef struct DnsState {
         bool ready; /* unbound answered and runtime state was applied since its last start */
         LoopTimer *wait_timer;
         uint64_t wait_deadline;
+        NftContext *nft; /* made inside the cell namespace, kept: its socket and ruleset cache stay there */
 } DnsState;
 
 static DnsState *dns_state(Cell *c) {
@@ -96,19 +97,23 @@ static int ctl(Cell *c, const char *command, const char *lines, char **ret_reply
 
 /* ---- nftables view membership ---------------------------------------------------------------------- */
 
-typedef struct NftCall {
-        const char *script;
-        PicError *err;
-} NftCall;
-
-static int nft_in_netns(Cell *c, void *userdata) {
-        NftCall *call = userdata;
-        return nft_script_run(call->script, call->err);
+static int nft_new_in_netns(Cell *c, void *userdata) {
+        return nft_context_new(userdata);
 }
 
-static int nft_apply(Cell *c, const char *script, PicError *err) {
-        NftCall call = { script, err };
-        return cell_in_netns(c, nft_in_netns, &call);
+/* fresh: drop the kept context first (after a failure: its socket or cache may be what went wrong). */
+static int nft_apply(Cell *c, const char *script, bool fresh, PicError *err) {
+        DnsState *st = dns_state(c);
+        if (!st)
+                return pic_error(err, -ENOMEM, NULL, "out of memory");
+        if (fresh)
+                st->nft = nft_context_free(st->nft);
+        if (!st->nft) {
+                int r = cell_in_netns(c, nft_new_in_netns, &st->nft);
+                if (r < 0)
+                        return pic_error(err, r, NULL, "cannot open nftables in the cell namespace");
+        }
+        return nft_context_run(st->nft, script, err);
 }
 
 typedef struct Members {
@@ -138,7 +143,7 @@ static int collect_peer(const Peer *p, void *userdata) {
 }
 
 /* Replaces the whole table from the store; old/new override the stored row of the peer being changed. */
-static int nft_full_sync(Cell *c, const DnsParams *p, const Peer *old, const Peer *new, PicError *err) {
+static int nft_full_sync(Cell *c, const DnsParams *p, const Peer *old, const Peer *new, bool fresh, PicError *err) {
         Members m = { .skip1 = old ? old->id : -1, .skip2 = new ? new->id : -1 };
         int r = store_peer_foreach(c->store, collect_peer, &m);
         if (r >= 0 && new && new->enabled)
@@ -152,7 +157,7 @@ static int nft_full_sync(Cell *c, const DnsParams *p, const Peer *old, const Pee
         free(m.v);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the DNS view table");
-        return nft_apply(c, script, err);
+        return nft_apply(c, script, fresh, err);
 }
 
 /* ---- runtime data lines ---------------------------------------------------------------------------- */
@@ -255,7 +260,7 @@ static int reapply(Cell *c, DnsState *st, PicError *err) {
         if (r < 0)
                 return r;
         PicError nft_err = { 0 };
-        int rn = nft_full_sync(c, &p, NULL, NULL, &nft_err);
+        int rn = nft_full_sync(c, &p, NULL, NULL, false, &nft_err);
         if (rn < 0)
                 log_error("dns: cannot install the view table: %s", nft_err.message);
 
@@ -456,6 +461,7 @@ static void dns_teardown(Cell *c) {
         if (!st)
                 return;
         loop_cancel_timer(c->loop, st->wait_timer);
+        nft_context_free(st->nft);
         free(st->hosts);
         free(st);
         *slot = NULL;
@@ -479,12 +485,12 @@ static int dns_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError 
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the DNS view change");
         PicError first = { 0 };
-        r = nft_apply(c, script, &first);
+        r = nft_apply(c, script, false, &first);
         if (r >= 0)
                 return 0;
         /* Out of step with the store (table gone, element missing): rebuild it whole, with this change. */
         log_warn("dns: view edit failed (%s); rebuilding the view table", first.message);
-        return nft_full_sync(c, &p, old, new, err);
+        return nft_full_sync(c, &p, old, new, true, err);
 }
 
 static ssize_t host_find(DnsState *st, const char *name) {
