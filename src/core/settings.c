@@ -103,7 +103,7 @@ static const SettingDef defs[] = {
         { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "dns", "DNS domain the cell lives under" },
         { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true, "network",
           "RFC 1918 range the service virtual IPs are taken from" },
-        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard",
+        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard dns",
           "The cell's VPN address with prefix; the prefix is the VPN subnet" },
         PORT("wireguard.port", 51820, "wireguard", "UDP port WireGuard listens on"),
         { "wireguard.endpoint", SETTING_STRING, "\"\"", v_endpoint, 0, 0, false, "",

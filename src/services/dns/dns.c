@@ -89,6 +89,12 @@ static bool forwarders_same(const DnsParams *a, const DnsParams *b) {
                memcmp(a->forwarders, b->forwarders, a->n_forwarders * sizeof a->forwarders[0]) == 0;
 }
 
+/* unbound runs and has its runtime state: live edits go to it; otherwise the next start applies them. */
+static bool unbound_is_up(Cell *c, DnsState *st) {
+        ServiceStatus ss;
+        return st->ready && supervisor_status(c->supervisor, svc_dns_ops.name, &ss) >= 0 && ss.state == SERVICE_RUNNING;
+}
+
 static int ctl(Cell *c, const char *command, const char *lines, char **ret_reply, PicError *err) {
         char path[108];
         snprintf(path, sizeof path, "%s/run/dns-ctl.sock", c->state_dir);
@@ -420,8 +426,8 @@ static int dns_apply(Cell *c, bool files_changed, PicError *err) {
                 return 0;
         memcpy(st->running.forwarders, p.forwarders, sizeof p.forwarders);
         st->running.n_forwarders = p.n_forwarders;
-        if (!st->ready)
-                return 0; /* the pending re-apply sets them */
+        if (!unbound_is_up(c, st))
+                return 0; /* the next start (or the pending re-apply) sets them */
         char cmd[256];
         r = forward_command(&p, cmd, sizeof cmd);
         return r < 0 ? r : ctl(c, cmd, NULL, NULL, err);
@@ -529,8 +535,8 @@ static int dns_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError
                 st->hosts[st->n_hosts] = (DnsHost) { .ip = ip };
                 memcpy(st->hosts[st->n_hosts++].name, name, sizeof name);
         }
-        if (!st->ready)
-                return 0; /* published by the re-apply after unbound's start */
+        if (!unbound_is_up(c, st))
+                return 0; /* published by the re-apply after unbound's next start */
         int r = dns_zone_from_settings(c->settings, zone);
         if (r < 0)
                 return pic_error(err, r, NULL, "no valid zone name");
