@@ -12,6 +12,7 @@
 #include "core/cell.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
+#include "http/http.h"
 #include "http/server.h"
 #include "net/netns.h"
 #include "services/services.h"
@@ -31,9 +32,21 @@ static void usage(FILE *f) {
               "  --netns NAME        run the managed network in network namespace NAME (created if missing)\n"
               "  --set KEY=VALUE     set a setting at start-up (validated like PUT /api/config); repeatable\n"
               "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+              "  --list-routes       print the API route table (method, path, auth) and exit\n"
               "  --help              show this help\n"
               "  --version           show the version\n",
               f);
+}
+
+/* The route table as the tests and docs see it: one "METHOD PATH AUTH [local-only]" line per route. */
+static void list_routes(void) {
+        static const char *const levels[] = { "unset", "public", "read", "write", "admin" };
+        size_t n;
+        const Route *routes = http_routes(&n);
+        for (size_t i = 0; i < n; i++)
+                printf("%s %s %s%s\n", routes[i].method, routes[i].pattern,
+                       routes[i].auth < _AUTH_LEVEL_MAX ? levels[routes[i].auth] : "invalid",
+                       routes[i].flags & ROUTE_LOCAL_ONLY ? " local-only" : "");
 }
 
 /* --set values are JSON when they parse as JSON (numbers, booleans), else plain strings. */
@@ -61,12 +74,13 @@ static int add_override(json_t *o, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_STATE = 0x100, ARG_LISTEN, ARG_NETNS, ARG_SET, ARG_LOG, ARG_HELP, ARG_VERSION };
+        enum { ARG_STATE = 0x100, ARG_LISTEN, ARG_NETNS, ARG_SET, ARG_LOG, ARG_HELP, ARG_VERSION, ARG_ROUTES };
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, ARG_STATE }, { "listen", required_argument, NULL, ARG_LISTEN },
                 { "netns", required_argument, NULL, ARG_NETNS },     { "set", required_argument, NULL, ARG_SET },
                 { "log-level", required_argument, NULL, ARG_LOG },   { "help", no_argument, NULL, ARG_HELP },
-                { "version", no_argument, NULL, ARG_VERSION },       {},
+                { "version", no_argument, NULL, ARG_VERSION },       { "list-routes", no_argument, NULL, ARG_ROUTES },
+                {},
         };
         *a = (Args) { .state_dir = "/var/lib/pic", .listen = "127.0.0.1:3000", .overrides = json_object() };
         int c;
@@ -99,6 +113,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         return 0;
                 case ARG_VERSION:
                         printf("picd %s\n", PIC_VERSION);
+                        return 0;
+                case ARG_ROUTES:
+                        list_routes();
                         return 0;
                 default:
                         usage(stderr);

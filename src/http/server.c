@@ -365,11 +365,19 @@ static void on_epoll(Loop *loop, int fd, uint32_t events, void *userdata) {
         MHD_run(l->mhd);
 }
 
+/* libmicrohttpd keeps connections with buffered work on an internal ready list and reports timeout 0 for
+ * them (and for expired connection timeouts) without making its epoll fd readable again, so run it here
+ * until it has nothing immediate left, bounded so one busy client cannot starve the loop. */
 static int on_prepare(Loop *loop, void *userdata) {
         Listener *l = userdata;
-        MHD_UNSIGNED_LONG_LONG t;
-        if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
-                return -1;
+        MHD_UNSIGNED_LONG_LONG t = 0;
+        for (int i = 0; i < 8; i++) {
+                if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
+                        return -1;
+                if (t > 0)
+                        break;
+                MHD_run(l->mhd);
+        }
         return t > 60000 ? 60000 : (int) t;
 }
 
