@@ -9,6 +9,7 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/backup.h"
 #include "core/cell.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
@@ -167,6 +168,15 @@ int main(int argc, char **argv) {
         }
         if (prepare_state_dir(cell.state_dir) < 0)
                 goto out;
+        /* Before the store opens: an interrupted restore is finished (or its staging dropped) first. */
+        r = backup_recover(cell.state_dir);
+        if (r < 0) {
+                log_error_errno(r, "cannot recover from an interrupted restore in %s (see %s/restore-journal)",
+                                cell.state_dir, cell.state_dir);
+                goto out;
+        }
+        if (r > 0)
+                log_info("finished a restore that was interrupted before picd stopped");
 
         snprintf(path, sizeof path, "%s/picd.db", cell.state_dir);
         r = store_open(path, &cell.store);
