@@ -9,6 +9,7 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/backup.h"
 #include "core/cell.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
@@ -43,10 +44,16 @@ static void list_routes(void) {
         static const char *const levels[] = { "unset", "public", "read", "write", "admin" };
         size_t n;
         const Route *routes = http_routes(&n);
-        for (size_t i = 0; i < n; i++)
-                printf("%s %s %s%s\n", routes[i].method, routes[i].pattern,
+        for (size_t i = 0; i < n; i++) {
+                /* OpenAPI spells a rest-of-path parameter {id*} as plain {id}. */
+                char pattern[256];
+                snprintf(pattern, sizeof pattern, "%s", routes[i].pattern);
+                for (char *star; (star = strstr(pattern, "*}"));)
+                        memmove(star, star + 1, strlen(star));
+                printf("%s %s %s%s\n", routes[i].method, pattern,
                        routes[i].auth < _AUTH_LEVEL_MAX ? levels[routes[i].auth] : "invalid",
                        routes[i].flags & ROUTE_LOCAL_ONLY ? " local-only" : "");
+        }
 }
 
 /* --set values are JSON when they parse as JSON (numbers, booleans), else plain strings. */
@@ -184,6 +191,15 @@ int main(int argc, char **argv) {
         }
         if (prepare_state_dir(cell.state_dir) < 0)
                 goto out;
+        /* Before the store opens: an interrupted restore is finished (or its staging dropped) first. */
+        r = backup_recover(cell.state_dir);
+        if (r < 0) {
+                log_error_errno(r, "cannot recover from an interrupted restore in %s (see %s/restore-journal)",
+                                cell.state_dir, cell.state_dir);
+                goto out;
+        }
+        if (r > 0)
+                log_info("finished a restore that was interrupted before picd stopped");
 
         snprintf(path, sizeof path, "%s/picd.db", cell.state_dir);
         r = store_open(path, &cell.store);
