@@ -189,3 +189,55 @@ static int rm_rf_at(int parent_fd, const char *name) {
 int rm_rf(const char *path) {
         return rm_rf_at(AT_FDCWD, path);
 }
+
+int atomic_file_open(const char *path, mode_t mode, AtomicFile *ret) {
+        static unsigned counter;
+        AtomicFile f = { .fd = -1, .mode = mode };
+        if (snprintf(f.path, sizeof f.path, "%s", path) >= (int) sizeof f.path)
+                return -ENAMETOOLONG;
+        for (int attempt = 0;; attempt++) {
+                unsigned rnd = (unsigned) getpid() * 2654435761u + ++counter * 40503u + (unsigned) attempt;
+                snprintf(f.tmp, sizeof f.tmp, "%s.tmp-%08x", path, rnd);
+                f.fd = open(f.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+                if (f.fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt > 16)
+                        return negative_errno();
+        }
+        *ret = f;
+        return 0;
+}
+
+int atomic_file_commit(AtomicFile *f, bool no_replace) {
+        if (f->fd < 0)
+                return -EBADF;
+        int r = 0;
+        /* fchmod because open()'s mode is filtered by the umask. */
+        if (fchmod(f->fd, f->mode) < 0 || fsync(f->fd) < 0)
+                r = negative_errno();
+        int fd = TAKE_FD(f->fd);
+        if (close(fd) < 0 && r == 0)
+                r = negative_errno();
+        if (r == 0 && renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, no_replace ? RENAME_NOREPLACE : 0) < 0)
+                r = negative_errno();
+        if (r < 0)
+                unlink(f->tmp);
+        f->tmp[0] = '\0';
+        return r < 0 ? r : fsync_directory_of(f->path);
+}
+
+void atomic_file_abort(AtomicFile *f) {
+        if (f->fd >= 0)
+                close(TAKE_FD(f->fd));
+        if (f->tmp[0]) {
+                unlink(f->tmp);
+                f->tmp[0] = '\0';
+        }
+}
+
+int fsync_directory(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return fsync(fd) < 0 ? negative_errno() : 0;
+}

@@ -9,9 +9,11 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/backup.h"
 #include "core/cell.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
+#include "http/http.h"
 #include "http/server.h"
 #include "net/netns.h"
 #include "services/services.h"
@@ -31,9 +33,27 @@ static void usage(FILE *f) {
               "  --netns NAME        run the managed network in network namespace NAME (created if missing)\n"
               "  --set KEY=VALUE     set a setting at start-up (validated like PUT /api/config); repeatable\n"
               "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+              "  --list-routes       print the API route table (method, path, auth) and exit\n"
               "  --help              show this help\n"
               "  --version           show the version\n",
               f);
+}
+
+/* The route table as the tests and docs see it: one "METHOD PATH AUTH [local-only]" line per route. */
+static void list_routes(void) {
+        static const char *const levels[] = { "unset", "public", "read", "write", "admin" };
+        size_t n;
+        const Route *routes = http_routes(&n);
+        for (size_t i = 0; i < n; i++) {
+                /* OpenAPI spells a rest-of-path parameter {id*} as plain {id}. */
+                char pattern[256];
+                snprintf(pattern, sizeof pattern, "%s", routes[i].pattern);
+                for (char *star; (star = strstr(pattern, "*}"));)
+                        memmove(star, star + 1, strlen(star));
+                printf("%s %s %s%s\n", routes[i].method, pattern,
+                       routes[i].auth < _AUTH_LEVEL_MAX ? levels[routes[i].auth] : "invalid",
+                       routes[i].flags & ROUTE_LOCAL_ONLY ? " local-only" : "");
+        }
 }
 
 /* --set values are JSON when they parse as JSON (numbers, booleans), else plain strings. */
@@ -61,12 +81,13 @@ static int add_override(json_t *o, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_STATE = 0x100, ARG_LISTEN, ARG_NETNS, ARG_SET, ARG_LOG, ARG_HELP, ARG_VERSION };
+        enum { ARG_STATE = 0x100, ARG_LISTEN, ARG_NETNS, ARG_SET, ARG_LOG, ARG_HELP, ARG_VERSION, ARG_ROUTES };
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, ARG_STATE }, { "listen", required_argument, NULL, ARG_LISTEN },
                 { "netns", required_argument, NULL, ARG_NETNS },     { "set", required_argument, NULL, ARG_SET },
                 { "log-level", required_argument, NULL, ARG_LOG },   { "help", no_argument, NULL, ARG_HELP },
-                { "version", no_argument, NULL, ARG_VERSION },       {},
+                { "version", no_argument, NULL, ARG_VERSION },       { "list-routes", no_argument, NULL, ARG_ROUTES },
+                {},
         };
         *a = (Args) { .state_dir = "/var/lib/pic", .listen = "127.0.0.1:3000", .overrides = json_object() };
         int c;
@@ -99,6 +120,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         return 0;
                 case ARG_VERSION:
                         printf("picd %s\n", PIC_VERSION);
+                        return 0;
+                case ARG_ROUTES:
+                        list_routes();
                         return 0;
                 default:
                         usage(stderr);
@@ -167,6 +191,15 @@ int main(int argc, char **argv) {
         }
         if (prepare_state_dir(cell.state_dir) < 0)
                 goto out;
+        /* Before the store opens: an interrupted restore is finished (or its staging dropped) first. */
+        r = backup_recover(cell.state_dir);
+        if (r < 0) {
+                log_error_errno(r, "cannot recover from an interrupted restore in %s (see %s/restore-journal)",
+                                cell.state_dir, cell.state_dir);
+                goto out;
+        }
+        if (r > 0)
+                log_info("finished a restore that was interrupted before picd stopped");
 
         snprintf(path, sizeof path, "%s/picd.db", cell.state_dir);
         r = store_open(path, &cell.store);

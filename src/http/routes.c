@@ -24,6 +24,11 @@ static const Route routes[] = {
         ROUTE("GET", "/api/config/settings", READ, 0, http_config_settings_get, "The settings metadata table"),
         ROUTE("GET", "/api/config/pending", READ, 0, http_config_pending_get, "Changes waiting for a restart"),
         ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
+        ROUTE("POST", "/api/config/backup", ADMIN, ROUTE_LOCAL_ONLY, http_backup_post, "Archive the whole cell"),
+        ROUTE("GET", "/api/config/backups", ADMIN, 0, http_backups_get, "List backup archives, newest first"),
+        ROUTE("DELETE", "/api/config/backups/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_backups_delete, "Delete a backup archive"),
+        ROUTE("POST", "/api/config/restore/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_restore_post,
+              "Restore the whole cell from a backup (all or nothing)"),
 
         ROUTE("GET", "/api/dns/records", READ, 0, http_dns_records_get, "List the custom DNS records"),
         ROUTE("POST", "/api/dns/records", WRITE, 0, http_dns_records_post, "Add a DNS record (answers at once)"),

@@ -18,6 +18,11 @@ int http_auth_tokens_get(HttpRequest *req, HttpResponse *resp);
 int http_auth_tokens_post(HttpRequest *req, HttpResponse *resp);
 int http_auth_tokens_delete(HttpRequest *req, HttpResponse *resp);
 
+int http_backup_post(HttpRequest *req, HttpResponse *resp);
+int http_backups_get(HttpRequest *req, HttpResponse *resp);
+int http_backups_delete(HttpRequest *req, HttpResponse *resp);
+int http_restore_post(HttpRequest *req, HttpResponse *resp);
+
 int http_audit_get(HttpRequest *req, HttpResponse *resp);
 
 int http_peers_get(HttpRequest *req, HttpResponse *resp);
