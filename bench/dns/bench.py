@@ -55,15 +55,22 @@ def dns_query(server, name, qtype=1, source=None, timeout=1.0, port=53):
                 return data[3] & 0x0F, struct.unpack("!H", data[6:8])[0]
 
 
+QUERIES = []
+
+
 def wait_answer(server, name, want_answer=True, source=None, deadline_s=5.0, port=53):
-    """Polls until the name answers (NOERROR with data) or stops answering; returns monotonic time of success."""
+    """Polls until the name answers (NOERROR with data) or stops answering; returns monotonic time of success.
+    QUERIES counts the queries each call needed (1 = the first query already saw the change)."""
     end = time.monotonic() + deadline_s
+    tries = 0
     while time.monotonic() < end:
+        tries += 1
         try:
             rcode, an = dns_query(server, name, source=source, timeout=0.5, port=port)
         except socket.timeout:
             continue
         if (rcode == 0 and an > 0) == want_answer:
+            QUERIES.append(tries)
             return time.monotonic()
     raise RuntimeError(f"{name} did not {'appear' if want_answer else 'disappear'} within {deadline_s}s")
 
@@ -152,6 +159,7 @@ class Prober:
         line = self.p.stdout.readline().split()
         if not line or line[0] != "ok":
             raise RuntimeError(f"probe failed: {line}")
+        self.last_tries = int(line[2])
         return float(line[1])
 
     def close(self):
@@ -164,14 +172,14 @@ def probe_main(server):
         source, name, want = line.split()
         try:
             t = wait_answer(server, name, want == "1", source=source)
-            print(f"ok {t:.9f}", flush=True)
+            print(f"ok {t:.9f} {QUERIES[-1]}", flush=True)
         except Exception as e:  # reported to the driver, which stops
             print(f"fail {e}", flush=True)
 
 
 # ---- the measurements -----------------------------------------------------------------------------------
 def bench_records(a, zone):
-    ours, ours_post, ref, ref_call = [], [], [], []
+    ours, ours_post, ref, ref_call, ours_tries = [], [], [], [], []
     created = []
     for i in range(a.samples):
         ip = f"172.20.1.{i % 250 + 1}"
@@ -184,6 +192,7 @@ def bench_records(a, zone):
             raise RuntimeError(f"POST failed: {st} {body}")
         created.append(body["id"])
         ours.append(wait_answer(a.vip, f"{name}.{zone}") - t1)
+        ours_tries.append(QUERIES[-1])
         ours_post.append(t1 - t0)
         # Reference: the raw control-socket call unbound-control would make.
         name = f"br{i}"
@@ -198,6 +207,7 @@ def bench_records(a, zone):
     return {
         "post_return_to_answer": summary(ours), "post_round_trip": summary(ours_post),
         "ref_local_data_return_to_answer": summary(ref), "ref_local_data_call": summary(ref_call),
+        "post_first_query_answered": sum(1 for t in ours_tries if t == 1), "post_samples": len(ours_tries),
     }
 
 
@@ -207,7 +217,7 @@ def bench_grants(a, zone, prober, nft):
     count = len(peers)
     target = next(p for p in peers if p["ip"] == a.peer_ip)
     cal = f"calendar.{zone}"
-    put, flip = [], []
+    put, flip, flip_tries = [], [], []
     for i in range(a.grant_samples):
         grant = ["calendar"] if i % 2 == 0 else []
         t0 = time.monotonic()
@@ -217,6 +227,7 @@ def bench_grants(a, zone, prober, nft):
             raise RuntimeError(f"PUT failed: {st} {b}")
         put.append(t1 - t0)
         flip.append(prober.wait(a.peer_ip, cal, bool(grant)) - t1)
+        flip_tries.append(prober.last_tries)
     # Reference 0: the same PUT with an unchanged grant: API + store transaction (fsync), no view edit.
     same = []
     for i in range(a.grant_samples):
@@ -244,6 +255,7 @@ def bench_grants(a, zone, prober, nft):
     reload_ref = bench_reload_reference(a, zone, peers)
     return {"peers": count, "put_round_trip": summary(put), "put_return_to_flip": summary(flip),
             "ref_put_unchanged_grant": summary(same),
+            "flip_first_query_answered": sum(1 for t in flip_tries if t == 1), "flip_samples": len(flip_tries),
             "ref_raw_nft_element_edit": summary(raw), "ref_raw_nft_edit_fresh_context": summary(raw_fresh),
             "ref_reload_design": reload_ref}
 
@@ -380,12 +392,16 @@ def report(r):
     print("DNS record visibility")
     row("POST /api/dns/records round trip", rec["post_round_trip"])
     row("POST returned -> dig-equivalent query answers", rec["post_return_to_answer"])
+    print(f"        (the first query after POST already had the record in {rec['post_first_query_answered']}"
+          f" of {rec['post_samples']} samples)")
     row("raw control socket local_data call", rec["ref_local_data_call"], True)
     row("local_data returned -> query answers", rec["ref_local_data_return_to_answer"], True)
     g = r["grant_change"]
     print(f"One peer's grant change with {g['peers']} peers stored")
     row("PUT /api/peers/<name> round trip", g["put_round_trip"])
     row("PUT returned -> that peer's answer flips", g["put_return_to_flip"])
+    print(f"        (the peer's first query after PUT already had the new answer in {g['flip_first_query_answered']}"
+          f" of {g['flip_samples']} samples)")
     row("PUT with an unchanged grant (API + store only)", g["ref_put_unchanged_grant"], True)
     row("raw nft element edit (libnftables, kept context)", g["ref_raw_nft_element_edit"], True)
     row("raw nft element edit, fresh context each time", g["ref_raw_nft_edit_fresh_context"], True)
