@@ -307,7 +307,7 @@ static void wait_tick(Loop *l, void *userdata) {
                 return; /* it died again; the next start calls on_running */
         PicError err = { 0 };
         int r = ctl(c, "status", NULL, NULL, &err);
-        if (r == -ECONNREFUSED && now_usec() < st->wait_deadline) {
+        if (r < 0 && now_usec() < st->wait_deadline) {
                 if (loop_add_timer(c->loop, READY_POLL_USEC, wait_tick, c, &st->wait_timer) < 0)
                         log_error("dns: cannot schedule the readiness check");
                 return;
