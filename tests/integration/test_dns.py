@@ -356,6 +356,21 @@ class DnsTest(PicdTestCase):
         self.add("after", "A", "172.20.0.81")
         self.assertEqual(self.q(f"after.{ZONE}"), ("NOERROR", ["172.20.0.81"]))
 
+    def test_picd_sigkill_then_restart_takes_dns_back(self):
+        self.add("survivor", "A", "172.20.0.85")
+        self.peer("fred", PEER_A, ["calendar"])
+        old = unbound_pid(self.picd.state_dir)
+        self.picd.kill9()
+        # unbound runs as the unbound user (no parent-death signal): it outlives picd and keeps answering...
+        self.assertTrue(os.path.exists(f"/proc/{old}"))
+        self.picd.start()
+        # ...until the new picd stops it and starts its own, with the state re-applied from the store.
+        wait_for(lambda: not os.path.exists(f"/proc/{old}") and unbound_pid(self.picd.state_dir), 15,
+                 what="the old unbound replaced")
+        wait_for(lambda: self.q(f"survivor.{ZONE}")[1] == ["172.20.0.85"], 10, what="records re-applied")
+        self.assertEqual(self.qc(PEER_A, f"calendar.{ZONE}"), ("NOERROR", [self.ips["calendar"]]))
+        self.assertEqual(self.picd.get("/health").json["services"]["dns"], "running")
+
     def test_rename_cell_moves_zone_and_records(self):
         self.add("www", "A", "172.20.0.90")
         r = self.picd.put("/api/config", {"cell_name": "renamed"})
