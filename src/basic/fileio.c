@@ -49,7 +49,12 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         int fd = -1, r;
         for (int attempt = 0;; attempt++) {
                 unsigned rnd = (unsigned) getpid() * 2654435761u + (unsigned) attempt * 40503u;
-                if (snprintf(tmp, sizeof tmp, "%s.tmp-%08x", path, rnd) >= (int) sizeof tmp)
+                /* A dot file: daemons that watch a directory (dnsmasq's dhcp-hostsdir via inotify) skip
+                 * hidden names, so they never read a half-made candidate. */
+                const char *slash = strrchr(path, '/');
+                int dir_len = slash ? (int) (slash - path + 1) : 0;
+                if (snprintf(tmp, sizeof tmp, "%.*s.%s.tmp-%08x", dir_len, path, path + dir_len, rnd) >=
+                    (int) sizeof tmp)
                         return pic_error(err, -ENAMETOOLONG, NULL, "path too long: %s", path);
                 fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
                 if (fd >= 0)
