@@ -32,7 +32,10 @@ static void usage(FILE *f) {
               "  --set KEY=VALUE     set a setting at start-up (validated like PUT /api/config); repeatable\n"
               "  --log-level LEVEL   error, warn, info or debug (default info)\n"
               "  --help              show this help\n"
-              "  --version           show the version\n",
+              "  --version           show the version\n\n"
+              "Environment (testing and operations):\n"
+              "  PIC_DNSMASQ_BIN     path of dnsmasq instead of /usr/sbin/dnsmasq\n"
+              "  PIC_CHRONYD_BIN     path of chronyd instead of /usr/sbin/chronyd\n",
               f);
 }
 

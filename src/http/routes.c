@@ -26,6 +26,22 @@ static const Route routes[] = {
         ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
 
         ROUTE("GET", "/api/audit", ADMIN, 0, http_audit_get, "The audit log, newest first"),
+
+        ROUTE("GET", "/api/services", READ, 0, http_services_get, "Managed services: state, pid, uptime, memory, restarts"),
+        ROUTE("GET", "/api/services/status", READ, 0, http_services_status_get, "Summary: ok/degraded and failing services"),
+        ROUTE("POST", "/api/services/{name}/restart", ADMIN, 0, http_services_restart_post, "Restart one service"),
+        ROUTE("GET", "/api/services/{name}/logs", ADMIN, 0, http_services_logs_get, "Last lines of a daemon's output"),
+        ROUTE("GET", "/api/containers", READ, ROUTE_LOCAL_ONLY, http_services_get, "Alias of GET /api/services"),
+        ROUTE("POST", "/api/containers/{name}/restart", ADMIN, ROUTE_LOCAL_ONLY, http_services_restart_post,
+              "Alias of POST /api/services/{name}/restart"),
+
+        ROUTE("GET", "/api/dhcp/leases", READ, 0, http_dhcp_leases_get, "Current DHCP leases"),
+        ROUTE("GET", "/api/dhcp/reservations", READ, 0, http_dhcp_reservations_get, "DHCP reservations"),
+        ROUTE("POST", "/api/dhcp/reservations", WRITE, 0, http_dhcp_reservations_post, "Reserve an IP and name for a MAC"),
+        ROUTE("DELETE", "/api/dhcp/reservations/{mac}", WRITE, 0, http_dhcp_reservations_delete, "Remove a reservation"),
+
+        ROUTE("GET", "/api/ntp/status", READ, 0, http_ntp_status_get, "NTP server: stratum, offset, clients served"),
+        ROUTE("POST", "/api/network/test", WRITE, 0, http_network_test_post, "Run the network self-test"),
 };
 
 const Route *http_routes(size_t *ret_n) {
