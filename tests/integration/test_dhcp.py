@@ -166,6 +166,17 @@ class DhcpTest(PicdTestCase):
         self.assertIn(":67", check["detail"])
         self.assertIsInstance(check["ms"], float)
 
+    def test_10b_client_supplied_names_are_checked(self):
+        # A client names itself; whatever it sends, the API shows a DNS label or nothing.
+        for mac, name in (("02:10:00:00:00:02", "evil;name"), ("02:10:00:00:00:03", "a" * 70),
+                          ("02:10:00:00:00:04", "UPPER")):
+            with self.subTest(name=name):
+                got = self.lease(mac, hostname=name)
+                self.assertTrue(self.in_pool(got["ip"]), got)
+                lease = wait_for(lambda: next((l for l in self.leases() if l["mac"] == mac), None),
+                                 what="lease in the API")
+                self.assertIn(lease["hostname"], (None, "upper"), lease)
+
     def test_11_reservation_gets_fixed_ip_and_name_without_restart(self):
         pid = self.service("dhcp")["pid"]
         r = self.picd.post("/api/dhcp/reservations",
