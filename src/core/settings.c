@@ -12,6 +12,8 @@
 struct Settings {
         json_t *values;  /* flat key → stored value */
         json_t *applied; /* flat key → applied value */
+        settings_check_fn check;
+        void *check_userdata;
 };
 
 static int v_name(const char *key, json_t *v, PicError *err) {
@@ -84,6 +86,21 @@ static int v_optional_ipv4(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
+/* An interface name as the kernel takes it (IFNAMSIZ-1 characters, no '/', no space), narrowed to the characters
+ * interface names use in practice so it is safe on a dnsmasq config line. Empty means "not configured". */
+static int v_ifname(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s);
+        bool ok = n < 16 && !streq(s, ".") && !streq(s, "..");
+        for (const char *p = s; ok && *p; p++)
+                ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                     *p == '_' || *p == '.';
+        if (!ok)
+                return pic_error(err, -EINVAL, key,
+                                 "%s must be an interface name of at most 15 letters, digits, '-', '_' or '.'", key);
+        return 0;
+}
+
 #define PORT(k, d, svc, desc) { k, SETTING_INT, #d, NULL, 1, 65535, true, svc, desc }
 
 static const SettingDef defs[] = {
@@ -92,7 +109,7 @@ static const SettingDef defs[] = {
         { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "dns", "DNS domain the cell lives under" },
         { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true, "network",
           "RFC 1918 range the service virtual IPs are taken from" },
-        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard",
+        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard ntp",
           "The cell's VPN address with prefix; the prefix is the VPN subnet" },
         PORT("wireguard.port", 51820, "wireguard", "UDP port WireGuard listens on"),
         { "wireguard.endpoint", SETTING_STRING, "\"\"", v_endpoint, 0, 0, false, "",
@@ -107,6 +124,16 @@ static const SettingDef defs[] = {
         PORT("mail.smtp_port", 25, "mail", "SMTP port on the mail virtual IP"),
         PORT("mail.submission_port", 587, "mail", "Submission port on the mail virtual IP"),
         PORT("mail.imap_port", 993, "mail", "IMAPS port on the mail virtual IP"),
+        { "dhcp.enabled", SETTING_BOOL, "false", NULL, 0, 0, false, "dhcp",
+          "Serve DHCP on dhcp.interface; off by default so a new cell never answers DHCP on a LAN by surprise" },
+        { "dhcp.interface", SETTING_STRING, "\"\"", v_ifname, 0, 0, false, "dhcp",
+          "The LAN-facing interface (in the cell's network namespace) DHCP serves; required when enabled" },
+        { "dhcp.range_start", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "dhcp",
+          "First address of the dynamic pool, inside the interface's subnet" },
+        { "dhcp.range_end", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "dhcp",
+          "Last address of the dynamic pool, inside the interface's subnet" },
+        { "dhcp.lease_time", SETTING_INT, "43200", NULL, 120, 31536000, false, "dhcp",
+          "DHCP lease time in seconds (2 minutes to 1 year)" },
         { "api.trusted_proxy", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "",
           "Address of the reverse proxy whose X-Forwarded-For (right-most entry) is believed" },
 };
@@ -333,6 +360,8 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
         merged = json_deep_copy(s->values);
         json_object_update(merged, flat);
         r = check_cross(merged, flat, err);
+        if (r >= 0 && s->check)
+                r = s->check(merged, flat, s->check_userdata, err);
         if (r < 0)
                 goto out;
 
@@ -436,6 +465,11 @@ int settings_apply_pending(Settings *s, Store *store, json_t **ret_keys) {
         }
         *ret_keys = keys;
         return 0;
+}
+
+void settings_set_check(Settings *s, settings_check_fn fn, void *userdata) {
+        s->check = fn;
+        s->check_userdata = userdata;
 }
 
 int settings_ip_range(Settings *s, Cidr4 *ret) {

@@ -70,6 +70,12 @@ json_t *settings_pending(Settings *s);
 /* Marks every pending key applied (in one transaction); returns the applied keys as a JSON array. */
 int settings_apply_pending(Settings *s, Store *store, json_t **ret_keys);
 
+/* A rule that needs more than the values themselves (e.g. an interface's live address): called by
+ * settings_update after the built-in checks with the merged would-be values (flat key → value) and the keys
+ * being changed (flat); a negative return rejects the whole update. One check per Settings. */
+typedef int (*settings_check_fn)(json_t *merged, json_t *flat, void *userdata, PicError *err);
+void settings_set_check(Settings *s, settings_check_fn fn, void *userdata);
+
 /* Parsed forms of the network settings (applied values). */
 int settings_ip_range(Settings *s, Cidr4 *ret);
 int settings_vpn_address(Settings *s, Cidr4 *ret);

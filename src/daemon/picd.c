@@ -35,7 +35,10 @@ static void usage(FILE *f) {
               "  --log-level LEVEL   error, warn, info or debug (default info)\n"
               "  --list-routes       print the API route table (method, path, auth) and exit\n"
               "  --help              show this help\n"
-              "  --version           show the version\n",
+              "  --version           show the version\n\n"
+              "Environment (testing and operations):\n"
+              "  PIC_DNSMASQ_BIN     path of dnsmasq instead of /usr/sbin/dnsmasq\n"
+              "  PIC_CHRONYD_BIN     path of chronyd instead of /usr/sbin/chronyd\n",
               f);
 }
 

@@ -2,10 +2,14 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "services/dhcp/dhcp.h"
 #include "services/network/network.h"
+#include "services/ntp/ntp.h"
 
 static const ServiceOps *const all_services[] = {
         &svc_network_ops,
+        &svc_dhcp_ops,
+        &svc_ntp_ops,
         NULL, /* the list ends at the first NULL */
 };
 
