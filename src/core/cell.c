@@ -176,7 +176,8 @@ static int service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *
                 strv_free(env);
                 if (r >= 0)
                         r = supervisor_start(c->supervisor, ops->name);
-                return r < 0 ? pic_error(err, r, NULL, "cannot start %s: %s", ops->name, strerror(-r)) : 0;
+                /* Whatever the cause (a missing binary is ENOENT), the client sees "service unavailable". */
+                return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "cannot start %s: %s", ops->name, strerror(-r)) : 0;
         }
         if (!ops->argv && ops->setup && !known && restart) {
                 r = ops->setup(c, err);
@@ -192,7 +193,7 @@ static int service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *
         if (restart && known) {
                 r = supervisor_restart(c->supervisor, ops->name);
                 if (r < 0)
-                        return pic_error(err, r, NULL, "cannot restart %s: %s", ops->name, strerror(-r));
+                        return pic_error(err, -EHOSTDOWN, NULL, "cannot restart %s: %s", ops->name, strerror(-r));
         }
         return 0;
 }

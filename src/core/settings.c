@@ -332,6 +332,7 @@ void settings_change_done(SettingsChange *c) {
                 free(c->keys[i]);
         free(c->keys);
         free(c->pending);
+        json_decref(c->before);
         *c = (SettingsChange) { 0 };
 }
 
@@ -368,7 +369,8 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
         size_t n = json_object_size(flat);
         change.keys = calloc(n, sizeof *change.keys);
         change.pending = calloc(n, sizeof *change.pending);
-        if (!change.keys || !change.pending) {
+        change.before = json_object();
+        if (!change.keys || !change.pending || !change.before) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -393,6 +395,9 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
                         r = store_setting_mark_applied(store, k);
                 if (r < 0)
                         break;
+                json_object_set_new(change.before, k,
+                                    json_pack("{s:O, s:O}", "value", json_object_get(s->values, k), "applied",
+                                              json_object_get(s->applied, k)));
                 change.keys[change.n] = strdup(k);
                 change.pending[change.n++] = pending;
         }
@@ -423,6 +428,30 @@ out:
         return r;
 }
 
+int settings_revert(Settings *s, Store *store, const SettingsChange *change) {
+        int r = store_begin(store);
+        for (size_t i = 0; r >= 0 && i < change->n; i++) {
+                json_t *b = json_object_get(change->before, change->keys[i]);
+                char *value = json_dumps(json_object_get(b, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
+                char *applied = json_dumps(json_object_get(b, "applied"), JSON_ENCODE_ANY | JSON_COMPACT);
+                r = value && applied ? store_setting_restore(store, change->keys[i], value, applied) : -ENOMEM;
+                free(value);
+                free(applied);
+        }
+        if (r >= 0)
+                r = store_commit(store);
+        if (r < 0) {
+                store_rollback(store);
+                return r;
+        }
+        for (size_t i = 0; i < change->n; i++) {
+                json_t *b = json_object_get(change->before, change->keys[i]);
+                json_object_set(s->values, change->keys[i], json_object_get(b, "value"));
+                json_object_set(s->applied, change->keys[i], json_object_get(b, "applied"));
+        }
+        return 0;
+}
+
 json_t *settings_pending(Settings *s) {
         json_t *arr = json_array();
         for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
@@ -441,29 +470,31 @@ json_t *settings_pending(Settings *s) {
         return arr;
 }
 
-int settings_apply_pending(Settings *s, Store *store, json_t **ret_keys) {
-        json_t *keys = json_array();
-        int r = store_begin(store);
+int settings_apply_pending(Settings *s, Store *store, SettingsChange *ret) {
+        SettingsChange change = { .before = json_object() };
+        change.keys = calloc(ELEMENTSOF(defs), sizeof *change.keys);
+        change.pending = calloc(ELEMENTSOF(defs), sizeof *change.pending);
+        int r = change.keys && change.pending && change.before ? store_begin(store) : -ENOMEM;
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(defs); i++) {
-                if (json_equal(json_object_get(s->values, defs[i].key), json_object_get(s->applied, defs[i].key)))
+                const char *key = defs[i].key;
+                if (json_equal(json_object_get(s->values, key), json_object_get(s->applied, key)))
                         continue;
-                r = store_setting_mark_applied(store, defs[i].key);
-                json_array_append_new(keys, json_string(defs[i].key));
+                r = store_setting_mark_applied(store, key);
+                json_object_set_new(change.before, key,
+                                    json_pack("{s:O, s:O}", "value", json_object_get(s->values, key), "applied",
+                                              json_object_get(s->applied, key)));
+                change.keys[change.n++] = strdup(key);
         }
         if (r >= 0)
                 r = store_commit(store);
         if (r < 0) {
                 store_rollback(store);
-                json_decref(keys);
+                settings_change_done(&change);
                 return r;
         }
-        size_t idx;
-        json_t *k;
-        json_array_foreach(keys, idx, k) {
-                const char *key = json_string_value(k);
-                json_object_set(s->applied, key, json_object_get(s->values, key));
-        }
-        *ret_keys = keys;
+        for (size_t i = 0; i < change.n; i++)
+                json_object_set(s->applied, change.keys[i], json_object_get(s->values, change.keys[i]));
+        *ret = change;
         return 0;
 }
 

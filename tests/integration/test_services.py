@@ -145,7 +145,7 @@ class BrokenDaemonTest(PicdTestCase):
         self.assertEqual(sorted(st["failing"]), ["dhcp", "ntp"])
         # A restart cannot help; it says why, and picd keeps serving.
         r = self.picd.post("/api/services/ntp/restart")
-        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.status, 503, r)  # the service cannot run: unavailable, not an internal error
         self.assertIn("/nonexistent/chronyd", r.json["error"]["message"])
         self.assertEqual(self.picd.get("/api/config").status, 200)
         self.assertEqual(self.picd.get("/api/ntp/status").status, 503)

@@ -160,7 +160,7 @@ static int dhcp_check(Cell *c, const char *file_name, const char *tmp_path, PicE
         int r = spawn_capture(argv, CHECK_TIMEOUT_USEC, 4096, &out, &status);
         if (r < 0)
                 /* A checker that cannot even run is picd's problem (500), not a missing thing (404). */
-                return pic_error(err, -EIO, NULL, "cannot run %s --test: %s", argv[0], strerror(-r));
+                return pic_error(err, -EHOSTDOWN, NULL, "cannot run %s --test: %s", argv[0], strerror(-r));
         if (status != 0) {
                 out[strcspn(out, "\n")] = '\0';
                 return pic_error(err, -EBADMSG, NULL, "dnsmasq rejected the configuration: %s", out);

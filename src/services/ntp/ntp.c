@@ -116,7 +116,7 @@ static int ntp_check(Cell *c, const char *file_name, const char *tmp_path, PicEr
         int r = spawn_capture(argv, CHECK_TIMEOUT_USEC, 8192, &out, &status);
         if (r < 0)
                 /* A checker that cannot even run is picd's problem (500), not a missing thing (404). */
-                return pic_error(err, -EIO, NULL, "cannot run %s -p: %s", argv[0], strerror(-r));
+                return pic_error(err, -EHOSTDOWN, NULL, "cannot run %s -p: %s", argv[0], strerror(-r));
         if (status != 0) {
                 /* -p prints the parsed config, then the error: report the last line. */
                 size_t len = strlen(out);
