@@ -105,7 +105,7 @@ static int v_ifname(const char *key, json_t *v, PicError *err) {
 
 static const SettingDef defs[] = {
         { "cell_name", SETTING_STRING, "\"mycell\"", v_name, 0, 0, false, "dns",
-          "Name of this cell; services are <service>.<cell_name>.<domain>" },
+          "Name of this cell; services are named SERVICE.CELL_NAME.DOMAIN" },
         { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "dns", "DNS domain the cell lives under" },
         { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true, "network",
           "RFC 1918 range the service virtual IPs are taken from" },
