@@ -39,6 +39,8 @@ typedef struct AtomicFile {
         char tmp[4096 + 16];
 } AtomicFile;
 int atomic_file_open(const char *path, mode_t mode, AtomicFile *ret);
+/* fchmod, fsync and close without renaming, so a checker can read the complete candidate at f->tmp. */
+int atomic_file_finish(AtomicFile *f);
 int atomic_file_commit(AtomicFile *f, bool no_replace);
 void atomic_file_abort(AtomicFile *f);
 /* fsync of a directory itself (not its parent). */

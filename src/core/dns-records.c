@@ -31,7 +31,8 @@ static const DnsBuiltin builtins[] = {
         { "@", CELL_SERVICE_API },          { "api", CELL_SERVICE_API },
         { "calendar", CELL_SERVICE_CALENDAR }, { "files", CELL_SERVICE_FILES },
         { "mail", CELL_SERVICE_MAIL },      { "webdav", CELL_SERVICE_WEBDAV },
-        { "dns", CELL_SERVICE_DNS },        { "ntp", CELL_SERVICE_NTP },
+        { "dns", CELL_SERVICE_DNS },        { "dhcp", CELL_SERVICE_DHCP },
+        { "ntp", CELL_SERVICE_NTP },
 };
 
 const DnsBuiltin *dns_builtins(size_t *ret_n) {

@@ -42,6 +42,22 @@ static const Route routes[] = {
         ROUTE("GET", "/api/peers/{name}", READ, 0, http_peer_get, "Show one peer"),
         ROUTE("PUT", "/api/peers/{name}", WRITE, 0, http_peer_put, "Change a peer's grant, state or key"),
         ROUTE("DELETE", "/api/peers/{name}", WRITE, 0, http_peer_delete, "Delete a peer and everything it was granted"),
+
+        ROUTE("GET", "/api/services", READ, 0, http_services_get, "Managed services: state, pid, uptime, memory, restarts"),
+        ROUTE("GET", "/api/services/status", READ, 0, http_services_status_get, "Summary: ok/degraded and failing services"),
+        ROUTE("POST", "/api/services/{name}/restart", ADMIN, 0, http_services_restart_post, "Restart one service"),
+        ROUTE("GET", "/api/services/{name}/logs", ADMIN, 0, http_services_logs_get, "Last lines of a daemon's output"),
+        ROUTE("GET", "/api/containers", READ, ROUTE_LOCAL_ONLY, http_services_get, "Alias of GET /api/services"),
+        ROUTE("POST", "/api/containers/{name}/restart", ADMIN, ROUTE_LOCAL_ONLY, http_services_restart_post,
+              "Alias of POST /api/services/{name}/restart"),
+
+        ROUTE("GET", "/api/dhcp/leases", READ, 0, http_dhcp_leases_get, "Current DHCP leases"),
+        ROUTE("GET", "/api/dhcp/reservations", READ, 0, http_dhcp_reservations_get, "DHCP reservations"),
+        ROUTE("POST", "/api/dhcp/reservations", WRITE, 0, http_dhcp_reservations_post, "Reserve an IP and name for a MAC"),
+        ROUTE("DELETE", "/api/dhcp/reservations/{mac}", WRITE, 0, http_dhcp_reservations_delete, "Remove a reservation"),
+
+        ROUTE("GET", "/api/ntp/status", READ, 0, http_ntp_status_get, "NTP server: stratum, offset, clients served"),
+        ROUTE("POST", "/api/network/test", WRITE, 0, http_network_test_post, "Run the network self-test"),
 };
 
 const Route *http_routes(size_t *ret_n) {

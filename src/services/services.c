@@ -2,12 +2,16 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "services/dhcp/dhcp.h"
 #include "services/dns/dns.h"
 #include "services/network/network.h"
+#include "services/ntp/ntp.h"
 
 static const ServiceOps *const all_services[] = {
         &svc_network_ops,
         &svc_dns_ops,
+        &svc_dhcp_ops,
+        &svc_ntp_ops,
         NULL, /* the list ends at the first NULL */
 };
 

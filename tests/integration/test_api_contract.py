@@ -61,6 +61,11 @@ class ContractTest(unittest.TestCase):
             self.assertEqual(spec[key]["auth"], r["auth"], f"x-pic-auth of {key}")
             self.assertEqual(spec[key]["local"], r["local"], f"x-pic-local-only of {key}")
 
+    def test_settings_doc_is_generated_from_the_table(self):
+        out = subprocess.run([PICD, "--settings-doc"], check=True, capture_output=True, text=True).stdout
+        with open(os.path.join(SOURCE, "docs", "settings.md")) as f:
+            self.assertEqual(f.read(), out, "docs/settings.md is stale: regenerate with picd --settings-doc")
+
     def test_every_route_declares_auth(self):
         for r in route_table():
             self.assertIn(r["auth"], ("public", "read", "write", "admin"), r)

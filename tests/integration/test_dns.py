@@ -112,6 +112,17 @@ class DnsTest(PicdTestCase):
         self.created.append(r.json["id"])
         return r.json
 
+    def wait_dns_ready(self):
+        """After a change that restarts unbound: a record added now must answer, i.e. the re-apply ran."""
+        def ready():
+            r = self.picd.post("/api/dns/records", {"name": "ready-probe", "type": "TXT", "value": "x"})
+            if r.status != 201:
+                return False
+            ok = self.q(f"ready-probe.{ZONE}", "TXT")[0] == "NOERROR"
+            self.picd.delete(f"/api/dns/records/{r.json['id']}")
+            return ok
+        wait_for(ready, 15, what="unbound restarted and re-applied")
+
     def q(self, name, rtype="A", **kw):
         return dig(self.cell, self.vip, name, rtype, **kw)
 
@@ -121,7 +132,7 @@ class DnsTest(PicdTestCase):
     # -- built-in names -------------------------------------------------------------------------------
     def test_builtin_service_names_and_reverse(self):
         self.assertEqual(self.q(ZONE), ("NOERROR", [self.ips["api"]]))
-        for svc in ("api", "calendar", "files", "mail", "webdav", "dns", "ntp"):
+        for svc in ("api", "calendar", "files", "mail", "webdav", "dns", "dhcp", "ntp"):
             self.assertEqual(self.q(f"{svc}.{ZONE}"), ("NOERROR", [self.ips[svc]]), svc)
         mail = self.ips["mail"].split(".")
         self.assertEqual(self.q(".".join(reversed(mail)) + ".in-addr.arpa", "PTR"), ("NOERROR", [f"mail.{ZONE}."]))
@@ -225,7 +236,7 @@ class DnsTest(PicdTestCase):
         self.add("dup", "A", "172.20.0.61")
         self.assertError(self.picd.post("/api/dns/records", {"name": "DUP", "type": "a", "value": "172.20.0.61"}),
                          409, "value")
-        for name in ("calendar", "files", "api", "mail", "webdav", "dns", "ntp"):
+        for name in ("calendar", "files", "api", "mail", "webdav", "dns", "dhcp", "ntp"):
             with self.subTest(name=name):
                 self.assertError(self.picd.post("/api/dns/records", {"name": name, "type": "TXT", "value": "x"}),
                                  409, "name")
@@ -332,6 +343,57 @@ class DnsTest(PicdTestCase):
                 self.assertError(self.picd.put("/api/config", {"dns": {"forwarders": value}}), 400, "dns.forwarders")
         self.assertEqual(self.picd.get("/api/config").json["dns"]["forwarders"], "")
 
+    # -- DHCP host names and LAN clients ----------------------------------------------------------------
+    def test_dhcp_hosts_resolve_and_lan_clients_may_ask(self):
+        lan = Netns()
+        self.addCleanup(lan.delete)
+        cell_if, lan_if = unique("dh")[:15], unique("dk")[:15]
+        run("ip", "link", "add", cell_if, "netns", self.cell, "type", "veth", "peer", "name", lan_if, "netns", lan.name)
+        run("ip", "-n", self.cell, "addr", "add", "192.168.214.1/24", "dev", cell_if)
+        run("ip", "-n", lan.name, "addr", "add", "192.168.214.9/24", "dev", lan_if)
+        run("ip", "-n", self.cell, "link", "set", cell_if, "up")
+        run("ip", "-n", lan.name, "link", "set", lan_if, "up")
+        run("ip", "-n", lan.name, "route", "add", "172.20.0.0/24", "via", "192.168.214.1")
+        self.assertEqual(dig(lan.name, self.vip, f"api.{ZONE}", source="192.168.214.9")[0], "REFUSED",
+                         "no DHCP yet: the LAN is nobody's")
+
+        r = self.picd.put("/api/config", {"dhcp": {"enabled": True, "interface": cell_if,
+                                                    "range_start": "192.168.214.100", "range_end": "192.168.214.150"}})
+        self.assertEqual(r.status, 200, r)
+
+        def disable():
+            self.picd.put("/api/config", {"dhcp": {"enabled": False}})
+            self.wait_dns_ready()
+        self.addCleanup(disable)
+        wait_for(lambda: dig(lan.name, self.vip, f"api.{ZONE}", source="192.168.214.9")[0] == "NOERROR", 15,
+                 what="DHCP clients allowed to ask")
+        self.assertEqual(dig(lan.name, self.vip, f"calendar.{ZONE}", source="192.168.214.9"),
+                         ("NOERROR", [self.ips["calendar"]]))
+
+        # A reservation's name answers as soon as the reservation is made, with its PTR; and goes with it.
+        r = self.picd.post("/api/dhcp/reservations", {"mac": "02:14:00:00:00:01", "ip": "192.168.214.20",
+                                                      "hostname": "printer"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.q(f"printer.{ZONE}"), ("NOERROR", ["192.168.214.20"]))
+        self.assertEqual(self.q("20.214.168.192.in-addr.arpa", "PTR"), ("NOERROR", [f"printer.{ZONE}."]))
+        self.assertEqual(self.picd.delete("/api/dhcp/reservations/02:14:00:00:00:01").status, 200)
+        self.assertEqual(self.q(f"printer.{ZONE}")[0], "NXDOMAIN")
+
+        # A leased client's host name appears once dnsmasq records the lease.
+        tmp = tempfile.TemporaryDirectory(prefix="dns-dhcp-")
+        self.addCleanup(tmp.cleanup)
+        hook = os.path.join(tmp.name, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(hook, 0o755)
+        lan.exec("udhcpc", "-i", lan_if, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", hook, "-x", "hostname:laptop",
+                 timeout=60)
+        st, ans = wait_for(lambda: (lambda a: a if a[0] == "NOERROR" else None)(self.q(f"laptop.{ZONE}")), 15,
+                           what="the lease's name in DNS")
+        self.assertTrue(ans[0].startswith("192.168.214.1"), ans)
+        leased = [x for x in self.picd.get("/api/dhcp/leases").json["leases"] if x.get("hostname") == "laptop"]
+        self.assertEqual([x["ip"] for x in leased], ans)
+
     # -- restart --------------------------------------------------------------------------------------
     def test_kill9_unbound_state_comes_back(self):
         self.add("kept", "A", "172.20.0.80")
@@ -349,9 +411,12 @@ class DnsTest(PicdTestCase):
         self.assertEqual(before[3][0], "NXDOMAIN")
         old = unbound_pid(self.picd.state_dir)
         os.kill(old, signal.SIGKILL)
+        # While unbound is down and about to be restarted, a record is stored and comes with the re-apply.
+        self.add("during", "A", "172.20.0.82")
         wait_for(lambda: unbound_pid(self.picd.state_dir) not in (None, old), 10, what="unbound restarted")
         wait_for(lambda: self.q(f"kept.{ZONE}")[0] == "NOERROR", 10, what="records re-applied")
         self.assertEqual(snapshot(), before)
+        self.assertEqual(self.q(f"during.{ZONE}"), ("NOERROR", ["172.20.0.82"]))
         # Adding works on the new process too.
         self.add("after", "A", "172.20.0.81")
         self.assertEqual(self.q(f"after.{ZONE}"), ("NOERROR", ["172.20.0.81"]))
@@ -359,6 +424,7 @@ class DnsTest(PicdTestCase):
     def test_picd_sigkill_then_restart_takes_dns_back(self):
         self.add("survivor", "A", "172.20.0.85")
         self.peer("fred", PEER_A, ["calendar"])
+        self.wait_dns_ready()
         old = unbound_pid(self.picd.state_dir)
         self.picd.kill9()
         # unbound runs as the unbound user (no parent-death signal): it outlives picd and keeps answering...
@@ -383,6 +449,7 @@ class DnsTest(PicdTestCase):
         finally:
             self.assertEqual(self.picd.put("/api/config", {"cell_name": "mycell"}).status, 200)
             wait_for(lambda: self.q(f"www.{ZONE}")[1] == ["172.20.0.90"], 15, what="zone back")
+            self.wait_dns_ready()
 
     def test_unauthenticated_requests_are_refused(self):
         self.assertEqual(self.picd.get("/api/dns/records", auth=False).status, 401)

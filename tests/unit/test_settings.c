@@ -54,10 +54,11 @@ static void test_defaults_and_update(void **state) {
         assert_int_equal(json_array_size(pending), 1);
         json_decref(pending);
 
-        json_t *keys = NULL;
-        assert_int_equal(settings_apply_pending(s, st, &keys), 0);
-        assert_int_equal(json_array_size(keys), 1);
-        json_decref(keys);
+        SettingsChange applied = { 0 };
+        assert_int_equal(settings_apply_pending(s, st, &applied), 0);
+        assert_int_equal(applied.n, 1);
+        assert_string_equal(applied.keys[0], "wireguard.port");
+        settings_change_done(&applied);
         assert_int_equal(settings_int(s, "wireguard.port"), 51000);
 
         /* Reload from disk: the same values. */

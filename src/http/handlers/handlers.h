@@ -31,6 +31,19 @@ int http_peer_get(HttpRequest *req, HttpResponse *resp);
 int http_peer_put(HttpRequest *req, HttpResponse *resp);
 int http_peer_delete(HttpRequest *req, HttpResponse *resp);
 
+int http_services_get(HttpRequest *req, HttpResponse *resp);
+int http_services_status_get(HttpRequest *req, HttpResponse *resp);
+int http_services_restart_post(HttpRequest *req, HttpResponse *resp);
+int http_services_logs_get(HttpRequest *req, HttpResponse *resp);
+
+int http_dhcp_leases_get(HttpRequest *req, HttpResponse *resp);
+int http_dhcp_reservations_get(HttpRequest *req, HttpResponse *resp);
+int http_dhcp_reservations_post(HttpRequest *req, HttpResponse *resp);
+int http_dhcp_reservations_delete(HttpRequest *req, HttpResponse *resp);
+
+int http_ntp_status_get(HttpRequest *req, HttpResponse *resp);
+int http_network_test_post(HttpRequest *req, HttpResponse *resp);
+
 int http_dns_records_get(HttpRequest *req, HttpResponse *resp);
 int http_dns_records_post(HttpRequest *req, HttpResponse *resp);
 int http_dns_record_delete(HttpRequest *req, HttpResponse *resp);

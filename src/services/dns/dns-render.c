@@ -111,6 +111,8 @@ int dns_render_unbound(const DnsParams *p, char **ret) {
         strbuf_printf(&b, "    access-control: 127.0.0.0/8 allow\n    access-control: %s allow\n",
                       cidr4_format_network(&p->ip_range, net_s));
         strbuf_printf(&b, "    access-control: %s/32 allow\n", ipv4_format(p->vpn.addr, vpn_self));
+        if (p->have_lan) /* DHCP clients get this server as theirs */
+                strbuf_printf(&b, "    access-control: %s allow\n", cidr4_format_network(&p->lan, net_s));
 
         strbuf_printf(&b, "    local-zone: \"%s.\" static\n", p->zone);
         size_t n_builtins;
@@ -124,10 +126,15 @@ int dns_render_unbound(const DnsParams *p, char **ret) {
                 put_data(&b, line);
         }
 
-        char zones[2 * 128][32];
-        int n1 = dns_reverse_zones(&p->ip_range, zones, 128);
-        int n2 = dns_reverse_zones(&p->vpn, zones + (n1 > 0 ? n1 : 0), 128);
-        for (int i = 0; i < (n1 > 0 ? n1 : 0) + (n2 > 0 ? n2 : 0); i++) {
+        char zones[3 * 128][32];
+        int n = 0, k;
+        if ((k = dns_reverse_zones(&p->ip_range, zones, 128)) > 0)
+                n += k;
+        if ((k = dns_reverse_zones(&p->vpn, zones + n, 128)) > 0)
+                n += k;
+        if (p->have_lan && (k = dns_reverse_zones(&p->lan, zones + n, 128)) > 0)
+                n += k;
+        for (int i = 0; i < n; i++) {
                 bool dup = false;
                 for (int j = 0; j < i; j++)
                         dup = dup || streq(zones[i], zones[j]);

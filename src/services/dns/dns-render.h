@@ -10,6 +10,7 @@
  * changing or deleting a peer is one map element edit: no config change, no reload, effective for the very
  * next packet (stateless, so no conntrack entry keeps an old mapping alive). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,8 @@ typedef struct DnsParams {
         char zone[DNS_ZONE_MAX];    /* "mycell.cell", no trailing dot */
         Cidr4 ip_range;
         Cidr4 vpn;                  /* wireguard.address: the cell's VPN address and the VPN subnet */
+        Cidr4 lan;                  /* the DHCP interface's subnet (its clients ask us), when have_lan */
+        bool have_lan;
         uint16_t port;              /* dns.port */
         uint32_t forwarders[DNS_FORWARDERS_MAX];
         size_t n_forwarders;

@@ -4,18 +4,17 @@
  * unbound starts as root to bind, then drops to the "unbound" user (username:); it writes no files. */
 #include "services/dns/dns.h"
 
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
-#include <sys/wait.h>
 
 #include "basic/log.h"
 #include "basic/parse.h"
+#include "basic/spawn.h"
 #include "basic/strbuf.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/dhcp.h"
 #include "core/dns-records.h"
 #include "core/netns-run.h"
 #include "net/nft-script.h"
@@ -27,6 +26,7 @@
 /* How long a freshly started unbound may take to open its control socket before we give up re-applying. */
 #define READY_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define READY_POLL_USEC (10 * USEC_PER_MSEC)
+#define CHECK_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
 typedef struct DnsHost {
         char name[64];
@@ -53,7 +53,8 @@ static DnsState *dns_state(Cell *c) {
         return *slot;
 }
 
-static int params_from_cell(Cell *c, DnsParams *ret, PicError *err) {
+/* with_lan: also look up the DHCP interface's subnet (a netlink query), which only the config needs. */
+static int params_from_cell(Cell *c, bool with_lan, DnsParams *ret, PicError *err) {
         DnsParams p = { 0 };
         if (dns_zone_from_settings(c->settings, p.zone) < 0)
                 return pic_error(err, -EINVAL, "cell_name", "cell_name.domain is not a valid zone name");
@@ -73,6 +74,10 @@ static int params_from_cell(Cell *c, DnsParams *ret, PicError *err) {
                 return pic_error(err, -EINVAL, NULL, "the state dir path has characters unbound.conf cannot hold");
         /* Drop privileges when the Debian package's user exists; unbound needs nothing after binding. */
         snprintf(p.username, sizeof p.username, "%s", getpwnam("unbound") ? "unbound" : "");
+        DhcpConfig dc;
+        dhcp_config_from_settings(c->settings, &dc);
+        if (with_lan && dc.enabled && dc.interface[0])
+                p.have_lan = dhcp_interface_subnet(c, dc.interface, dc.range_start, &p.lan) == 0;
         *ret = p;
         return 0;
 }
@@ -81,7 +86,8 @@ static bool params_same_except_forwarders(const DnsParams *a, const DnsParams *b
         return streq(a->zone, b->zone) && a->ip_range.addr == b->ip_range.addr && a->ip_range.prefix == b->ip_range.prefix &&
                a->vpn.addr == b->vpn.addr && a->vpn.prefix == b->vpn.prefix && a->port == b->port &&
                streq(a->directory, b->directory) && streq(a->control_path, b->control_path) &&
-               streq(a->username, b->username);
+               streq(a->username, b->username) && a->have_lan == b->have_lan &&
+               (!a->have_lan || (cidr4_network(&a->lan) == cidr4_network(&b->lan) && a->lan.prefix == b->lan.prefix));
 }
 
 static bool forwarders_same(const DnsParams *a, const DnsParams *b) {
@@ -93,6 +99,15 @@ static bool forwarders_same(const DnsParams *a, const DnsParams *b) {
 static bool unbound_is_up(Cell *c, DnsState *st) {
         ServiceStatus ss;
         return st->ready && supervisor_status(c->supervisor, svc_dns_ops.name, &ss) >= 0 && ss.state == SERVICE_RUNNING;
+}
+
+/* unbound cannot take an edit right now but will start (again) and re-apply everything from the store:
+ * it is starting, restarting or in backoff after a crash. Only a failed or removed service will not. */
+static bool unbound_will_reapply(Cell *c, int r) {
+        ServiceStatus ss;
+        if (r != -ECONNREFUSED || supervisor_status(c->supervisor, svc_dns_ops.name, &ss) < 0)
+                return false;
+        return ss.state == SERVICE_RUNNING || ss.state == SERVICE_BACKOFF || ss.state == SERVICE_STOPPING;
 }
 
 static int ctl(Cell *c, const char *command, const char *lines, char **ret_reply, PicError *err) {
@@ -262,7 +277,7 @@ static int forward_command(const DnsParams *p, char *cmd, size_t size) {
 static int reapply(Cell *c, DnsState *st, PicError *err) {
         uint64_t t0 = now_usec();
         DnsParams p;
-        int r = params_from_cell(c, &p, err);
+        int r = params_from_cell(c, false, &p, err);
         if (r < 0)
                 return r;
         PicError nft_err = { 0 };
@@ -322,7 +337,7 @@ static void wait_tick(Loop *l, void *userdata) {
 
 static int dns_render(Cell *c, ServiceFiles *out, PicError *err) {
         DnsParams p;
-        int r = params_from_cell(c, &p, err);
+        int r = params_from_cell(c, true, &p, err);
         if (r < 0)
                 return r;
         char *text = NULL;
@@ -332,59 +347,20 @@ static int dns_render(Cell *c, ServiceFiles *out, PicError *err) {
         return service_files_add(out, "unbound.conf", text, 0644);
 }
 
-/* fork/exec (no shell) of unbound-checkconf; its combined output is the message a caller sees. */
+/* unbound-checkconf on the candidate (argv, no shell); its first output line is the message a caller sees. */
 static int dns_check(Cell *c, const char *file_name, const char *tmp_path, PicError *err) {
-        char *const argv[] = { (char *) UNBOUND_CHECKCONF_BIN, (char *) tmp_path, NULL };
-        char *const envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-        int pfd[2];
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return pic_error(err, negative_errno(), NULL, "pipe: %m");
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(pfd[0]);
-                close(pfd[1]);
-                return pic_error(err, r, NULL, "fork: %s", strerror(-r));
-        }
-        if (pid == 0) {
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
-                        _exit(127);
-                execve(argv[0], argv, envp);
-                _exit(127);
-        }
-        close(pfd[1]);
-        char out[2048];
-        size_t used = 0;
-        for (;;) {
-                ssize_t k = read(pfd[0], out + used, sizeof out - 1 - used);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                used += (size_t) k;
-                if (used == sizeof out - 1) {
-                        char sink[512];
-                        while (read(pfd[0], sink, sizeof sink) > 0)
-                                ;
-                        break;
-                }
-        }
-        out[used] = '\0';
-        close(pfd[0]);
+        char *argv[] = { (char *) UNBOUND_CHECKCONF_BIN, (char *) tmp_path, NULL };
+        _cleanup_free_ char *out = NULL;
         int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return pic_error(err, negative_errno(), NULL, "waitpid: %m");
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-                return pic_error(err, -ENOENT, NULL, "cannot run %s", UNBOUND_CHECKCONF_BIN);
-        out[strcspn(out, "\n")] = '\0';
-        return pic_error(err, -EBADMSG, NULL, "unbound-checkconf rejected %s: %s", file_name, out);
+        int r = spawn_capture(argv, CHECK_TIMEOUT_USEC, 4096, &out, &status);
+        if (r < 0)
+                /* A checker that cannot even run is picd's problem, not a missing thing. */
+                return pic_error(err, -EHOSTDOWN, NULL, "cannot run %s: %s", argv[0], strerror(-r));
+        if (status != 0) {
+                out[strcspn(out, "\n")] = '\0';
+                return pic_error(err, -EBADMSG, NULL, "unbound-checkconf rejected %s: %s", file_name, out);
+        }
+        return 0;
 }
 
 static int dns_argv(Cell *c, char ***ret_argv, char ***ret_env) {
@@ -428,7 +404,7 @@ static int dns_apply(Cell *c, bool files_changed, PicError *err) {
         DnsParams p;
         if (!st)
                 return -ENOMEM;
-        int r = params_from_cell(c, &p, err);
+        int r = params_from_cell(c, true, &p, err);
         if (r < 0)
                 return r;
         if (!st->have_running)
@@ -454,7 +430,7 @@ static void dns_on_running(Cell *c) {
         if (!st)
                 return;
         st->ready = false;
-        if (params_from_cell(c, &st->running, &err) < 0) {
+        if (params_from_cell(c, true, &st->running, &err) < 0) {
                 log_error("dns: %s", err.message);
                 return;
         }
@@ -467,6 +443,12 @@ static void dns_on_running(Cell *c) {
 }
 
 static int dns_probe(Cell *c, PicError *err) {
+        DnsState *st = dns_state(c);
+        /* Just (re)started and still within its readiness wait: starting is not failing. */
+        if (st && !st->ready && st->wait_timer)
+                return 0;
+        if (st && !st->ready)
+                return pic_error(err, -EHOSTDOWN, NULL, "unbound runs but its runtime state could not be applied");
         _cleanup_free_ char *reply = NULL;
         int r = ctl(c, "status", NULL, &reply, err);
         if (r < 0)
@@ -498,7 +480,7 @@ static int dns_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError 
         if ((!ho && !hn) || (ho && hn && mo.ip == mn.ip && mo.access == mn.access))
                 return 0;
         DnsParams p;
-        int r = params_from_cell(c, &p, err);
+        int r = params_from_cell(c, false, &p, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *script = NULL;
@@ -606,6 +588,8 @@ int dns_record_add(Cell *c, json_t *body, DnsRecord *ret, PicError *err) {
                                     : pic_error(err, r, NULL, "cannot store the record");
         }
         r = ctl(c, "local_datas", line, NULL, err);
+        if (unbound_will_reapply(c, r))
+                r = 0; /* stored: the re-apply after unbound's start publishes it */
         if (r < 0) {
                 store_rollback(c->store);
                 return r;
@@ -638,8 +622,8 @@ int dns_record_remove(Cell *c, const char *id, DnsRecord *ret, PicError *err) {
         r = store_dns_record_delete(c->store, rec.id);
         if (r < 0)
                 pic_error(err, r, NULL, "cannot delete the record");
-        else
-                r = republish_name(c, zone, rec.name, err);
+        else if ((r = republish_name(c, zone, rec.name, err)) < 0 && unbound_will_reapply(c, r))
+                r = 0; /* the restarting unbound will not have it */
         if (r >= 0) {
                 r = store_commit(c->store);
                 if (r < 0)

@@ -82,7 +82,7 @@ int unbound_ctl(const char *socket_path, const char *command, const char *lines,
         r = write_all(fd, out.data, out.len);
         strbuf_done(&out);
         if (r < 0)
-                return pic_error(err, r == -EPIPE ? -ECONNREFUSED : r, NULL,
+                return pic_error(err, r == -EPIPE || r == -ECONNRESET ? -ECONNREFUSED : r, NULL,
                                  "cannot send a command to unbound: %s", strerror(-r));
 
         StrBuf reply = { .max = UNBOUND_CTL_REPLY_MAX };
@@ -94,6 +94,9 @@ int unbound_ctl(const char *socket_path, const char *command, const char *lines,
                 if (k < 0) {
                         r = negative_errno();
                         strbuf_done(&reply);
+                        /* Accepted by a dying process's socket, then dropped: unbound is not there. */
+                        if (r == -ECONNRESET)
+                                return pic_error(err, -ECONNREFUSED, NULL, "unbound went away while answering");
                         return pic_error(err, r == -EAGAIN ? -ETIMEDOUT : r, NULL,
                                          "no complete answer from unbound: %s", strerror(r == -EAGAIN ? ETIMEDOUT : -r));
                 }
