@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/parse.h"
 #include "basic/time-util.h"
@@ -118,6 +119,7 @@ struct Supervisor {
         size_t n_services, cap_services;
         Service *removed; /* removed while still running; freed when reaped */
         bool stopping_all;
+        char *pid_dir; /* where <name>.pid records live, or NULL */
 };
 
 static const char *const service_state_names[_SERVICE_STATE_MAX] = {
@@ -382,6 +384,95 @@ static pid_t waitpid_retry(pid_t pid, int *status, int flags) {
  * says why. The parent waits for the exec verdict (EOF of the CLOEXEC status pipe, or the child's errno):
  * the child only makes a few system calls first, and a missing binary then fails at once instead of
  * crash-looping. */
+/* ---- pid records: a daemon that drops privileges loses PR_SET_PDEATHSIG, so after a kill -9 of picd it
+ * keeps running. Each start records "PID STARTTIME"; the next start of the same service stops such a
+ * leftover first. The start time (clock ticks since boot) proves the pid was not reused by another. ---- */
+
+static int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = read_retry(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        if (!p)
+                return -EIO;
+        char state = p[2];
+        /* Field 3 is the state; the start time is field 22: step over the 20 spaces before it. */
+        for (int space = 0; space < 20; space++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EIO;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1)
+                return -EIO;
+        *ret = v;
+        if (ret_state)
+                *ret_state = state;
+        return 0;
+}
+
+static bool proc_is(pid_t pid, unsigned long long starttime) {
+        unsigned long long t;
+        char state;
+        return proc_starttime(pid, &t, &state) == 0 && t == starttime && state != 'Z' && state != 'X';
+}
+
+static void pid_record_path(const Service *svc, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.pid", svc->sup->pid_dir, svc->name);
+}
+
+static void pid_record_write(const Service *svc) {
+        unsigned long long t;
+        char path[4096], text[64];
+        if (!svc->sup->pid_dir || proc_starttime(svc->pid, &t, NULL) < 0)
+                return;
+        pid_record_path(svc, path, sizeof path);
+        snprintf(text, sizeof text, "%d %llu\n", (int) svc->pid, t);
+        int r = write_file_atomic(path, text, strlen(text), 0644, NULL, NULL, NULL);
+        if (r < 0)
+                log_debug_errno(r, "service %s: cannot record its pid", svc->name);
+}
+
+static void pid_record_remove(const Service *svc) {
+        char path[4096];
+        if (!svc->sup->pid_dir)
+                return;
+        pid_record_path(svc, path, sizeof path);
+        (void) unlink(path);
+}
+
+static void stop_leftover(const Service *svc) {
+        char path[4096], text[64] = "";
+        if (!svc->sup->pid_dir)
+                return;
+        pid_record_path(svc, path, sizeof path);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read_retry(fd, text, sizeof text - 1);
+        int pid = 0;
+        unsigned long long t = 0;
+        if (n > 0 && sscanf(text, "%d %llu", &pid, &t) == 2 && pid > 1 && proc_is(pid, t)) {
+                log_info("service %s: stopping pid %d left running by an earlier picd", svc->name, pid);
+                /* Not our child (init adopted it): poll, bounded — TERM for 3 s, then KILL for 2 s. */
+                (void) kill(pid, SIGTERM);
+                for (int i = 0; i < 250 && proc_is(pid, t); i++) {
+                        if (i == 150)
+                                (void) kill(pid, SIGKILL);
+                        usleep(20 * 1000);
+                }
+        }
+        (void) unlink(path);
+}
+
 static int service_spawn(Service *svc) {
         Supervisor *s = svc->sup;
         _cleanup_close_ int out_r = -1, out_w = -1, status_r = -1, status_w = -1;
@@ -401,6 +492,7 @@ static int service_spawn(Service *svc) {
                 return r;
         }
 
+        stop_leftover(svc);
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {
@@ -453,6 +545,7 @@ static int service_spawn(Service *svc) {
         svc->pid = pid;
         svc->started_usec = now_usec();
         svc->started_at = wall_sec();
+        pid_record_write(svc);
         log_debug("service %s: started as pid %d", svc->name, (int) pid);
         return 0;
 }
@@ -527,6 +620,7 @@ static void service_exited(Service *svc, int status) {
         }
         loop_cancel_timer(s->loop, svc->kill_timer);
         svc->kill_timer = NULL;
+        pid_record_remove(svc);
         svc->pid = 0;
         svc->last_exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         svc->last_exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -665,11 +759,21 @@ Supervisor *supervisor_free(Supervisor *s) {
         free(s->services);
         free(s->names);
         loop_del_signal(s->loop, SIGCHLD);
+        free(s->pid_dir);
         if (s->netns_fd >= 0)
                 close(s->netns_fd);
         close(s->devnull_fd);
         free(s);
         return NULL;
+}
+
+int supervisor_set_pid_dir(Supervisor *s, const char *dir) {
+        char *d = strdup(dir);
+        if (!d)
+                return -ENOMEM;
+        free(s->pid_dir);
+        s->pid_dir = d;
+        return 0;
 }
 
 int supervisor_set_state_callback(Supervisor *s, supervisor_state_fn fn, void *userdata) {

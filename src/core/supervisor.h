@@ -55,6 +55,9 @@ int supervisor_new(Loop *loop, int netns_fd, Supervisor **ret);
 Supervisor *supervisor_free(Supervisor *s);
 
 int supervisor_set_state_callback(Supervisor *s, supervisor_state_fn fn, void *userdata);
+/* Keep "<name>.pid" records in dir so a start can stop a daemon an earlier, killed picd left running
+ * (daemons that drop privileges lose the parent-death signal). */
+int supervisor_set_pid_dir(Supervisor *s, const char *dir);
 
 /* Registers a service (copying spec) without starting it. -EEXIST for a duplicate name. */
 int supervisor_add(Supervisor *s, const ServiceSpec *spec);

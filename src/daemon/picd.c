@@ -265,6 +265,9 @@ int main(int argc, char **argv) {
                 r = loop_add_signal(cell.loop, SIGHUP, on_hup, &cell);
         if (r >= 0)
                 r = supervisor_new(cell.loop, cell.netns_fd, &cell.supervisor);
+        snprintf(path, sizeof path, "%s/run", cell.state_dir);
+        if (r >= 0)
+                r = supervisor_set_pid_dir(cell.supervisor, path);
         if (r < 0) {
                 log_error_errno(r, "cannot set up the event loop");
                 goto out;

@@ -155,11 +155,35 @@ class Picd:
             self.proc.wait(10)
         self.proc = None
 
+    def daemon_pids(self):
+        """Daemons this cell's picd started, from its pid records: {service: pid} (still alive only)."""
+        found = {}
+        run_dir = os.path.join(self.state_dir, "run")
+        for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+            if not name.endswith(".pid"):
+                continue
+            try:
+                with open(os.path.join(run_dir, name)) as f:
+                    pid, start = (int(x) for x in f.read().split())
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[19]) == start and fields[0] not in "ZX":
+                    found[name[:-4]] = pid
+            except (OSError, ValueError):
+                continue
+        return found
+
     def cleanup(self):
         try:
             if self.proc and self.proc.poll() is None:
                 self.stop()
         finally:
+            # After a kill -9 of picd, daemons that dropped privileges outlive it: stop them by PID.
+            for pid in self.daemon_pids().values():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             run("ip", "netns", "del", self.netns, check=False)
             if self.tmp:
                 self.tmp.cleanup()

@@ -380,22 +380,10 @@ static int dns_argv(Cell *c, char ***ret_argv, char ***ret_env) {
         return 0;
 }
 
-/* A picd killed with SIGKILL leaves its unbound running (the switch to the unbound user clears the
- * parent-death signal), still holding the DNS address: the new one could not bind. Stop it through the
- * control socket, which is in our state dir, so it can only be ours. */
-static void stop_leftover(Cell *c) {
-        if (ctl(c, "status", NULL, NULL, NULL) < 0)
-                return;
-        log_warn("dns: stopping an unbound left running by a previous picd");
-        (void) ctl(c, "stop", NULL, NULL, NULL);
-        for (int i = 0; i < 150 && ctl(c, "status", NULL, NULL, NULL) >= 0; i++)
-                usleep(20 * 1000);
-}
-
 static int dns_setup(Cell *c, PicError *err) {
         if (!dns_state(c))
                 return pic_error(err, -ENOMEM, NULL, "out of memory");
-        stop_leftover(c);
+        /* An unbound left running by a SIGKILLed picd is stopped by the supervisor's pid records. */
         return 0;
 }
 
