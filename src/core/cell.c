@@ -166,7 +166,16 @@ int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *er
         return 0;
 }
 
+/* A daemon is (again) running: its module re-applies runtime state (UAPI peers, unbound local data, ...). */
+static void on_service_state(Supervisor *s, const char *name, ServiceState state, void *userdata) {
+        Cell *c = userdata;
+        const ServiceOps *ops = cell_find_service(c, name);
+        if (ops && ops->on_running && state == SERVICE_RUNNING)
+                ops->on_running(c);
+}
+
 void cell_start_services(Cell *c) {
+        (void) supervisor_set_state_callback(c->supervisor, on_service_state, c);
         for (size_t i = 0; i < c->n_services; i++) {
                 PicError err = { 0 };
                 const ServiceOps *ops = c->services[i];
