@@ -369,8 +369,13 @@ static void on_epoll(Loop *loop, int fd, uint32_t events, void *userdata) {
 static int on_prepare(Loop *loop, void *userdata) {
         Listener *l = userdata;
         MHD_UNSIGNED_LONG_LONG t;
-        if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
-                return -1;
+        /* Work that no new fd event announces (the next request of a keep-alive connection already in
+         * MHD's buffer, a connection timeout that fell due) is done only by MHD_run: timeout 0 says so. */
+        if (MHD_get_timeout(l->mhd, &t) == MHD_YES && t == 0) {
+                MHD_run(l->mhd);
+                if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
+                        return -1;
+        }
         return t > 60000 ? 60000 : (int) t;
 }
 

@@ -549,6 +549,8 @@ static int wg_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
         int r = require_running(c, err);
         if (r < 0)
                 return r;
+        if (is && streq(new->public_key, wg_state(c)->public_key))
+                return pic_error(err, -EEXIST, "public_key", "public_key is the cell's own public key");
         char ifname[IFNAMSIZ];
         svc_wireguard_ifname(c, ifname);
         Cmds m;
