@@ -257,9 +257,10 @@ static int peer_line(WgLivePeer *p, const char *key, const char *val) {
                                        p->psk_digest[4] | p->psk_digest[5] | p->psk_digest[6] | p->psk_digest[7];
                 sodium_memzero(k, sizeof k);
         } else if (streq(key, "endpoint")) {
-                if (strlen(val) >= sizeof p->endpoint)
+                size_t n = strlen(val);
+                if (n >= sizeof p->endpoint)
                         return -EBADMSG;
-                snprintf(p->endpoint, sizeof p->endpoint, "%s", val);
+                memcpy(p->endpoint, val, n + 1);
         } else if (streq(key, "last_handshake_time_sec")) {
                 if (parse_u64(val, &u) < 0 || u > INT64_MAX)
                         return -EBADMSG;
@@ -277,8 +278,11 @@ static int peer_line(WgLivePeer *p, const char *key, const char *val) {
         } else if (streq(key, "allowed_ip")) {
                 size_t have = strlen(p->allowed_ips), add = strlen(val);
                 /* Keep what fits; the count stays exact so a comparison never mistakes a cut list for a match. */
-                if (have + add + 2 < sizeof p->allowed_ips)
-                        snprintf(p->allowed_ips + have, sizeof p->allowed_ips - have, "%s%s", have ? "," : "", val);
+                if (have + add + 2 < sizeof p->allowed_ips) {
+                        if (have)
+                                p->allowed_ips[have++] = ',';
+                        memcpy(p->allowed_ips + have, val, add + 1);
+                }
                 p->n_allowed_ips++;
         }
         return 0;

@@ -373,8 +373,11 @@ static int reconcile(Cell *c, const char *ifname, PicError *err) {
                 pic_error(err, r, NULL, "cannot read the stored peers");
                 goto out;
         }
-        qsort(want.v, want.n, sizeof *want.v, cmp_want);
-        qsort(live.peers, live.n_peers, sizeof *live.peers, cmp_live);
+        /* qsort's array may not be NULL even when empty. */
+        if (want.n > 0)
+                qsort(want.v, want.n, sizeof *want.v, cmp_want);
+        if (live.n_peers > 0)
+                qsort(live.peers, live.n_peers, sizeof *live.peers, cmp_live);
         r = cmds_init(&m, (want.n + live.n_peers + 1) * PEER_CMD_MAX);
         if (r < 0)
                 goto out;
@@ -725,13 +728,14 @@ int svc_wireguard_live_peers(Cell *c, json_t **ret, PicError *err) {
                 wg_live_device_done(&live);
                 return pic_error(err, r, NULL, "cannot read the stored peers");
         }
-        qsort(names.v, names.n, sizeof *names.v, cmp_name_entry);
+        if (names.n > 0)
+                qsort(names.v, names.n, sizeof *names.v, cmp_name_entry);
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < live.n_peers; i++) {
                 const WgLivePeer *p = &live.peers[i];
                 NameEntry key;
                 snprintf(key.public_key, sizeof key.public_key, "%s", p->public_key);
-                const NameEntry *e = bsearch(&key, names.v, names.n, sizeof *names.v, cmp_name_entry);
+                const NameEntry *e = names.n > 0 ? bsearch(&key, names.v, names.n, sizeof *names.v, cmp_name_entry) : NULL;
                 json_t *ips = json_array();
                 char buf[sizeof p->allowed_ips];
                 snprintf(buf, sizeof buf, "%s", p->allowed_ips);
