@@ -234,8 +234,9 @@ int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
 }
 
 int peers_get(Cell *c, const char *name, Peer *ret, PicError *err) {
+        /* A name outside the grammar cannot exist: 404 like any other unknown name (and not echoed back). */
         if (!name_is_valid(name))
-                return pic_error(err, -EINVAL, "name", "not a valid peer name");
+                return pic_error(err, -ENOENT, "name", "no such peer");
         int r = store_peer_get_by_name(c->store, name, ret);
         if (r == -ENOENT)
                 return pic_error(err, r, "name", "no peer named \"%s\"", name);

@@ -168,6 +168,8 @@ class PeerValidationTest(PicdTestCase):
         self.assertError(self.picd.get("/api/peers/nobody/config"), 404)
         self.assertError(self.picd.get("/api/peers/p1/config?format=gif"), 400, "format")
         self.assertError(self.picd.get("/api/peers/BAD%0A/config"), 404)
+        self.assertError(self.picd.put("/api/peers/BAD", {"enabled": False}), 404)
+        self.assertError(self.picd.delete("/api/peers/x%22y"), 404)
         self.assertEqual(self.cell.snapshot(), before)
         # The private key is not for read-only tokens.
         ro = self.picd.make_token("read")

@@ -32,7 +32,7 @@ int http_peer_config_get(HttpRequest *req, HttpResponse *resp) {
         Peer p;
         int r = peers_get(req->cell, req->params[0], &p, &err);
         if (r < 0)
-                return http_reply_errno(resp, r == -EINVAL ? -ENOENT : r, &err);
+                return http_reply_errno(resp, r, &err);
         char *text = NULL;
         r = svc_wireguard_client_config(req->cell, &p, &text, &err);
         secret_wipe(&p, sizeof p);
