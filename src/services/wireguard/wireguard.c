@@ -22,6 +22,7 @@
 #include "net/link.h"
 #include "net/wg-uapi.h"
 #include "services/network/network.h"
+#include "services/wireguard/sync.h"
 #include "services/wireguard/wgconfig.h"
 
 #define SERVICE_NAME "wireguard"
@@ -222,70 +223,7 @@ static int wg_argv(Cell *c, char ***ret_argv, char ***ret_env) {
 
 /* ---- UAPI commands --------------------------------------------------------------------------------------- */
 
-/* A fixed-capacity command buffer: commands carry preshared keys, so it never reallocates and is wiped. */
-typedef struct Cmds {
-        char *buf;
-        size_t len, cap;
-        bool overflow;
-} Cmds;
-
-static int cmds_init(Cmds *m, size_t cap) {
-        *m = (Cmds) { .buf = malloc(cap), .cap = cap };
-        return m->buf ? 0 : -ENOMEM;
-}
-
-static void cmds_done(Cmds *m) {
-        if (m->buf) {
-                secret_wipe(m->buf, m->cap);
-                free(m->buf);
-        }
-        *m = (Cmds) { 0 };
-}
-
-_printf_(2, 3) static void cmds_put(Cmds *m, const char *fmt, ...) {
-        if (m->overflow)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(m->buf + m->len, m->cap - m->len, fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t) n >= m->cap - m->len)
-                m->overflow = true;
-        else
-                m->len += (size_t) n;
-}
-
-/* Largest single peer spec below, with slack. */
-#define PEER_CMD_MAX 320
-
-static int cmd_remove(Cmds *m, const char *public_key) {
-        char hex[WG_KEY_HEXLEN];
-        int r = wg_key_to_hex(public_key, hex);
-        if (r < 0)
-                return r;
-        cmds_put(m, "public_key=%s\nremove=true\n", hex);
-        return 0;
-}
-
-/* Adds or fixes a peer: the preshared key and exactly one allowed IP, its VPN address. */
-static int cmd_upsert(Cmds *m, const char *public_key, const char *psk_b64, uint32_t ip) {
-        char hex[WG_KEY_HEXLEN], psk[WG_KEY_HEXLEN], a[IPV4_STRLEN];
-        int r = wg_key_to_hex(public_key, hex);
-        if (r < 0)
-                return r;
-        if (psk_b64 && *psk_b64) {
-                r = wg_key_to_hex(psk_b64, psk);
-                if (r < 0)
-                        return r;
-        } else
-                snprintf(psk, sizeof psk, "%064d", 0);
-        cmds_put(m, "public_key=%s\npreshared_key=%s\nreplace_allowed_ips=true\nallowed_ip=%s/32\n", hex, psk,
-                 ipv4_format(ip, a));
-        secret_wipe(psk, sizeof psk);
-        return 0;
-}
-
-static int set_cmds(const char *ifname, Cmds *m, PicError *err) {
+static int set_cmds(const char *ifname, WgCmds *m, PicError *err) {
         if (m->overflow)
                 return pic_error(err, -E2BIG, NULL, "WireGuard command too long");
         if (m->len == 0)
@@ -300,14 +238,8 @@ static int set_cmds(const char *ifname, Cmds *m, PicError *err) {
 
 /* ---- reconcile -------------------------------------------------------------------------------------------- */
 
-typedef struct Want {
-        char public_key[WG_KEY_STRLEN];
-        char preshared_key[WG_KEY_STRLEN];
-        uint32_t ip;
-} Want;
-
 typedef struct WantList {
-        Want *v;
+        WgWantPeer *v;
         size_t n, cap;
         int error;
 } WantList;
@@ -318,7 +250,7 @@ static int collect_enabled(const Peer *p, void *userdata) {
                 return 0;
         if (w->n == w->cap) {
                 size_t ncap = w->cap ? w->cap * 2 : 64;
-                Want *nv = malloc(ncap * sizeof *nv);
+                WgWantPeer *nv = malloc(ncap * sizeof *nv);
                 if (!nv)
                         return w->error = -ENOMEM;
                 if (w->v) {
@@ -329,28 +261,11 @@ static int collect_enabled(const Peer *p, void *userdata) {
                 w->v = nv;
                 w->cap = ncap;
         }
-        Want *x = &w->v[w->n++];
+        WgWantPeer *x = &w->v[w->n++];
         snprintf(x->public_key, sizeof x->public_key, "%s", p->public_key);
         snprintf(x->preshared_key, sizeof x->preshared_key, "%s", p->preshared_key);
         x->ip = p->ip;
         return 0;
-}
-
-static int cmp_want(const void *a, const void *b) {
-        return strcmp(((const Want *) a)->public_key, ((const Want *) b)->public_key);
-}
-
-static int cmp_live(const void *a, const void *b) {
-        return strcmp(((const WgLivePeer *) a)->public_key, ((const WgLivePeer *) b)->public_key);
-}
-
-static bool live_matches(const WgLivePeer *l, const Want *w) {
-        char a[IPV4_STRLEN + 3];
-        char ip[IPV4_STRLEN];
-        snprintf(a, sizeof a, "%s/32", ipv4_format(w->ip, ip));
-        uint8_t d[8];
-        wg_psk_digest(w->preshared_key, d);
-        return l->n_allowed_ips == 1 && streq(l->allowed_ips, a) && memcmp(d, l->psk_digest, sizeof d) == 0;
 }
 
 /* Like `wg syncconf`: one `get`, then one `set` that adds the missing, removes the unknown and fixes the
@@ -358,8 +273,8 @@ static bool live_matches(const WgLivePeer *l, const Want *w) {
 static int reconcile(Cell *c, const char *ifname, PicError *err) {
         WgLiveDevice live = { 0 };
         WantList want = { 0 };
-        Cmds m = { 0 };
-        unsigned added = 0, removed = 0, fixed = 0;
+        WgCmds m = { 0 };
+        WgSyncStats st = { 0 };
         int r = wg_uapi_get_device(ifname, &live);
         if (r < 0) {
                 pic_error(err, r == -EHOSTDOWN ? r : -EIO, NULL, "cannot read the live peers of %s: %s", ifname,
@@ -373,46 +288,17 @@ static int reconcile(Cell *c, const char *ifname, PicError *err) {
                 pic_error(err, r, NULL, "cannot read the stored peers");
                 goto out;
         }
-        /* qsort's array may not be NULL even when empty. */
-        if (want.n > 0)
-                qsort(want.v, want.n, sizeof *want.v, cmp_want);
-        if (live.n_peers > 0)
-                qsort(live.peers, live.n_peers, sizeof *live.peers, cmp_live);
-        r = cmds_init(&m, (want.n + live.n_peers + 1) * PEER_CMD_MAX);
-        if (r < 0)
-                goto out;
-        size_t i = 0, j = 0;
-        while (r >= 0 && (i < want.n || j < live.n_peers)) {
-                int k = i == want.n         ? 1
-                        : j == live.n_peers ? -1
-                                            : strcmp(want.v[i].public_key, live.peers[j].public_key);
-                if (k < 0) {
-                        r = cmd_upsert(&m, want.v[i].public_key, want.v[i].preshared_key, want.v[i].ip);
-                        added++;
-                        i++;
-                } else if (k > 0) {
-                        r = cmd_remove(&m, live.peers[j].public_key);
-                        removed++;
-                        j++;
-                } else {
-                        if (!live_matches(&live.peers[j], &want.v[i])) {
-                                r = cmd_upsert(&m, want.v[i].public_key, want.v[i].preshared_key, want.v[i].ip);
-                                fixed++;
-                        }
-                        i++;
-                        j++;
-                }
-        }
+        r = wg_sync_commands(want.v, want.n, live.peers, live.n_peers, &m, &st);
         if (r < 0) {
-                pic_error(err, r, NULL, "a stored peer has an invalid key");
+                pic_error(err, r, NULL, r == -EINVAL ? "a stored peer has an invalid key" : "out of memory");
                 goto out;
         }
         r = set_cmds(ifname, &m, err);
-        if (r >= 0 && (added || removed || fixed))
-                log_info("wireguard: reconciled %s with the store: %u added, %u removed, %u fixed", ifname, added,
-                         removed, fixed);
+        if (r >= 0 && (st.added || st.removed || st.fixed))
+                log_info("wireguard: reconciled %s with the store: %u added, %u removed, %u fixed", ifname, st.added,
+                         st.removed, st.fixed);
 out:
-        cmds_done(&m);
+        wg_cmds_done(&m);
         if (want.v) {
                 secret_wipe(want.v, want.cap * sizeof *want.v);
                 free(want.v);
@@ -476,16 +362,16 @@ static int configure(Cell *c, const char *ifname, PicError *err) {
         secret_wipe(priv, sizeof priv);
         if (r < 0)
                 return pic_error(err, r, NULL, "the WireGuard server key is invalid");
-        Cmds m;
-        r = cmds_init(&m, 256);
+        WgCmds m;
+        r = wg_cmds_init(&m, 256);
         if (r < 0) {
                 secret_wipe(hex, sizeof hex);
                 return r;
         }
-        cmds_put(&m, "private_key=%s\nlisten_port=%u\n", hex, (unsigned) settings_int(c->settings, "wireguard.port"));
+        wg_cmds_put(&m, "private_key=%s\nlisten_port=%u\n", hex, (unsigned) settings_int(c->settings, "wireguard.port"));
         secret_wipe(hex, sizeof hex);
         r = set_cmds(ifname, &m, err);
-        cmds_done(&m);
+        wg_cmds_done(&m);
         if (r < 0)
                 return r;
 
@@ -556,19 +442,19 @@ static int wg_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
                 return pic_error(err, -EEXIST, "public_key", "public_key is the cell's own public key");
         char ifname[IFNAMSIZ];
         svc_wireguard_ifname(c, ifname);
-        Cmds m;
-        r = cmds_init(&m, 2 * PEER_CMD_MAX);
+        WgCmds m;
+        r = wg_cmds_init(&m, 2 * WG_PEER_CMD_MAX);
         if (r < 0)
                 return pic_error(err, r, NULL, "out of memory");
         if (was && !same_key)
-                r = cmd_remove(&m, old->public_key);
+                r = wg_cmd_remove(&m, old->public_key);
         if (r >= 0 && is)
-                r = cmd_upsert(&m, new->public_key, new->preshared_key, new->ip);
+                r = wg_cmd_upsert(&m, new->public_key, new->preshared_key, new->ip);
         if (r < 0)
                 r = pic_error(err, r, "public_key", "the peer's key is invalid");
         else
                 r = set_cmds(ifname, &m, err);
-        cmds_done(&m);
+        wg_cmds_done(&m);
         return r;
 }
 
