@@ -40,66 +40,47 @@ int fsync_directory_of(const char *path) {
         return 0;
 }
 
+static int write_all(int fd, const void *data, size_t len) {
+        const char *p = data;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, atomic_check_fn check,
                       void *userdata, PicError *err) {
         if (content_equals(path, data, len, mode))
                 return WRITE_ATOMIC_UNCHANGED;
-
-        char tmp[PATH_MAX];
-        int fd = -1, r;
-        for (int attempt = 0;; attempt++) {
-                unsigned rnd = (unsigned) getpid() * 2654435761u + (unsigned) attempt * 40503u;
-                if (snprintf(tmp, sizeof tmp, "%s.tmp-%08x", path, rnd) >= (int) sizeof tmp)
-                        return pic_error(err, -ENAMETOOLONG, NULL, "path too long: %s", path);
-                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-                if (fd >= 0)
-                        break;
-                if (errno != EEXIST || attempt > 16)
-                        return pic_error(err, negative_errno(), NULL, "cannot create %s: %s", tmp, strerror(errno));
-        }
-
-        const char *p = data;
-        size_t left = len;
-        while (left > 0) {
-                ssize_t n = write(fd, p, left);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = pic_error(err, negative_errno(), NULL, "write %s: %s", tmp, strerror(errno));
-                        goto fail;
-                }
-                p += n;
-                left -= (size_t) n;
-        }
-        /* fchmod because open()'s mode is filtered by the umask. */
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-                r = pic_error(err, negative_errno(), NULL, "sync %s: %s", tmp, strerror(errno));
-                goto fail;
-        }
-        if (close(fd) < 0) {
-                fd = -1;
-                r = pic_error(err, negative_errno(), NULL, "close %s: %s", tmp, strerror(errno));
-                goto fail;
-        }
-        fd = -1;
-        if (check) {
-                r = check(tmp, userdata, err);
-                if (r < 0)
-                        goto fail;
-        }
-        if (rename(tmp, path) < 0) {
-                r = pic_error(err, negative_errno(), NULL, "rename to %s: %s", path, strerror(errno));
-                goto fail;
-        }
-        r = fsync_directory_of(path);
+        AtomicFile f;
+        int r = atomic_file_open(path, mode, &f);
         if (r < 0)
-                return pic_error(err, r, NULL, "sync directory of %s: %s", path, strerror(-r));
+                return pic_error(err, r, NULL, "cannot create a temporary file beside %s: %s", path, strerror(-r));
+        r = write_all(f.fd, data, len);
+        if (r >= 0)
+                r = atomic_file_finish(&f);
+        if (r < 0) {
+                atomic_file_abort(&f);
+                return pic_error(err, r, NULL, "cannot write %s: %s", f.tmp, strerror(-r));
+        }
+        if (check) {
+                r = check(f.tmp, userdata, err);
+                if (r < 0) {
+                        atomic_file_abort(&f);
+                        return r;
+                }
+        }
+        r = atomic_file_commit(&f, false);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot replace %s: %s", path, strerror(-r));
         return WRITE_ATOMIC_WRITTEN;
-fail:
-        if (fd >= 0)
-                close(fd);
-        unlink(tmp);
-        return r;
 }
 
 int read_file_full(const char *path, size_t max, char **ret, size_t *ret_len) {
@@ -188,4 +169,69 @@ static int rm_rf_at(int parent_fd, const char *name) {
 
 int rm_rf(const char *path) {
         return rm_rf_at(AT_FDCWD, path);
+}
+
+int atomic_file_open(const char *path, mode_t mode, AtomicFile *ret) {
+        static unsigned counter;
+        AtomicFile f = { .fd = -1, .mode = mode };
+        if (snprintf(f.path, sizeof f.path, "%s", path) >= (int) sizeof f.path)
+                return -ENAMETOOLONG;
+        /* A dot file: daemons that watch a directory (dnsmasq's dhcp-hostsdir via inotify) skip hidden
+         * names, so they never read a half-made candidate. */
+        const char *slash = strrchr(path, '/');
+        int dir_len = slash ? (int) (slash - path + 1) : 0;
+        for (int attempt = 0;; attempt++) {
+                unsigned rnd = (unsigned) getpid() * 2654435761u + ++counter * 40503u + (unsigned) attempt;
+                if (snprintf(f.tmp, sizeof f.tmp, "%.*s.%s.tmp-%08x", dir_len, path, path + dir_len, rnd) >=
+                    (int) sizeof f.tmp)
+                        return -ENAMETOOLONG;
+                f.fd = open(f.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+                if (f.fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt > 16)
+                        return negative_errno();
+        }
+        *ret = f;
+        return 0;
+}
+
+int atomic_file_finish(AtomicFile *f) {
+        if (f->fd < 0)
+                return 0;
+        int r = 0;
+        /* fchmod because open()'s mode is filtered by the umask. */
+        if (fchmod(f->fd, f->mode) < 0 || fsync(f->fd) < 0)
+                r = negative_errno();
+        int fd = TAKE_FD(f->fd);
+        if (close(fd) < 0 && r == 0)
+                r = negative_errno();
+        return r;
+}
+
+int atomic_file_commit(AtomicFile *f, bool no_replace) {
+        if (!f->tmp[0])
+                return -EBADF;
+        int r = atomic_file_finish(f);
+        if (r == 0 && renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, no_replace ? RENAME_NOREPLACE : 0) < 0)
+                r = negative_errno();
+        if (r < 0)
+                unlink(f->tmp);
+        f->tmp[0] = '\0';
+        return r < 0 ? r : fsync_directory_of(f->path);
+}
+
+void atomic_file_abort(AtomicFile *f) {
+        if (f->fd >= 0)
+                close(TAKE_FD(f->fd));
+        if (f->tmp[0]) {
+                unlink(f->tmp);
+                f->tmp[0] = '\0';
+        }
+}
+
+int fsync_directory(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return fsync(fd) < 0 ? negative_errno() : 0;
 }

@@ -26,3 +26,22 @@ int mkdir_p(const char *path, mode_t mode);
 int fsync_directory_of(const char *path);
 /* Removes a directory tree (no symlink following). Missing is not an error. */
 int rm_rf(const char *path);
+
+/* The same discipline for content streamed through an fd (archives too big for one buffer):
+ * atomic_file_open() creates PATH.tmp-XXXXXXXX (O_EXCL, mode), the caller writes to f->fd, then
+ * atomic_file_commit() fchmods, fsyncs, renames (never over an existing file when no_replace) and fsyncs
+ * the directory. atomic_file_abort() closes and unlinks the temp file; both may be called after a failed
+ * commit. */
+typedef struct AtomicFile {
+        int fd;
+        mode_t mode;
+        char path[4096];
+        char tmp[4096 + 16];
+} AtomicFile;
+int atomic_file_open(const char *path, mode_t mode, AtomicFile *ret);
+/* fchmod, fsync and close without renaming, so a checker can read the complete candidate at f->tmp. */
+int atomic_file_finish(AtomicFile *f);
+int atomic_file_commit(AtomicFile *f, bool no_replace);
+void atomic_file_abort(AtomicFile *f);
+/* fsync of a directory itself (not its parent). */
+int fsync_directory(const char *path);

@@ -102,6 +102,16 @@ static int write_files(Cell *c, const ServiceOps *ops, ServiceFiles *files, PicE
                 _cleanup_free_ char *path = cell_service_path(c, ops->name, files->v[i].name);
                 if (!path)
                         return -ENOMEM;
+                /* A file name may carry a sub-directory ("hosts.d/<mac>" for dnsmasq's dhcp-hostsdir). */
+                char *slash = strrchr(path, '/');
+                if (strchr(files->v[i].name, '/') && slash) {
+                        *slash = '\0';
+                        r = mkdir_p(path, 0755);
+                        *slash = '/';
+                        if (r < 0)
+                                return pic_error(err, r, NULL, "cannot create the directory of %s: %s", path,
+                                                 strerror(-r));
+                }
                 CheckCtx cc = { c, ops, files->v[i].name };
                 r = write_file_atomic(path, files->v[i].content, files->v[i].len, files->v[i].mode,
                                       ops->check ? check_trampoline : NULL, &cc, err);
@@ -113,10 +123,31 @@ static int write_files(Cell *c, const ServiceOps *ops, ServiceFiles *files, PicE
         return changed;
 }
 
-int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err) {
+static int service_index(Cell *c, const char *name) {
+        for (size_t i = 0; i < c->n_services; i++)
+                if (streq(c->services[i]->name, name))
+                        return (int) i;
+        return -ENOENT;
+}
+
+const char *cell_service_error(Cell *c, const char *name) {
+        int i = service_index(c, name);
+        return i >= 0 ? c->service_error[i] : "";
+}
+
+static int service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err) {
         ServiceFiles files = { 0 };
         int r = 0;
         bool changed = false;
+        if (ops->enabled && !ops->enabled(c)) {
+                ServiceStatus was;
+                if (supervisor_status(c->supervisor, ops->name, &was) < 0)
+                        return 0;
+                r = supervisor_remove(c->supervisor, ops->name);
+                if (ops->teardown)
+                        ops->teardown(c);
+                return r < 0 ? pic_error(err, r, NULL, "cannot stop %s: %s", ops->name, strerror(-r)) : 0;
+        }
         if (ops->render) {
                 r = ops->render(c, &files, err);
                 if (r >= 0)
@@ -145,14 +176,15 @@ int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *er
                 strv_free(env);
                 if (r >= 0)
                         r = supervisor_start(c->supervisor, ops->name);
-                return r < 0 ? pic_error(err, r, NULL, "cannot start %s: %s", ops->name, strerror(-r)) : 0;
+                /* Whatever the cause (a missing binary is ENOENT), the client sees "service unavailable". */
+                return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "cannot start %s: %s", ops->name, strerror(-r)) : 0;
         }
         if (!ops->argv && ops->setup && !known && restart) {
                 r = ops->setup(c, err);
                 if (r < 0)
                         return r;
         }
-        if (!restart && ops->apply) {
+        if ((!restart || ops->apply_decides_restart) && ops->apply) {
                 r = ops->apply(c, changed, err);
                 if (r < 0)
                         return r;
@@ -161,12 +193,25 @@ int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *er
         if (restart && known) {
                 r = supervisor_restart(c->supervisor, ops->name);
                 if (r < 0)
-                        return pic_error(err, r, NULL, "cannot restart %s: %s", ops->name, strerror(-r));
+                        return pic_error(err, -EHOSTDOWN, NULL, "cannot restart %s: %s", ops->name, strerror(-r));
         }
         return 0;
 }
 
-/* A daemon is (again) running: its module re-applies runtime state (UAPI peers, unbound local data, ...). */
+int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err) {
+        PicError local = { 0 };
+        if (!err)
+                err = &local;
+        int r = service_sync(c, ops, restart, err);
+        int i = service_index(c, ops->name);
+        if (i >= 0)
+                snprintf(c->service_error[i], sizeof c->service_error[i], "%s",
+                         r >= 0 ? "" : err->message[0] ? err->message : strerror(-r));
+        return r;
+}
+
+/* The supervisor reports every state change; a (re)started daemon gets its module's on_running so runtime
+ * state that lives outside its config files is applied again. */
 static void on_service_state(Supervisor *s, const char *name, ServiceState state, void *userdata) {
         Cell *c = userdata;
         const ServiceOps *ops = cell_find_service(c, name);
@@ -174,8 +219,20 @@ static void on_service_state(Supervisor *s, const char *name, ServiceState state
                 ops->on_running(c);
 }
 
+static int check_settings(json_t *merged, json_t *flat, void *userdata, PicError *err) {
+        Cell *c = userdata;
+        for (size_t i = 0; i < c->n_services; i++)
+                if (c->services[i]->validate) {
+                        int r = c->services[i]->validate(c, merged, flat, err);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
 void cell_start_services(Cell *c) {
-        (void) supervisor_set_state_callback(c->supervisor, on_service_state, c);
+        supervisor_set_state_callback(c->supervisor, on_service_state, c);
+        settings_set_check(c->settings, check_settings, c);
         for (size_t i = 0; i < c->n_services; i++) {
                 PicError err = { 0 };
                 const ServiceOps *ops = c->services[i];

@@ -53,6 +53,15 @@ typedef struct ServiceOps {
         int (*peer_changed)(Cell *c, const Peer *old, const Peer *new, PicError *err);
         /* A dynamic host name appeared (ip != 0) or went away (ip == 0), e.g. a DHCP lease. */
         int (*host_changed)(Cell *c, const char *hostname, uint32_t ip, PicError *err);
+        /* Whether the module should run now (e.g. dhcp.enabled); NULL = always. When it turns false the
+         * reconciler removes the daemon and calls teardown. */
+        bool (*enabled)(Cell *c);
+        /* Settings rules that need the live system (an interface's address): run on the merged would-be
+         * values before a change is stored; flat holds the keys being changed. */
+        int (*validate)(Cell *c, json_t *merged, json_t *flat, PicError *err);
+        /* A restart the caller asks for (POST /api/config/apply) still goes through apply, which returns 1
+         * only when the daemon must really restart (chrony's allowed networks change live via chronyc). */
+        bool apply_decides_restart;
 } ServiceOps;
 
 struct Cell {
@@ -66,6 +75,7 @@ struct Cell {
         const ServiceOps *services[32];
         size_t n_services;
         void *service_data[32]; /* per-module private state, indexed like services[] */
+        char service_error[32][512]; /* why the last reconcile of services[i] failed, "" after a success */
         int64_t started_at;
 };
 
@@ -77,9 +87,14 @@ void **cell_service_data(Cell *c, const char *name);
 /* STATE/etc/<service>[/file]; caller frees. */
 char *cell_service_path(Cell *c, const char *service, const char *file);
 
-/* Render, check, write, then start or hot-apply one service; restart=true forces a daemon restart. */
+/* The last reconcile error of a service ("" when the last one succeeded), for /api/services and /health. */
+const char *cell_service_error(Cell *c, const char *name);
+
+/* Render, check, write, then start or hot-apply one service; restart=true forces a daemon restart (unless the
+ * module sets apply_decides_restart). A module whose enabled() is false is stopped instead. */
 int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err);
-/* Start every registered service (first boot or picd restart). Failures are logged, not fatal. */
+/* Start every registered service (first boot or picd restart). Failures are logged, not fatal. Also hooks
+ * the modules' on_running into the supervisor and their validate into settings updates. */
 void cell_start_services(Cell *c);
 /* After settings changed: sync each service whose name appears in a changed key's `services`.
  * restart=true for POST /api/config/apply. */

@@ -12,6 +12,8 @@
 struct Settings {
         json_t *values;  /* flat key → stored value */
         json_t *applied; /* flat key → applied value */
+        settings_check_fn check;
+        void *check_userdata;
 };
 
 static int v_name(const char *key, json_t *v, PicError *err) {
@@ -84,15 +86,30 @@ static int v_optional_ipv4(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
+/* An interface name as the kernel takes it (IFNAMSIZ-1 characters, no '/', no space), narrowed to the characters
+ * interface names use in practice so it is safe on a dnsmasq config line. Empty means "not configured". */
+static int v_ifname(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s);
+        bool ok = n < 16 && !streq(s, ".") && !streq(s, "..");
+        for (const char *p = s; ok && *p; p++)
+                ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                     *p == '_' || *p == '.';
+        if (!ok)
+                return pic_error(err, -EINVAL, key,
+                                 "%s must be an interface name of at most 15 letters, digits, '-', '_' or '.'", key);
+        return 0;
+}
+
 #define PORT(k, d, svc, desc) { k, SETTING_INT, #d, NULL, 1, 65535, true, svc, desc }
 
 static const SettingDef defs[] = {
         { "cell_name", SETTING_STRING, "\"mycell\"", v_name, 0, 0, false, "dns",
-          "Name of this cell; services are <service>.<cell_name>.<domain>" },
+          "Name of this cell; services are named SERVICE.CELL_NAME.DOMAIN" },
         { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "dns", "DNS domain the cell lives under" },
         { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true, "network",
           "RFC 1918 range the service virtual IPs are taken from" },
-        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard firewall",
+        { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true, "wireguard ntp firewall",
           "The cell's VPN address with prefix; the prefix is the VPN subnet" },
         PORT("wireguard.port", 51820, "wireguard", "UDP port WireGuard listens on"),
         { "wireguard.endpoint", SETTING_STRING, "\"\"", v_endpoint, 0, 0, false, "",
@@ -107,6 +124,16 @@ static const SettingDef defs[] = {
         PORT("mail.smtp_port", 25, "mail", "SMTP port on the mail virtual IP"),
         PORT("mail.submission_port", 587, "mail", "Submission port on the mail virtual IP"),
         PORT("mail.imap_port", 993, "mail", "IMAPS port on the mail virtual IP"),
+        { "dhcp.enabled", SETTING_BOOL, "false", NULL, 0, 0, false, "dhcp",
+          "Serve DHCP on dhcp.interface; off by default so a new cell never answers DHCP on a LAN by surprise" },
+        { "dhcp.interface", SETTING_STRING, "\"\"", v_ifname, 0, 0, false, "dhcp",
+          "The LAN-facing interface (in the cell's network namespace) DHCP serves; required when enabled" },
+        { "dhcp.range_start", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "dhcp",
+          "First address of the dynamic pool, inside the interface's subnet" },
+        { "dhcp.range_end", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "dhcp",
+          "Last address of the dynamic pool, inside the interface's subnet" },
+        { "dhcp.lease_time", SETTING_INT, "43200", NULL, 120, 31536000, false, "dhcp",
+          "DHCP lease time in seconds (2 minutes to 1 year)" },
         { "api.trusted_proxy", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "",
           "Address of the reverse proxy whose X-Forwarded-For (right-most entry) is believed" },
 };
@@ -305,6 +332,7 @@ void settings_change_done(SettingsChange *c) {
                 free(c->keys[i]);
         free(c->keys);
         free(c->pending);
+        json_decref(c->before);
         *c = (SettingsChange) { 0 };
 }
 
@@ -333,13 +361,16 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
         merged = json_deep_copy(s->values);
         json_object_update(merged, flat);
         r = check_cross(merged, flat, err);
+        if (r >= 0 && s->check)
+                r = s->check(merged, flat, s->check_userdata, err);
         if (r < 0)
                 goto out;
 
         size_t n = json_object_size(flat);
         change.keys = calloc(n, sizeof *change.keys);
         change.pending = calloc(n, sizeof *change.pending);
-        if (!change.keys || !change.pending) {
+        change.before = json_object();
+        if (!change.keys || !change.pending || !change.before) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -364,6 +395,9 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
                         r = store_setting_mark_applied(store, k);
                 if (r < 0)
                         break;
+                json_object_set_new(change.before, k,
+                                    json_pack("{s:O, s:O}", "value", json_object_get(s->values, k), "applied",
+                                              json_object_get(s->applied, k)));
                 change.keys[change.n] = strdup(k);
                 change.pending[change.n++] = pending;
         }
@@ -394,6 +428,30 @@ out:
         return r;
 }
 
+int settings_revert(Settings *s, Store *store, const SettingsChange *change) {
+        int r = store_begin(store);
+        for (size_t i = 0; r >= 0 && i < change->n; i++) {
+                json_t *b = json_object_get(change->before, change->keys[i]);
+                char *value = json_dumps(json_object_get(b, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
+                char *applied = json_dumps(json_object_get(b, "applied"), JSON_ENCODE_ANY | JSON_COMPACT);
+                r = value && applied ? store_setting_restore(store, change->keys[i], value, applied) : -ENOMEM;
+                free(value);
+                free(applied);
+        }
+        if (r >= 0)
+                r = store_commit(store);
+        if (r < 0) {
+                store_rollback(store);
+                return r;
+        }
+        for (size_t i = 0; i < change->n; i++) {
+                json_t *b = json_object_get(change->before, change->keys[i]);
+                json_object_set(s->values, change->keys[i], json_object_get(b, "value"));
+                json_object_set(s->applied, change->keys[i], json_object_get(b, "applied"));
+        }
+        return 0;
+}
+
 json_t *settings_pending(Settings *s) {
         json_t *arr = json_array();
         for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
@@ -412,30 +470,37 @@ json_t *settings_pending(Settings *s) {
         return arr;
 }
 
-int settings_apply_pending(Settings *s, Store *store, json_t **ret_keys) {
-        json_t *keys = json_array();
-        int r = store_begin(store);
+int settings_apply_pending(Settings *s, Store *store, SettingsChange *ret) {
+        SettingsChange change = { .before = json_object() };
+        change.keys = calloc(ELEMENTSOF(defs), sizeof *change.keys);
+        change.pending = calloc(ELEMENTSOF(defs), sizeof *change.pending);
+        int r = change.keys && change.pending && change.before ? store_begin(store) : -ENOMEM;
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(defs); i++) {
-                if (json_equal(json_object_get(s->values, defs[i].key), json_object_get(s->applied, defs[i].key)))
+                const char *key = defs[i].key;
+                if (json_equal(json_object_get(s->values, key), json_object_get(s->applied, key)))
                         continue;
-                r = store_setting_mark_applied(store, defs[i].key);
-                json_array_append_new(keys, json_string(defs[i].key));
+                r = store_setting_mark_applied(store, key);
+                json_object_set_new(change.before, key,
+                                    json_pack("{s:O, s:O}", "value", json_object_get(s->values, key), "applied",
+                                              json_object_get(s->applied, key)));
+                change.keys[change.n++] = strdup(key);
         }
         if (r >= 0)
                 r = store_commit(store);
         if (r < 0) {
                 store_rollback(store);
-                json_decref(keys);
+                settings_change_done(&change);
                 return r;
         }
-        size_t idx;
-        json_t *k;
-        json_array_foreach(keys, idx, k) {
-                const char *key = json_string_value(k);
-                json_object_set(s->applied, key, json_object_get(s->values, key));
-        }
-        *ret_keys = keys;
+        for (size_t i = 0; i < change.n; i++)
+                json_object_set(s->applied, change.keys[i], json_object_get(s->values, change.keys[i]));
+        *ret = change;
         return 0;
+}
+
+void settings_set_check(Settings *s, settings_check_fn fn, void *userdata) {
+        s->check = fn;
+        s->check_userdata = userdata;
 }
 
 int settings_ip_range(Settings *s, Cidr4 *ret) {

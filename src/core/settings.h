@@ -54,6 +54,7 @@ typedef struct SettingsChange {
         char **keys;      /* keys whose stored value changed */
         bool *pending;    /* per key: needs restart, so not applied yet */
         size_t n;
+        json_t *before;   /* key → {"value","applied"} as they were, for settings_revert() */
 } SettingsChange;
 void settings_change_done(SettingsChange *c);
 
@@ -62,13 +63,21 @@ void settings_change_done(SettingsChange *c);
  * once; with apply_all (first start, --set) every key is. */
 int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, SettingsChange *ret,
                     PicError *err);
+/* Puts back the values a change replaced (store and memory), when applying it to the live system failed. */
+int settings_revert(Settings *s, Store *store, const SettingsChange *change);
 /* Flattens a partial nested object into key → value pairs; rejects non-objects and unknown keys. */
 int settings_flatten(json_t *partial, json_t **ret_flat, PicError *err);
 
 /* Keys stored but not applied yet (need a restart). New reference: array of {key,value,applied,services}. */
 json_t *settings_pending(Settings *s);
-/* Marks every pending key applied (in one transaction); returns the applied keys as a JSON array. */
-int settings_apply_pending(Settings *s, Store *store, json_t **ret_keys);
+/* Marks every pending key applied (in one transaction); ret lists them (revertible with settings_revert). */
+int settings_apply_pending(Settings *s, Store *store, SettingsChange *ret);
+
+/* A rule that needs more than the values themselves (e.g. an interface's live address): called by
+ * settings_update after the built-in checks with the merged would-be values (flat key → value) and the keys
+ * being changed (flat); a negative return rejects the whole update. One check per Settings. */
+typedef int (*settings_check_fn)(json_t *merged, json_t *flat, void *userdata, PicError *err);
+void settings_set_check(Settings *s, settings_check_fn fn, void *userdata);
 
 /* Parsed forms of the network settings (applied values). */
 int settings_ip_range(Settings *s, Cidr4 *ret);

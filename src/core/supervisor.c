@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "basic/log.h"
@@ -286,10 +287,17 @@ static _Noreturn void child_fail(int status_fd, ChildStep step) {
 static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int out_fd, int status_fd,
                                  pid_t parent) {
         /* The parent blocks signals for its signalfd and may ignore some; the daemon must start clean. */
-        struct sigaction sa = { .sa_handler = SIG_DFL };
+        /* The raw system call: glibc's sigaction() refuses its reserved real-time signals, which an ignoring
+         * ancestor (a shell, make) may have passed down — and an ignored disposition survives exec. */
+        struct {
+                void *handler;
+                unsigned long flags;
+                void *restorer;
+                uint64_t mask;
+        } ksa = { .handler = SIG_DFL };
         for (int sig = 1; sig < _NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) sigaction(sig, &sa, NULL); /* glibc's reserved signals fail: harmless */
+                        (void) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
         sigset_t empty;
         sigemptyset(&empty);
         if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)

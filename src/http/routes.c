@@ -24,6 +24,11 @@ static const Route routes[] = {
         ROUTE("GET", "/api/config/settings", READ, 0, http_config_settings_get, "The settings metadata table"),
         ROUTE("GET", "/api/config/pending", READ, 0, http_config_pending_get, "Changes waiting for a restart"),
         ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
+        ROUTE("POST", "/api/config/backup", ADMIN, ROUTE_LOCAL_ONLY, http_backup_post, "Archive the whole cell"),
+        ROUTE("GET", "/api/config/backups", ADMIN, 0, http_backups_get, "List backup archives, newest first"),
+        ROUTE("DELETE", "/api/config/backups/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_backups_delete, "Delete a backup archive"),
+        ROUTE("POST", "/api/config/restore/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_restore_post,
+              "Restore the whole cell from a backup (all or nothing)"),
 
         ROUTE("GET", "/api/audit", ADMIN, 0, http_audit_get, "The audit log, newest first"),
 
@@ -39,6 +44,22 @@ static const Route routes[] = {
         ROUTE("GET", "/api/wireguard/status", READ, 0, http_wireguard_status_get, "The cell's WireGuard interface"),
         ROUTE("GET", "/api/wireguard/peers", READ, 0, http_wireguard_peers_get,
               "Live peers: endpoint, latest handshake, rx/tx"),
+
+        ROUTE("GET", "/api/services", READ, 0, http_services_get, "Managed services: state, pid, uptime, memory, restarts"),
+        ROUTE("GET", "/api/services/status", READ, 0, http_services_status_get, "Summary: ok/degraded and failing services"),
+        ROUTE("POST", "/api/services/{name}/restart", ADMIN, 0, http_services_restart_post, "Restart one service"),
+        ROUTE("GET", "/api/services/{name}/logs", ADMIN, 0, http_services_logs_get, "Last lines of a daemon's output"),
+        ROUTE("GET", "/api/containers", READ, ROUTE_LOCAL_ONLY, http_services_get, "Alias of GET /api/services"),
+        ROUTE("POST", "/api/containers/{name}/restart", ADMIN, ROUTE_LOCAL_ONLY, http_services_restart_post,
+              "Alias of POST /api/services/{name}/restart"),
+
+        ROUTE("GET", "/api/dhcp/leases", READ, 0, http_dhcp_leases_get, "Current DHCP leases"),
+        ROUTE("GET", "/api/dhcp/reservations", READ, 0, http_dhcp_reservations_get, "DHCP reservations"),
+        ROUTE("POST", "/api/dhcp/reservations", WRITE, 0, http_dhcp_reservations_post, "Reserve an IP and name for a MAC"),
+        ROUTE("DELETE", "/api/dhcp/reservations/{mac}", WRITE, 0, http_dhcp_reservations_delete, "Remove a reservation"),
+
+        ROUTE("GET", "/api/ntp/status", READ, 0, http_ntp_status_get, "NTP server: stratum, offset, clients served"),
+        ROUTE("POST", "/api/network/test", WRITE, 0, http_network_test_post, "Run the network self-test"),
 };
 
 const Route *http_routes(size_t *ret_n) {

@@ -36,6 +36,7 @@ struct HttpServer {
 };
 
 typedef struct ReqCtx {
+        char scratch[1024];
         char *body;
         size_t len;
         bool too_large;
@@ -184,18 +185,17 @@ static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_u
         const Route *routes = http_routes(&n_routes);
         const Route *route = NULL;
         char allow[128] = "";
-        char scratch[1024];
-        const char *params[4];
-        size_t n_params = 0;
+        /* Holds the path parameters handlers see through req->params; lives until the reply is sent. */
+        char *scratch = rc->scratch;
 
         resolve_remote(req, is_unix);
         for (size_t i = 0; i < n_routes; i++) {
                 size_t np = 0;
-                if (!http_route_match(routes[i].pattern, req->path, params, &np, scratch, sizeof scratch))
+                if (!http_route_match(routes[i].pattern, req->path, req->params, &np, scratch, sizeof rc->scratch))
                         continue;
                 if (streq(routes[i].method, req->method) || (streq(req->method, "HEAD") && streq(routes[i].method, "GET"))) {
                         route = &routes[i];
-                        n_params = np;
+                        req->n_params = np;
                         break;
                 }
                 if (!strstr(allow, routes[i].method)) {
@@ -212,10 +212,6 @@ static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_u
                         http_reply_error(resp, 404, "not_found", NULL, "no such API path");
                 return;
         }
-        /* Re-match to fill params from this route's pattern (scratch was reused by later patterns). */
-        http_route_match(route->pattern, req->path, req->params, &req->n_params, scratch, sizeof scratch);
-        (void) n_params;
-
         if (route->auth != AUTH_PUBLIC) {
                 int r = http_auth_resolve(req, &req->who);
                 if (r < 0 || req->who.kind == PRINCIPAL_NONE) {
@@ -366,15 +362,18 @@ static void on_epoll(Loop *loop, int fd, uint32_t events, void *userdata) {
         MHD_run(l->mhd);
 }
 
+/* libmicrohttpd keeps connections with buffered work on an internal ready list and reports timeout 0 for
+ * them (and for expired connection timeouts) without making its epoll fd readable again, so run it here
+ * until it has nothing immediate left, bounded so one busy client cannot starve the loop. */
 static int on_prepare(Loop *loop, void *userdata) {
         Listener *l = userdata;
-        MHD_UNSIGNED_LONG_LONG t;
-        /* Work that no new fd event announces (the next request of a keep-alive connection already in
-         * MHD's buffer, a connection timeout that fell due) is done only by MHD_run: timeout 0 says so. */
-        if (MHD_get_timeout(l->mhd, &t) == MHD_YES && t == 0) {
-                MHD_run(l->mhd);
+        MHD_UNSIGNED_LONG_LONG t = 0;
+        for (int i = 0; i < 8; i++) {
                 if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
                         return -1;
+                if (t > 0)
+                        break;
+                MHD_run(l->mhd);
         }
         return t > 60000 ? 60000 : (int) t;
 }

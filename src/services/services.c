@@ -2,14 +2,18 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "services/dhcp/dhcp.h"
 #include "services/firewall/firewall.h"
 #include "services/network/network.h"
+#include "services/ntp/ntp.h"
 #include "services/wireguard/wireguard.h"
 
 static const ServiceOps *const all_services[] = {
         &svc_network_ops,
         &svc_firewall_ops,
         &svc_wireguard_ops,
+        &svc_dhcp_ops,
+        &svc_ntp_ops,
         NULL, /* the list ends at the first NULL */
 };
 

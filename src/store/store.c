@@ -256,6 +256,17 @@ int store_setting_mark_applied(Store *s, const char *key) {
         return store_step_done(s, st);
 }
 
+int store_setting_restore(Store *s, const char *key, const char *value_json, const char *applied_json) {
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO settings(key, value, applied) VALUES(?1, ?2, ?3) "
+                                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, applied = excluded.applied");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, value_json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, applied_json, -1, SQLITE_STATIC);
+        return store_step_done(s, st);
+}
+
 /* ---- users ---- */
 
 int store_user_count(Store *s, int64_t *ret) {

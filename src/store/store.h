@@ -30,6 +30,8 @@ typedef void (*store_setting_fn)(const StoreSetting *s, void *userdata);
 int store_settings_foreach(Store *s, store_setting_fn fn, void *userdata);
 int store_setting_put(Store *s, const char *key, const char *value_json);
 int store_setting_mark_applied(Store *s, const char *key);
+/* Sets both columns at once (undoing a change). */
+int store_setting_restore(Store *s, const char *key, const char *value_json, const char *applied_json);
 
 /* ---- users ---- */
 typedef struct StoreUser {

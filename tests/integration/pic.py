@@ -233,7 +233,21 @@ class Picd:
                    timeout=timeout * SLOW)
 
 
-class PicdTestCase(unittest.TestCase):
+class ApiAssertions:
+    def assertError(self, r, status, field=None):
+        """A request failed the way a user must see: status, the one envelope, the field named."""
+        self.assertEqual(r.status, status, r)
+        self.assertIsInstance(r.json, dict, r)
+        self.assertIn("error", r.json, r)
+        err = r.json["error"]
+        self.assertTrue(err.get("code") and err.get("message"), r)
+        if field is not None:
+            self.assertEqual(err.get("field"), field, r)
+        ctype = {k.lower(): v for k, v in r.headers.items()}.get("content-type")
+        self.assertEqual(ctype, "application/json")
+
+
+class PicdTestCase(unittest.TestCase, ApiAssertions):
     """Starts one picd per test class (cls.picd, with an admin token); dumps its log on failure."""
 
     picd_args = ()
@@ -259,18 +273,6 @@ class PicdTestCase(unittest.TestCase):
         # picd must exit 0 on SIGTERM; under ASan a leak or error makes it non-zero.
         if rc not in (0, None):
             raise AssertionError(f"picd exited {rc} on SIGTERM:\n{cls.picd.logs()}")
-
-    def assertError(self, r, status, field=None):
-        """A request failed the way a user must see: status, the one envelope, the field named."""
-        self.assertEqual(r.status, status, r)
-        self.assertIsInstance(r.json, dict, r)
-        self.assertIn("error", r.json, r)
-        err = r.json["error"]
-        self.assertTrue(err.get("code") and err.get("message"), r)
-        if field is not None:
-            self.assertEqual(err.get("field"), field, r)
-        self.assertEqual(r.headers.get("Content-Type"), "application/json")
-
 
 def main():
     unittest.main(verbosity=2)

@@ -2,6 +2,7 @@
  * stored in one transaction, the pending (restart-needing) changes and their apply, the metadata table. */
 #include <stdio.h>
 
+#include "basic/log.h"
 #include "core/vip.h"
 #include "http/handlers/handlers.h"
 
@@ -29,6 +30,19 @@ int http_config_get(HttpRequest *req, HttpResponse *resp) {
         return http_reply(resp, 200, root);
 }
 
+/* A change the live system refused is taken back from the store too, and the services are brought back to
+ * the old values, so the client's error means "nothing changed". */
+static void revert(Cell *c, const SettingsChange *change, char *const *keys, size_t n_keys, bool restart) {
+        PicError ignored = { 0 };
+        int r = settings_revert(c->settings, c->store, change);
+        if (r < 0) {
+                log_error_errno(r, "could not take back a settings change that failed to apply");
+                return;
+        }
+        if (cell_apply_settings(c, keys, n_keys, restart, NULL, &ignored) < 0)
+                log_error("services did not return cleanly to the previous settings: %s", ignored.message);
+}
+
 int http_config_put(HttpRequest *req, HttpResponse *resp) {
         Cell *c = req->cell;
         PicError err = { 0 };
@@ -51,6 +65,8 @@ int http_config_put(HttpRequest *req, HttpResponse *resp) {
         json_t *services = json_array();
         r = cell_apply_settings(c, hot, n_hot, false, services, &err);
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "changed %zu key(s)", change.n);
+        if (r < 0)
+                revert(c, &change, hot, n_hot, false);
         settings_change_done(&change);
         if (r < 0) {
                 json_decref(changed);
@@ -73,23 +89,23 @@ int http_config_pending_get(HttpRequest *req, HttpResponse *resp) {
 int http_config_apply_post(HttpRequest *req, HttpResponse *resp) {
         Cell *c = req->cell;
         PicError err = { 0 };
-        json_t *keys = NULL;
-        int r = settings_apply_pending(c->settings, c->store, &keys);
+        SettingsChange change = { 0 };
+        int r = settings_apply_pending(c->settings, c->store, &change);
         if (r < 0)
                 return http_reply_errno(resp, r, NULL);
-        size_t n = json_array_size(keys);
-        char **list = calloc(n + 1, sizeof *list);
-        for (size_t i = 0; list && i < n; i++)
-                list[i] = (char *) json_string_value(json_array_get(keys, i));
-        json_t *services = json_array();
-        r = list ? cell_apply_settings(c, list, n, true, services, &err) : -ENOMEM;
-        free(list);
+        json_t *services = json_array(), *keys = json_array();
+        for (size_t i = 0; i < change.n; i++)
+                json_array_append_new(keys, json_string(change.keys[i]));
+        r = cell_apply_settings(c, change.keys, change.n, true, services, &err);
+        if (r < 0)
+                revert(c, &change, change.keys, change.n, true);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "applied %zu key(s)", change.n);
+        settings_change_done(&change);
         if (r < 0) {
                 json_decref(keys);
                 json_decref(services);
                 return http_reply_errno(resp, r, &err);
         }
-        snprintf(resp->audit_detail, sizeof resp->audit_detail, "applied %zu key(s)", n);
         return http_reply(resp, 200, json_pack("{s:o, s:o}", "applied", keys, "restarted", services));
 }
 

@@ -18,6 +18,11 @@ int http_auth_tokens_get(HttpRequest *req, HttpResponse *resp);
 int http_auth_tokens_post(HttpRequest *req, HttpResponse *resp);
 int http_auth_tokens_delete(HttpRequest *req, HttpResponse *resp);
 
+int http_backup_post(HttpRequest *req, HttpResponse *resp);
+int http_backups_get(HttpRequest *req, HttpResponse *resp);
+int http_backups_delete(HttpRequest *req, HttpResponse *resp);
+int http_restore_post(HttpRequest *req, HttpResponse *resp);
+
 int http_audit_get(HttpRequest *req, HttpResponse *resp);
 
 int http_peers_get(HttpRequest *req, HttpResponse *resp);
@@ -28,3 +33,16 @@ int http_peer_delete(HttpRequest *req, HttpResponse *resp);
 int http_peer_config_get(HttpRequest *req, HttpResponse *resp);
 int http_wireguard_status_get(HttpRequest *req, HttpResponse *resp);
 int http_wireguard_peers_get(HttpRequest *req, HttpResponse *resp);
+
+int http_services_get(HttpRequest *req, HttpResponse *resp);
+int http_services_status_get(HttpRequest *req, HttpResponse *resp);
+int http_services_restart_post(HttpRequest *req, HttpResponse *resp);
+int http_services_logs_get(HttpRequest *req, HttpResponse *resp);
+
+int http_dhcp_leases_get(HttpRequest *req, HttpResponse *resp);
+int http_dhcp_reservations_get(HttpRequest *req, HttpResponse *resp);
+int http_dhcp_reservations_post(HttpRequest *req, HttpResponse *resp);
+int http_dhcp_reservations_delete(HttpRequest *req, HttpResponse *resp);
+
+int http_ntp_status_get(HttpRequest *req, HttpResponse *resp);
+int http_network_test_post(HttpRequest *req, HttpResponse *resp);

@@ -47,7 +47,7 @@ static int finish(StrBuf *b, char **ret) {
 
 int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **ret) {
         StrBuf b = STRBUF_INIT;
-        char a[IPV4_STRLEN], net[CIDR4_STRLEN];
+        char a[IPV4_STRLEN];
         const char *ifn = cfg->ifname;
 
         strbuf_puts(&b, "table inet " FW_TABLE "\ndelete table inet " FW_TABLE "\ntable inet " FW_TABLE " {\n");
@@ -82,15 +82,14 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
                         }
         strbuf_puts(&b, first ? "\t}\n" : " }\n\t}\n");
 
-        /* Input: VPN-sourced packets are believed only from the tunnel (WireGuard's crypto routing vouches
-         * for them there); from the tunnel only grants, DNS, NTP and ping of the cell's address get in. */
+        /* Input: from the tunnel only grants, DNS, NTP and ping of the cell's address get in. WireGuard's
+         * crypto routing vouches for the source address of everything arriving on the interface. */
         strbuf_printf(&b,
                       "\tchain input {\n"
                       "\t\ttype filter hook input priority filter; policy accept;\n"
-                      "\t\tiifname != { \"lo\", \"%s\" } ip saddr %s drop\n"
                       "\t\tiifname \"%s\" jump vpn_in\n"
                       "\t}\n",
-                      ifn, cidr4_format_network(&cfg->vpn, net), ifn);
+                      ifn);
         strbuf_puts(&b, "\tchain vpn_in {\n\t\tip saddr . ip daddr vmap @grants\n");
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u accept\n", ipv4_format(cfg->dns_vip, a),
                       cfg->dns_port);

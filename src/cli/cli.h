@@ -1,0 +1,70 @@
+/* Shared pieces of the pic CLI: the invocation context, the exit-code contract, the one API call helper
+ * (request, error report, JSON parse) and the command handlers the dispatch table in pic.c points at. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/client.h"
+
+#define PIC_SOCKET_DEFAULT "/var/lib/pic/run/picd.sock"
+#define PIC_TIMEOUT_DEFAULT_SEC 60
+
+/* The exit codes `pic --help` documents. Handlers return negative errno; cli_exit_code() maps: -EINVAL is a
+ * usage error, -EREMOTEIO means picd answered with an error (already reported), anything else means picd
+ * could not be reached or understood. */
+enum {
+        PIC_EXIT_OK = 0,
+        PIC_EXIT_API = 1,
+        PIC_EXIT_USAGE = 2,
+        PIC_EXIT_UNREACHABLE = 3,
+};
+int cli_exit_code(int r);
+
+typedef struct Cli {
+        const char *socket_path;
+        bool json;               /* print picd's JSON instead of the human summary */
+        int timeout_ms;
+        const char *scope;       /* token create --scope */
+        const char *expires_days; /* token create --expires-days, as typed */
+} Cli;
+
+/* Prints "pic: <message>" to stderr and returns -EINVAL (exit code 2). */
+int cli_usage_error(const char *fmt, ...) _printf_(1, 2);
+
+typedef struct ApiReply {
+        ClientReply raw;
+        json_t *json; /* the parsed body: always a JSON object on success */
+} ApiReply;
+
+/* One request to picd; body (may be NULL) is sent as JSON. Returns 0 with ret filled for a 2xx reply whose
+ * body is a JSON object. Otherwise reports the failure on stderr (and with --json prints picd's error
+ * body on stdout) and returns -EREMOTEIO for an API error or the transport's negative errno. */
+int api_call(Cli *c, const char *method, const char *path, json_t *body, ApiReply *ret);
+void api_reply_done(ApiReply *r);
+/* --json output: picd's body exactly as received, newline-terminated. */
+int api_print_raw(const ApiReply *r);
+
+/* Formatting for human output. */
+const char *format_time(int64_t t, char *buf, size_t size);  /* local "YYYY-MM-DD HH:MM"; "never" for 0 */
+const char *format_size(uint64_t bytes, char *buf, size_t size); /* "512 B", "1.5 KiB", ... */
+const char *format_duration(int64_t sec, char *buf, size_t size); /* "3d 4h", "5m 2s" */
+/* A JSON value as a person reads it: strings unquoted, scalars plain, the rest compact JSON. Sanitized. */
+const char *json_text(const json_t *v, char *buf, size_t size);
+/* The elements of a JSON array as "a, b, c" ("-" when empty), truncated to fit. */
+const char *json_join(const json_t *arr, char *buf, size_t size);
+/* "created" fields may be epoch seconds or text; both become display text. */
+const char *json_time_text(const json_t *v, char *buf, size_t size);
+
+/* Command handlers: args are the words after the command name, their count checked by the table. */
+int cmd_status(Cli *c, char **args, size_t n);
+int cmd_config_get(Cli *c, char **args, size_t n);
+int cmd_config_set(Cli *c, char **args, size_t n);
+int cmd_config_pending(Cli *c, char **args, size_t n);
+int cmd_config_apply(Cli *c, char **args, size_t n);
+int cmd_token_create(Cli *c, char **args, size_t n);
+int cmd_token_list(Cli *c, char **args, size_t n);
+int cmd_token_revoke(Cli *c, char **args, size_t n);
+int cmd_backup_create(Cli *c, char **args, size_t n);
+int cmd_backup_list(Cli *c, char **args, size_t n);
+int cmd_backup_restore(Cli *c, char **args, size_t n);

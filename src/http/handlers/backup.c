@@ -1,0 +1,48 @@
+/* /api/config/backup, /backups and /restore/{id}: whole-cell archives made, listed, deleted and restored by
+ * core/backup.c; this file only maps results to the API's statuses and bodies. */
+#include <stdio.h>
+
+#include "core/backup.h"
+#include "http/handlers/handlers.h"
+
+int http_backup_post(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        BackupInfo info;
+        int r = backup_create(req->cell, &info, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r, &err);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "backup %s (%llu bytes)", info.id,
+                 (unsigned long long) info.size);
+        return http_reply(resp, 201, json_pack("{s:s, s:I, s:I}", "id", info.id, "created", (json_int_t) info.created,
+                                               "size", (json_int_t) info.size));
+}
+
+int http_backups_get(HttpRequest *req, HttpResponse *resp) {
+        json_t *list = NULL;
+        int r = backup_list(req->cell, &list);
+        if (r < 0)
+                return http_reply_errno(resp, r, NULL);
+        return http_reply(resp, 200, json_pack("{s:o}", "backups", list));
+}
+
+int http_backups_delete(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        int r = backup_delete(req->cell, req->params[0], &err);
+        if (r < 0)
+                return http_reply_errno(resp, r, &err);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "backup %s deleted", req->params[0]);
+        return http_reply(resp, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
+}
+
+int http_restore_post(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        json_t *services = json_array();
+        int r = backup_restore(req->cell, req->params[0], services, &err);
+        if (r < 0) {
+                json_decref(services);
+                return http_reply_errno(resp, r, &err);
+        }
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "restored backup %s", req->params[0]);
+        return http_reply(resp, 200, json_pack("{s:s, s:b, s:o}", "id", req->params[0], "restored", 1, "restarted",
+                                               services));
+}

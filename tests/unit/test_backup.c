@@ -1,0 +1,341 @@
+/* Unit tests of core/backup.c: the id grammar, crash recovery of a journaled restore from every point of
+ * the swap (the state must end old or new, never a mix), and an in-process backup/restore round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "basic/fileio.h"
+#include "core/backup.h"
+
+static char *make_tmpdir(void) {
+        char tmpl[] = "/tmp/pic-test-backup-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        assert_non_null(d);
+        return strdup(d);
+}
+
+static void put(const char *dir, const char *rel, const char *text) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, rel);
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", p);
+        *strrchr(parent, '/') = '\0';
+        assert_int_equal(mkdir_p(parent, 0700), 0);
+        assert_true(write_file_atomic(p, text, strlen(text), 0600, NULL, NULL, NULL) >= 0);
+}
+
+/* Content of dir/rel, or "<none>". Returned buffer is static per call site use: copy if needed. */
+static const char *get(const char *dir, const char *rel) {
+        static char buf[256];
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, rel);
+        char *t = NULL;
+        if (read_file_full(p, 200, &t, NULL) < 0)
+                return "<none>";
+        snprintf(buf, sizeof buf, "%s", t);
+        free(t);
+        return buf;
+}
+
+static bool present(const char *dir, const char *rel) {
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, rel);
+        return lstat(p, &st) == 0;
+}
+
+static void test_id_grammar(void **state) {
+        assert_true(backup_id_is_valid("pic-20250101-120000-a1b2c3"));
+        assert_true(backup_id_is_valid("a"));
+        assert_true(backup_id_is_valid("0-"));
+        char longest[65];
+        memset(longest, 'a', 64);
+        longest[64] = '\0';
+        assert_true(backup_id_is_valid(longest));
+        char too_long[66];
+        memset(too_long, 'a', 65);
+        too_long[65] = '\0';
+        assert_false(backup_id_is_valid(too_long));
+        const char *bad[] = { "", "-a", "../x", "..", ".", "/etc/passwd", "a/b", "A", "pic-20250101T120000Z-abc",
+                              "a b", "a\nb", "a.tar.gz", "a_b" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(backup_id_is_valid(bad[i]));
+        assert_false(backup_id_is_valid(NULL));
+}
+
+#define STAGING ".restore-0123456789ab"
+
+/* The live state (with a WAL beside the old database, which must never end up beside the new one) and a
+ * verified staging dir, in the layout backup_restore() leaves just before its journal is written. */
+static char *setup_swap(bool journal) {
+        char *d = make_tmpdir();
+        put(d, "picd.db", "old-db");
+        put(d, "picd.db-wal", "old-wal");
+        put(d, "picd.db-shm", "old-shm");
+        put(d, "keys/k", "old-key");
+        put(d, "etc/dns/e", "old-etc");
+        put(d, "etc/only-old", "x");
+        put(d, STAGING "/new/picd.db", "new-db");
+        put(d, STAGING "/new/keys/k", "new-key");
+        put(d, STAGING "/new/etc/dns/e", "new-etc");
+        char old[4096];
+        snprintf(old, sizeof old, "%s/" STAGING "/old", d);
+        assert_int_equal(mkdir(old, 0700), 0);
+        if (journal)
+                put(d, "restore-journal", "pic-restore-journal 1\n" STAGING "\nforward\n");
+        return d;
+}
+
+/* The renames of the forward swap in the order backup.c performs them; a crash may stop after any. */
+static const struct {
+        const char *from, *to;
+} steps[] = {
+        { "picd.db-wal", STAGING "/old/picd.db-wal" },
+        { "picd.db-shm", STAGING "/old/picd.db-shm" },
+        { "picd.db", STAGING "/old/picd.db" },
+        { STAGING "/new/picd.db", "picd.db" },
+        { "keys", STAGING "/old/keys" },
+        { STAGING "/new/keys", "keys" },
+        { "etc", STAGING "/old/etc" },
+        { STAGING "/new/etc", "etc" },
+};
+
+static void assert_new_state(const char *d) {
+        assert_string_equal(get(d, "picd.db"), "new-db");
+        assert_false(present(d, "picd.db-wal"));
+        assert_false(present(d, "picd.db-shm"));
+        assert_string_equal(get(d, "keys/k"), "new-key");
+        assert_string_equal(get(d, "etc/dns/e"), "new-etc");
+        assert_false(present(d, "etc/only-old"));
+        assert_false(present(d, "restore-journal"));
+        assert_false(present(d, STAGING));
+}
+
+static void assert_old_state(const char *d) {
+        assert_string_equal(get(d, "picd.db"), "old-db");
+        assert_string_equal(get(d, "picd.db-wal"), "old-wal");
+        assert_string_equal(get(d, "keys/k"), "old-key");
+        assert_string_equal(get(d, "etc/dns/e"), "old-etc");
+        assert_true(present(d, "etc/only-old"));
+        assert_false(present(d, STAGING));
+}
+
+static void test_recover_rolls_forward_from_every_step(void **state) {
+        for (size_t k = 0; k <= ELEMENTSOF(steps); k++)
+                for (int recreate = 0; recreate <= 1; recreate++) {
+                        char *d = setup_swap(true);
+                        for (size_t i = 0; i < k; i++) {
+                                char a[4096], b[4096];
+                                snprintf(a, sizeof a, "%s/%s", d, steps[i].from);
+                                snprintf(b, sizeof b, "%s/%s", d, steps[i].to);
+                                assert_int_equal(rename(a, b), 0);
+                        }
+                        if (recreate) {
+                                /* picd's prepare_state_dir runs before recovery and re-creates what is missing. */
+                                char p[4096];
+                                snprintf(p, sizeof p, "%s/keys", d);
+                                mkdir(p, 0700);
+                                snprintf(p, sizeof p, "%s/etc", d);
+                                mkdir(p, 0755);
+                        }
+                        assert_int_equal(backup_recover(d), 1);
+                        assert_new_state(d);
+                        /* A second start finds nothing left to do. */
+                        assert_int_equal(backup_recover(d), 0);
+                        assert_new_state(d);
+                        rm_rf(d);
+                        free(d);
+                }
+}
+
+static void test_recover_drops_unjournaled_staging(void **state) {
+        char *d = setup_swap(false);
+        put(d, "backups/.tmp-pic-x/picd.db", "partial");
+        put(d, "backups/pic-x.tar.gz.tmp-0000abcd", "partial");
+        put(d, "backups/pic-y.tar.gz", "kept");
+        assert_int_equal(backup_recover(d), 0);
+        assert_old_state(d);
+        assert_false(present(d, "backups/.tmp-pic-x"));
+        assert_false(present(d, "backups/pic-x.tar.gz.tmp-0000abcd"));
+        assert_string_equal(get(d, "backups/pic-y.tar.gz"), "kept");
+        rm_rf(d);
+        free(d);
+}
+
+static void test_recover_revert_direction(void **state) {
+        /* A revert interrupted after its journal: old/ holds the original, the state dir the restored one. */
+        char *d = setup_swap(false);
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                char a[4096], b[4096];
+                snprintf(a, sizeof a, "%s/%s", d, steps[i].from);
+                snprintf(b, sizeof b, "%s/%s", d, steps[i].to);
+                assert_int_equal(rename(a, b), 0);
+        }
+        put(d, "restore-journal", "pic-restore-journal 1\n" STAGING "\nrevert\n");
+        assert_int_equal(backup_recover(d), 1);
+        assert_string_equal(get(d, "picd.db"), "old-db");
+        assert_string_equal(get(d, "keys/k"), "old-key");
+        assert_string_equal(get(d, "etc/dns/e"), "old-etc");
+        assert_false(present(d, STAGING));
+        assert_false(present(d, "restore-journal"));
+        rm_rf(d);
+        free(d);
+}
+
+static void test_recover_refuses_damaged_journal(void **state) {
+        const char *journals[] = {
+                "pic-restore-journal 1\n../etc\nforward\n",
+                "pic-restore-journal 1\n.restore-0123456789ab/../..\nforward\n",
+                "pic-restore-journal 1\n" STAGING "\nsideways\n",
+                "pic-restore-journal 2\n" STAGING "\nforward\n",
+                "pic-restore-journal 1\n" STAGING "\nforward\nextra\n",
+                "",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(journals); i++) {
+                char *d = setup_swap(false);
+                put(d, "restore-journal", journals[i]);
+                assert_int_equal(backup_recover(d), -EBADMSG);
+                /* Nothing moved, nothing removed: a person has to look. */
+                assert_string_equal(get(d, "picd.db"), "old-db");
+                assert_true(present(d, STAGING "/new/picd.db"));
+                assert_true(present(d, "restore-journal"));
+                rm_rf(d);
+                free(d);
+        }
+}
+
+static void on_audit_row(const StoreAudit *a, void *userdata) {
+        if (streq(a->path, "/after"))
+                *(bool *) userdata = true;
+}
+
+typedef struct TestCell {
+        Cell c;
+        char *dir;
+} TestCell;
+
+static void cell_open(TestCell *t) {
+        *t = (TestCell) { .c = { .netns_fd = -1 } };
+        t->dir = make_tmpdir();
+        t->c.state_dir = strdup(t->dir);
+        char p[4096];
+        snprintf(p, sizeof p, "%s/picd.db", t->dir);
+        assert_int_equal(store_open(p, &t->c.store), 0);
+        assert_int_equal(settings_load(t->c.store, &t->c.settings), 0);
+        put(t->dir, "keys/wg.key", "key-one");
+        put(t->dir, "etc/dns/unbound.conf", "server:\n");
+}
+
+static void cell_close(TestCell *t) {
+        settings_free(t->c.settings);
+        store_free(t->c.store);
+        rm_rf(t->dir);
+        free(t->c.state_dir);
+        free(t->dir);
+}
+
+static void set_name(TestCell *t, const char *name) {
+        PicError err = { 0 };
+        json_t *v = json_pack("{s:s}", "cell_name", name);
+        assert_int_equal(settings_update(t->c.settings, t->c.store, v, true, NULL, &err), 0);
+        json_decref(v);
+}
+
+static void test_round_trip(void **state) {
+        TestCell t;
+        cell_open(&t);
+        set_name(&t, "alpha");
+        BackupInfo info;
+        PicError err = { 0 };
+        assert_int_equal(backup_create(&t.c, &info, &err), 0);
+        assert_true(backup_id_is_valid(info.id));
+        assert_true(info.size > 0);
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/backups/%s.tar.gz", t.dir, info.id);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal((uint64_t) st.st_size, info.size);
+        snprintf(p, sizeof p, "%s/keys/backup.key", t.dir);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+
+        json_t *list = NULL;
+        assert_int_equal(backup_list(&t.c, &list), 0);
+        assert_int_equal(json_array_size(list), 1);
+        json_t *e = json_array_get(list, 0);
+        assert_string_equal(json_string_value(json_object_get(e, "id")), info.id);
+        assert_string_equal(json_string_value(json_object_get(e, "cell_name")), "alpha");
+        assert_true(json_is_true(json_object_get(e, "verified")));
+        json_decref(list);
+
+        set_name(&t, "beta");
+        put(t.dir, "keys/wg.key", "key-two");
+        put(t.dir, "etc/new-after-backup", "x");
+        assert_int_equal(store_audit_insert(t.c.store, 1, "tester", "-", "PUT", "/after", 200, "after the backup"), 0);
+
+        json_t *services = json_array();
+        assert_int_equal(backup_restore(&t.c, info.id, services, &err), 0);
+        json_decref(services);
+        assert_string_equal(settings_str(t.c.settings, "cell_name"), "alpha");
+        assert_string_equal(get(t.dir, "keys/wg.key"), "key-one");
+        assert_false(present(t.dir, "etc/new-after-backup"));
+        assert_string_equal(get(t.dir, "etc/dns/unbound.conf"), "server:\n");
+        assert_true(present(t.dir, "keys/backup.key"));
+        assert_false(present(t.dir, "restore-journal"));
+
+        /* The audit row written after the backup was carried into the restored store. */
+        bool found = false;
+        assert_int_equal(store_audit_foreach(t.c.store, 0, 100, on_audit_row, &found), 0);
+        assert_true(found);
+
+        /* Damaged archives: rejected with -EBADMSG and nothing changes. */
+        set_name(&t, "gamma");
+        snprintf(p, sizeof p, "%s/backups/%s.tar.gz", t.dir, info.id);
+        assert_int_equal(truncate(p, (off_t) info.size / 2), 0);
+        err = (PicError) { 0 };
+        assert_int_equal(backup_restore(&t.c, info.id, NULL, &err), -EBADMSG);
+        assert_string_equal(settings_str(t.c.settings, "cell_name"), "gamma");
+        assert_string_equal(get(t.dir, "keys/wg.key"), "key-one");
+
+        err = (PicError) { 0 };
+        assert_int_equal(backup_restore(&t.c, "no-such-backup", NULL, &err), -ENOENT);
+        assert_string_equal(err.field, "id");
+        err = (PicError) { 0 };
+        assert_int_equal(backup_restore(&t.c, "../x", NULL, &err), -EINVAL);
+        assert_string_equal(err.field, "id");
+        assert_int_equal(backup_delete(&t.c, info.id, &err), 0);
+        assert_int_equal(backup_delete(&t.c, info.id, &err), -ENOENT);
+
+        /* An archive made under another key (another cell) is refused. */
+        assert_int_equal(backup_create(&t.c, &info, &err), 0);
+        put(t.dir, "keys/backup.key", "0000000000000000000000000000000000000000000000000000000000000000\n");
+        err = (PicError) { 0 };
+        set_name(&t, "delta");
+        assert_int_equal(backup_restore(&t.c, info.id, NULL, &err), -EBADMSG);
+        assert_non_null(strstr(err.message, "backup key"));
+        assert_string_equal(settings_str(t.c.settings, "cell_name"), "delta");
+
+        /* Without any key file nothing can be verified. */
+        snprintf(p, sizeof p, "%s/keys/backup.key", t.dir);
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(backup_restore(&t.c, info.id, NULL, &err), -EBADMSG);
+        cell_close(&t);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_id_grammar),
+                cmocka_unit_test(test_recover_rolls_forward_from_every_step),
+                cmocka_unit_test(test_recover_drops_unjournaled_staging),
+                cmocka_unit_test(test_recover_revert_direction),
+                cmocka_unit_test(test_recover_refuses_damaged_journal),
+                cmocka_unit_test(test_round_trip),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,83 @@
+/* Unit tests of the atomic file writer: content and mode land together, identical content is skipped, a
+ * refusing checker leaves the old file untouched, and no temp file is left behind either way. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "basic/fileio.h"
+
+static char dir[256];
+
+static int setup(void **state) {
+        snprintf(dir, sizeof dir, "/tmp/pic-fileio-XXXXXX");
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        return rm_rf(dir);
+}
+
+static int count_entries(void) {
+        DIR *d = opendir(dir);
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static int refuse(const char *tmp, void *userdata, PicError *err) {
+        struct stat st;
+        /* The checker sees the complete candidate file at its temp path. */
+        assert_int_equal(stat(tmp, &st), 0);
+        assert_int_equal(st.st_size, 3);
+        return pic_error(err, -EBADMSG, NULL, "checker says no");
+}
+
+static void test_write_skip_and_check(void **state) {
+        char path[300], *text = NULL;
+        snprintf(path, sizeof path, "%s/a.conf", dir);
+        assert_int_equal(write_file_atomic(path, "one\n", 4, 0600, NULL, NULL, NULL), WRITE_ATOMIC_WRITTEN);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(write_file_atomic(path, "one\n", 4, 0600, NULL, NULL, NULL), WRITE_ATOMIC_UNCHANGED);
+        /* Same content, other mode: rewritten so the mode is right. */
+        assert_int_equal(write_file_atomic(path, "one\n", 4, 0644, NULL, NULL, NULL), WRITE_ATOMIC_WRITTEN);
+
+        PicError err = { 0 };
+        assert_int_equal(write_file_atomic(path, "two", 3, 0644, refuse, NULL, &err), -EBADMSG);
+        assert_string_equal(err.message, "checker says no");
+        size_t len;
+        assert_int_equal(read_file_full(path, 100, &text, &len), 0);
+        assert_string_equal(text, "one\n");
+        free(text);
+        assert_int_equal(count_entries(), 1);
+}
+
+static void test_read_cap(void **state) {
+        char path[300], *text = NULL;
+        snprintf(path, sizeof path, "%s/big", dir);
+        char buf[10000];
+        memset(buf, 'x', sizeof buf);
+        assert_int_equal(write_file_atomic(path, buf, sizeof buf, 0600, NULL, NULL, NULL), WRITE_ATOMIC_WRITTEN);
+        assert_int_equal(read_file_full(path, 5000, &text, NULL), -EFBIG);
+        assert_int_equal(read_file_full(path, 10000, &text, NULL), 0);
+        free(text);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_write_skip_and_check, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_cap, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
