@@ -1,6 +1,7 @@
 """Peers API: every 400/409 path (config injection in names included) changes nothing; 1,000 peers created and
 deleted leave the firewall byte-identical to the empty cell's; peers come back as stored after kill -9 of
 wireguard-go and of picd."""
+import difflib
 import http.client
 import json
 import os
@@ -203,7 +204,9 @@ class PeerScaleTest(PicdTestCase):
                 self.assertEqual(status, 200, body)
         finally:
             api.close()
-        self.assertTrue(cell.ruleset() == empty_rules, "the ruleset differs from the empty cell's")
+        after = cell.ruleset()
+        diff = "".join(list(difflib.unified_diff(empty_rules.splitlines(True), after.splitlines(True)))[:40])
+        self.assertTrue(after == empty_rules, "the ruleset differs from the empty cell's:\n" + diff)
         self.assertEqual(cell.wg_peers(), {})
 
 
