@@ -15,6 +15,8 @@ const char *pic_error_code_from_errno(int r) {
         case EBUSY:
         case ENOSPC:
                 return "conflict";
+        case EADDRNOTAVAIL:
+                return "not_configured";
         case EACCES:
                 return "unauthorized";
         case EPERM:

@@ -137,8 +137,13 @@ static int parse_public_key(json_t *body, Peer *p, bool *ret_given, PicError *er
                 return 0;
         if (!json_is_string(v) || !wg_key_is_valid(json_string_value(v)))
                 return pic_error(err, -EINVAL, "public_key", "public_key must be a WireGuard key (44 characters of base64)");
+        if (streq(p->public_key, json_string_value(v)))
+                return 0; /* unchanged (a PUT echoing the peer back): keep the cell's keys */
         snprintf(p->public_key, sizeof p->public_key, "%s", json_string_value(v));
+        /* The owner made the key pair and configures the client by hand: a preshared key it was never told
+         * about would make every handshake fail, so a client key means no preshared key either. */
         secret_wipe(p->private_key, sizeof p->private_key);
+        secret_wipe(p->preshared_key, sizeof p->preshared_key);
         *ret_given = true;
         return 0;
 }
@@ -213,9 +218,12 @@ int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
         Peer existing;
         if (store_peer_get_by_name(c->store, p.name, &existing) == 0)
                 return pic_error(err, -EEXIST, "name", "a peer named \"%s\" already exists", p.name);
-        if (!client_key && (r = wg_key_generate(p.private_key, p.public_key)) < 0)
-                return pic_error(err, r, NULL, "cannot generate keys");
-        wg_key_random(p.preshared_key);
+        if (!client_key) {
+                r = wg_key_generate(p.private_key, p.public_key);
+                if (r < 0)
+                        return pic_error(err, r, NULL, "cannot generate keys");
+                wg_key_random(p.preshared_key);
+        }
         p.created_at = p.updated_at = wall_sec();
 
         r = commit_change(c, NULL, &p, 0, err);
@@ -226,8 +234,9 @@ int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
 }
 
 int peers_get(Cell *c, const char *name, Peer *ret, PicError *err) {
+        /* A name outside the grammar cannot exist: 404 like any other unknown name (and not echoed back). */
         if (!name_is_valid(name))
-                return pic_error(err, -EINVAL, "name", "not a valid peer name");
+                return pic_error(err, -ENOENT, "name", "no such peer");
         int r = store_peer_get_by_name(c->store, name, ret);
         if (r == -ENOENT)
                 return pic_error(err, r, "name", "no peer named \"%s\"", name);

@@ -42,6 +42,12 @@ static const Route routes[] = {
         ROUTE("GET", "/api/peers/{name}", READ, 0, http_peer_get, "Show one peer"),
         ROUTE("PUT", "/api/peers/{name}", WRITE, 0, http_peer_put, "Change a peer's grant, state or key"),
         ROUTE("DELETE", "/api/peers/{name}", WRITE, 0, http_peer_delete, "Delete a peer and everything it was granted"),
+        /* WRITE, not READ: the answer holds the peer's private key. */
+        ROUTE("GET", "/api/peers/{name}/config", WRITE, 0, http_peer_config_get,
+              "The peer's wg-quick configuration, or its QR code (?format=svg|png)"),
+        ROUTE("GET", "/api/wireguard/status", READ, 0, http_wireguard_status_get, "The cell's WireGuard interface"),
+        ROUTE("GET", "/api/wireguard/peers", READ, 0, http_wireguard_peers_get,
+              "Live peers: endpoint, latest handshake, rx/tx"),
 
         ROUTE("GET", "/api/services", READ, 0, http_services_get, "Managed services: state, pid, uptime, memory, restarts"),
         ROUTE("GET", "/api/services/status", READ, 0, http_services_status_get, "Summary: ok/degraded and failing services"),

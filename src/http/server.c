@@ -59,6 +59,7 @@ int http_status_from_errno(int r) {
         case EEXIST:
         case EBUSY:
         case ENOSPC:
+        case EADDRNOTAVAIL: /* the cell lacks a setting the request needs (e.g. wireguard.endpoint) */
                 return 409;
         case E2BIG:
         case EMSGSIZE:

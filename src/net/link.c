@@ -187,3 +187,51 @@ int addr_list(const char *ifname, uint32_t **ret_ips, uint8_t **ret_prefixes, si
         *ret_n = d.n;
         return 0;
 }
+
+typedef struct FirstGlobal {
+        const char *const *skip;
+        uint32_t ip;
+        bool found;
+} FirstGlobal;
+
+static int first_global_cb(const struct nlmsghdr *nlh, void *data) {
+        FirstGlobal *f = data;
+        struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+        if (f->found || ifa->ifa_family != AF_INET || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+                return MNL_CB_OK;
+        char name[IF_NAMESIZE];
+        if (!if_indextoname(ifa->ifa_index, name))
+                return MNL_CB_OK;
+        for (const char *const *s = f->skip; s && *s; s++)
+                if (streq(*s, name))
+                        return MNL_CB_OK;
+        struct nlattr *attr;
+        mnl_attr_for_each(attr, nlh, sizeof *ifa) {
+                if (mnl_attr_get_type(attr) != IFA_LOCAL)
+                        continue;
+                uint32_t ip = ntohl(mnl_attr_get_u32(attr));
+                if ((ip >> 24) == 127)
+                        continue;
+                f->ip = ip;
+                f->found = true;
+                break;
+        }
+        return MNL_CB_OK;
+}
+
+int addr_first_global(const char *const *skip_ifnames, uint32_t *ret) {
+        FirstGlobal f = { .skip = skip_ifnames };
+        char buf[NL_BUF_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETADDR;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+        ifa->ifa_family = AF_INET;
+        int r = nl_talk(nlh, first_global_cb, &f);
+        if (r < 0)
+                return r;
+        if (!f.found)
+                return -EADDRNOTAVAIL;
+        *ret = f.ip;
+        return 0;
+}

@@ -15,3 +15,6 @@ int addr_add(const char *ifname, uint32_t ip, uint8_t prefix);
 int addr_del(const char *ifname, uint32_t ip, uint8_t prefix);
 /* IPv4 addresses (with prefixes) on ifname; caller frees both arrays. */
 int addr_list(const char *ifname, uint32_t **ret_ips, uint8_t **ret_prefixes, size_t *ret_n);
+/* First global-scope IPv4 address (kernel's dump order) on an interface not named in skip_ifnames
+ * (NULL-terminated); -EADDRNOTAVAIL when there is none. */
+int addr_first_global(const char *const *skip_ifnames, uint32_t *ret);

@@ -4,11 +4,15 @@
 #include "basic/util.h"
 #include "services/dhcp/dhcp.h"
 #include "services/dns/dns.h"
+#include "services/firewall/firewall.h"
 #include "services/network/network.h"
 #include "services/ntp/ntp.h"
+#include "services/wireguard/wireguard.h"
 
 static const ServiceOps *const all_services[] = {
         &svc_network_ops,
+        &svc_firewall_ops,
+        &svc_wireguard_ops,
         &svc_dns_ops,
         &svc_dhcp_ops,
         &svc_ntp_ops,

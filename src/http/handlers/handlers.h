@@ -30,6 +30,9 @@ int http_peers_post(HttpRequest *req, HttpResponse *resp);
 int http_peer_get(HttpRequest *req, HttpResponse *resp);
 int http_peer_put(HttpRequest *req, HttpResponse *resp);
 int http_peer_delete(HttpRequest *req, HttpResponse *resp);
+int http_peer_config_get(HttpRequest *req, HttpResponse *resp);
+int http_wireguard_status_get(HttpRequest *req, HttpResponse *resp);
+int http_wireguard_peers_get(HttpRequest *req, HttpResponse *resp);
 
 int http_services_get(HttpRequest *req, HttpResponse *resp);
 int http_services_status_get(HttpRequest *req, HttpResponse *resp);

@@ -38,7 +38,7 @@ int http_peer_get(HttpRequest *req, HttpResponse *resp) {
         Peer p;
         int r = peers_get(req->cell, req->params[0], &p, &err);
         if (r < 0)
-                return http_reply_errno(resp, r == -EINVAL ? -ENOENT : r, &err);
+                return http_reply_errno(resp, r, &err);
         json_t *o = peer_to_json(&p);
         secret_wipe(&p, sizeof p);
         return http_reply(resp, 200, o);
@@ -49,7 +49,7 @@ int http_peer_put(HttpRequest *req, HttpResponse *resp) {
         Peer p;
         int r = peers_update(req->cell, req->params[0], req->body, &p, &err);
         if (r < 0)
-                return http_reply_errno(resp, r == -EINVAL && streq(err.field, "name") && !req->body ? -ENOENT : r, &err);
+                return http_reply_errno(resp, r, &err);
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" changed", p.name);
         json_t *o = peer_to_json(&p);
         secret_wipe(&p, sizeof p);
@@ -60,7 +60,7 @@ int http_peer_delete(HttpRequest *req, HttpResponse *resp) {
         PicError err = { 0 };
         int r = peers_delete(req->cell, req->params[0], &err);
         if (r < 0)
-                return http_reply_errno(resp, r == -EINVAL ? -ENOENT : r, &err);
+                return http_reply_errno(resp, r, &err);
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" deleted", req->params[0]);
         return http_reply(resp, 200, json_pack("{s:s, s:b}", "name", req->params[0], "deleted", 1));
 }

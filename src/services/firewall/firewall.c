@@ -1,0 +1,181 @@
+/* Firewall module: setup/apply replace the whole table atomically from the store; a peer change edits only
+ * that peer's elements in one transaction. Full-tunnel peers need IPv4 forwarding in the namespace: it is
+ * switched on when the first one appears and never off (something else on the box may rely on it). On a
+ * dedicated box (no --netns) that makes the host a router for its full-tunnel peers; our forward chain
+ * still drops every other packet arriving from the tunnel, and other traffic is left to the host's rules. */
+#include "services/firewall/firewall.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "core/netns-run.h"
+#include "core/peer.h"
+#include "core/vip.h"
+#include "net/nft.h"
+#include "services/firewall/render.h"
+#include "services/wireguard/wireguard.h"
+
+#define SERVICE_NAME "firewall"
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+
+static int fw_nft(Cell *c, Nft **ret) {
+        void **slot = cell_service_data(c, SERVICE_NAME);
+        if (!slot)
+                return -ENOENT;
+        if (!*slot) {
+                Nft *n;
+                int r = nft_new(c->netns_fd, &n);
+                if (r < 0)
+                        return r;
+                *slot = n;
+        }
+        *ret = *slot;
+        return 0;
+}
+
+static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
+        FwConfig cfg = { 0 };
+        Cidr4 range;
+        svc_wireguard_ifname(c, cfg.ifname);
+        if (settings_vpn_address(c->settings, &cfg.vpn) < 0)
+                return pic_error(err, -EINVAL, "wireguard.address", "wireguard.address is not a valid address/prefix");
+        if (settings_ip_range(c->settings, &range) < 0)
+                return pic_error(err, -EINVAL, "ip_range", "ip_range is not a valid CIDR");
+        int r = 0;
+        for (int g = 0; g < _GRANT_MAX && r >= 0; g++)
+                r = cell_service_vip(&range, grant_service(g), &cfg.grant_vip[g]);
+        if (r >= 0)
+                r = cell_service_vip(&range, CELL_SERVICE_DNS, &cfg.dns_vip);
+        if (r >= 0)
+                r = cell_service_vip(&range, CELL_SERVICE_NTP, &cfg.ntp_vip);
+        if (r < 0)
+                return pic_error(err, r, "ip_range", "ip_range is too small for the service addresses");
+        cfg.dns_port = (unsigned) settings_int(c->settings, "dns.port");
+        cfg.ntp_port = (unsigned) settings_int(c->settings, "ntp.port");
+        *ret = cfg;
+        return 0;
+}
+
+/* /proc/sys/net belongs to the namespace of whoever opens it, so this runs inside the cell namespace.
+ * Not write_file_atomic: a sysctl is not a file that can be replaced by rename. */
+static int enable_forwarding(Cell *c, void *userdata) {
+        _cleanup_close_ int fd = open(IP_FORWARD, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        char v = 0;
+        if (read(fd, &v, 1) == 1 && v == '1')
+                return 0;
+        if (pwrite(fd, "1\n", 2, 0) != 2)
+                return negative_errno();
+        log_info("firewall: enabled IPv4 forwarding for full-tunnel peers");
+        return 0;
+}
+
+typedef struct FwPeerList {
+        FwPeer *v;
+        size_t n, cap;
+} FwPeerList;
+
+static int collect(const Peer *p, void *userdata) {
+        FwPeerList *l = userdata;
+        if (l->n == l->cap) {
+                size_t ncap = l->cap ? l->cap * 2 : 64;
+                FwPeer *nv = realloc(l->v, ncap * sizeof *nv);
+                if (!nv)
+                        return -ENOMEM;
+                l->v = nv;
+                l->cap = ncap;
+        }
+        l->v[l->n++] = fw_peer_from(p);
+        return 0;
+}
+
+static int replace_table(Cell *c, PicError *err) {
+        FwConfig cfg;
+        int r = fw_config(c, &cfg, err);
+        if (r < 0)
+                return r;
+        Nft *nft;
+        r = fw_nft(c, &nft);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot open nftables: %s", strerror(-r));
+        FwPeerList peers = { 0 };
+        r = store_peer_foreach(c->store, collect, &peers);
+        if (r < 0) {
+                free(peers.v);
+                return pic_error(err, r, NULL, "cannot read the stored peers");
+        }
+        _cleanup_free_ char *script = NULL;
+        r = fw_render_table(&cfg, peers.v, peers.n, &script);
+        bool forward = fw_needs_forwarding(peers.v, peers.n);
+        free(peers.v);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot render the firewall");
+        _cleanup_free_ char *nft_err = NULL;
+        r = nft_run(nft, script, NULL, &nft_err);
+        if (r < 0)
+                return pic_error(err, r, NULL, "nftables rejected the firewall: %s", nft_err ? nft_err : strerror(-r));
+        if (forward && (r = cell_in_netns(c, enable_forwarding, NULL)) < 0)
+                return pic_error(err, r, NULL, "cannot enable IPv4 forwarding: %s", strerror(-r));
+        return 0;
+}
+
+/* Also what a settings change runs: every key the rules depend on needs a restart, which calls setup. */
+static int fw_setup(Cell *c, PicError *err) {
+        return replace_table(c, err);
+}
+
+static int fw_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
+        FwConfig cfg;
+        int r = fw_config(c, &cfg, err);
+        if (r < 0)
+                return r;
+        FwPeer o = { 0 }, n = { 0 };
+        if (old)
+                o = fw_peer_from(old);
+        if (new)
+                n = fw_peer_from(new);
+        _cleanup_free_ char *script = NULL;
+        r = fw_render_peer_change(&cfg, old ? &o : NULL, new ? &n : NULL, &script);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot render the firewall change");
+        if (!script)
+                return 0;
+        Nft *nft;
+        r = fw_nft(c, &nft);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot open nftables: %s", strerror(-r));
+        _cleanup_free_ char *nft_err = NULL;
+        r = nft_run(nft, script, NULL, &nft_err);
+        if (r < 0)
+                return pic_error(err, r, NULL, "nftables rejected the peer's rules: %s", nft_err ? nft_err : strerror(-r));
+        if (new && fw_needs_forwarding(&n, 1) && (r = cell_in_netns(c, enable_forwarding, NULL)) < 0)
+                return pic_error(err, r, NULL, "cannot enable IPv4 forwarding: %s", strerror(-r));
+        return 0;
+}
+
+static int fw_probe(Cell *c, PicError *err) {
+        Nft *nft;
+        int r = fw_nft(c, &nft);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot open nftables: %s", strerror(-r));
+        _cleanup_free_ char *out = NULL, *nft_err = NULL;
+        r = nft_run(nft, "list chain inet " FW_TABLE " vpn_in", &out, &nft_err);
+        return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "the firewall table is missing: %s", nft_err ? nft_err : "") : 0;
+}
+
+static void fw_teardown(Cell *c) {
+        void **slot = cell_service_data(c, SERVICE_NAME);
+        if (slot && *slot)
+                *slot = nft_free(*slot);
+}
+
+const ServiceOps svc_firewall_ops = {
+        .name = SERVICE_NAME,
+        .setup = fw_setup,
+        .probe = fw_probe,
+        .peer_changed = fw_peer_changed,
+        .teardown = fw_teardown,
+};

@@ -1,0 +1,42 @@
+/* UAPI `set` commands for the cell's peers, as pure functions: one peer's add/fix or removal, and the
+ * `wg syncconf`-style diff of the wanted (stored, enabled) peers against the live ones. The commands carry
+ * preshared keys: WgCmds never reallocates and is wiped when done. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/wg-uapi.h"
+
+/* Largest single-peer command (add/fix with preshared key and allowed IP), with slack. */
+#define WG_PEER_CMD_MAX 320
+
+typedef struct WgCmds {
+        char *buf;
+        size_t len, cap;
+        bool overflow;
+} WgCmds;
+
+int wg_cmds_init(WgCmds *m, size_t cap);
+void wg_cmds_done(WgCmds *m);
+void wg_cmds_put(WgCmds *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "public_key=HEX / remove=true". -EINVAL for a key that is not a WireGuard key. */
+int wg_cmd_remove(WgCmds *m, const char *public_key_b64);
+/* Adds or fixes a peer: its preshared key ("" = none) and exactly one allowed IP, ip/32. */
+int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, uint32_t ip);
+
+typedef struct WgWantPeer {
+        char public_key[45];
+        char preshared_key[45]; /* "" = none */
+        uint32_t ip;
+} WgWantPeer;
+
+typedef struct WgSyncStats {
+        unsigned added, removed, fixed;
+} WgSyncStats;
+
+/* The commands taking the live peers to the wanted ones: add the missing, remove the unknown, fix those
+ * whose preshared key or allowed IPs differ (endpoints and counters are the daemon's business). Sorts both
+ * arrays in place. *ret is initialised here; the caller calls wg_cmds_done(). */
+int wg_sync_commands(WgWantPeer *want, size_t n_want, WgLivePeer *live, size_t n_live, WgCmds *ret,
+                     WgSyncStats *ret_stats);
