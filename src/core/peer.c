@@ -27,3 +27,9 @@ Grant grant_from_string(const char *s) {
 CellService grant_service(Grant g) {
         return grants[g].service;
 }
+
+uint16_t dns_view_port_base(uint16_t dns_port) {
+        if (dns_port >= DNS_VIEW_PORT_BASE && dns_port < DNS_VIEW_PORT_BASE + DNS_VIEWS)
+                return DNS_VIEW_PORT_BASE + DNS_VIEWS;
+        return DNS_VIEW_PORT_BASE;
+}

@@ -21,3 +21,10 @@ const char *grant_to_string(Grant g);
 Grant grant_from_string(const char *s);
 /* The service whose virtual IP a grant opens. */
 CellService grant_service(Grant g);
+
+/* DNS views: one per access set, each served on its own port of the DNS virtual IP; a peer's queries to
+ * dns.port are steered to its view's port (services/dns), and the firewall lets exactly those ports in. */
+#define DNS_VIEWS (1u << _GRANT_MAX)
+#define DNS_VIEW_PORT_BASE 5300
+/* First view port for a given dns.port (moved out of the way if dns.port itself falls in the range). */
+uint16_t dns_view_port_base(uint16_t dns_port);

@@ -312,6 +312,36 @@ class VpnTest(PicdTestCase):
             self.picd.put("/api/config", {"wireguard": {"endpoint": ""}})
             self.picd.delete("/api/peers/watch")
 
+    def dig_status(self, client, name):
+        """(rcode, answer) for an A query to the cell's DNS through the tunnel."""
+        r = client.ns.exec("dig", "+time=2", "+tries=2", "+noall", "+comments", "+answer", f"@{self.vip['dns']}",
+                           name, "A", check=False, timeout=20 * SLOW)
+        status = next((l.split("status: ")[1].split(",")[0] for l in r.stdout.splitlines() if "status: " in l), None)
+        answers = [l.split()[-1] for l in r.stdout.splitlines() if l and not l.startswith(";") and "\tA\t" in l]
+        return status, answers
+
+    def test_4_one_grant_drives_firewall_and_dns(self):
+        """The peer's grant decides, through the real tunnel, both what it can reach and what resolves."""
+        peer = self.create(name="reader", service_access=["calendar"])
+        self.phone.configure(self.config("reader"), peer["ip"], [self.vpn_net, self.ip_range])
+        self.wait_ping(self.phone)
+        try:
+            cal = wait_for(lambda: self.dig_status(self.phone, "calendar.mycell.cell")[0] == "NOERROR"
+                           and self.dig_status(self.phone, "calendar.mycell.cell"), 15, what="DNS through the tunnel")
+            self.assertEqual(cal[1], [self.vip["calendar"]])
+            self.assertEqual(self.dig_status(self.phone, "mail.mycell.cell")[0], "NXDOMAIN")
+            self.assertIsNotNone(self.phone.tcp(self.vip["calendar"]))
+            self.assertIsNone(self.phone.tcp(self.vip["mail"]))
+            # One change of the grant flips both, live.
+            r = self.picd.put("/api/peers/reader", {"service_access": ["mail"]})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.dig_status(self.phone, "calendar.mycell.cell")[0], "NXDOMAIN")
+            self.assertEqual(self.dig_status(self.phone, "mail.mycell.cell"), ("NOERROR", [self.vip["mail"]]))
+            self.assertIsNone(self.phone.tcp(self.vip["calendar"]))
+            self.assertIsNotNone(self.phone.tcp(self.vip["mail"]))
+        finally:
+            self.picd.delete("/api/peers/reader")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -18,7 +18,7 @@ static FwConfig config(void) {
                 .ifname = "picwg-0123abcd",
                 .vpn = { .addr = 0x0a000001, .prefix = 24 },         /* 10.0.0.1/24 */
                 .dns_vip = 0xac140002, .ntp_vip = 0xac140004,          /* 172.20.0.2, .4 */
-                .dns_port = 53, .ntp_port = 123,
+                .dns_port = 53, .ntp_port = 123, .dns_view_base = 5300,
         };
         c.grant_vip[GRANT_CALENDAR] = 0xac14000a;
         c.grant_vip[GRANT_FILES] = 0xac14000b;

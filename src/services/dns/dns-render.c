@@ -10,12 +10,6 @@
 
 #define BUILTIN_TTL 300
 
-uint16_t dns_view_port_base(uint16_t dns_port) {
-        if (dns_port >= DNS_VIEW_PORT_BASE && dns_port < DNS_VIEW_PORT_BASE + DNS_VIEWS)
-                return DNS_VIEW_PORT_BASE + DNS_VIEWS;
-        return DNS_VIEW_PORT_BASE;
-}
-
 uint16_t dns_view_port(const DnsParams *p, uint32_t access) {
         return (uint16_t) (dns_view_port_base(p->port) + (access & GRANT_ALL));
 }

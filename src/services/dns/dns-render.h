@@ -18,8 +18,6 @@
 #include "core/dns-records.h"
 #include "core/peer.h"
 
-#define DNS_VIEWS (1u << _GRANT_MAX)
-#define DNS_VIEW_PORT_BASE 5300
 #define DNS_NFT_TABLE "pic_dns"
 
 typedef struct DnsParams {
@@ -41,8 +39,6 @@ typedef struct DnsViewMember {
         uint32_t access; /* grant bitmask */
 } DnsViewMember;
 
-/* The first port of the view listeners; moves out of the way when dns.port falls in the range. */
-uint16_t dns_view_port_base(uint16_t dns_port);
 uint16_t dns_view_port(const DnsParams *p, uint32_t access);
 /* The service virtual IP of the DNS server. */
 int dns_params_vip(const DnsParams *p, uint32_t *ret);

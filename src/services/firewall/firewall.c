@@ -53,6 +53,7 @@ static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
         if (r < 0)
                 return pic_error(err, r, "ip_range", "ip_range is too small for the service addresses");
         cfg.dns_port = (unsigned) settings_int(c->settings, "dns.port");
+        cfg.dns_view_base = dns_view_port_base((uint16_t) cfg.dns_port);
         cfg.ntp_port = (unsigned) settings_int(c->settings, "ntp.port");
         *ret = cfg;
         return 0;

@@ -94,6 +94,11 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u accept\n", ipv4_format(cfg->dns_vip, a),
                       cfg->dns_port);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s tcp dport %u accept\n", a, cfg->dns_port);
+        /* The DNS module rewrites a peer's port-53 queries to its view's port before this hook. */
+        strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u-%u accept\n", a, cfg->dns_view_base,
+                      cfg->dns_view_base + DNS_VIEWS - 1);
+        strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s tcp dport %u-%u accept\n", a, cfg->dns_view_base,
+                      cfg->dns_view_base + DNS_VIEWS - 1);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u accept\n", ipv4_format(cfg->ntp_vip, a),
                       cfg->ntp_port);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s icmp type echo-request accept\n",

@@ -17,6 +17,7 @@ typedef struct FwConfig {
         uint32_t grant_vip[_GRANT_MAX]; /* virtual IP each grant opens */
         uint32_t dns_vip, ntp_vip;
         unsigned dns_port, ntp_port;
+        unsigned dns_view_base;         /* peers' DNS arrives here, steered to its view (core/peer.h) */
 } FwConfig;
 
 /* What the firewall needs of a peer. */
