@@ -20,14 +20,101 @@ static json_t *service_ips(Settings *s) {
         return ips;
 }
 
-int http_config_get(HttpRequest *req, HttpResponse *resp) {
-        Settings *s = req->cell->settings;
+/* GET /api/config is what UIs and monitors poll, and building it (jansson objects, an snprintf per address,
+ * then json_dumps) cost more than all the rest of the request. The last rendered body is kept together with
+ * a copy of every setting's stored and applied value it was rendered from, and reused while each one is
+ * json_equal to the current value. It is checked on every request, so no writer of settings (PUT, apply,
+ * --set, or any future handler) has to remember to invalidate anything: the body is a pure function of
+ * those values, so a reused body is byte for byte what a fresh rendering would give. */
+typedef struct ConfigBodyCache {
+        size_t n;
+        json_t **stored, **applied; /* deep copies per SettingDef; NULL where the key had no value */
+        char *body;
+        size_t len;
+} ConfigBodyCache;
+
+static ConfigBodyCache config_cache;
+
+static void config_cache_clear(void) {
+        for (size_t i = 0; i < config_cache.n; i++) {
+                json_decref(config_cache.stored[i]);
+                json_decref(config_cache.applied[i]);
+        }
+        free(config_cache.stored);
+        free(config_cache.applied);
+        free(config_cache.body);
+        config_cache = (ConfigBodyCache) { 0 };
+}
+
+static bool same_value(json_t *a, json_t *b) {
+        return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+static bool config_cache_valid(Settings *s) {
+        size_t n;
+        const SettingDef *defs = settings_table(&n);
+        if (!config_cache.body || config_cache.n != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!same_value(config_cache.stored[i], settings_get(s, defs[i].key, false)) ||
+                    !same_value(config_cache.applied[i], settings_get(s, defs[i].key, true)))
+                        return false;
+        return true;
+}
+
+/* Takes body on success. On allocation failure nothing is cached, body stays the caller's, and the next
+ * request renders again. */
+static int config_cache_store(Settings *s, char *body, size_t len) {
+        size_t n;
+        const SettingDef *defs = settings_table(&n);
+        config_cache_clear();
+        config_cache.stored = calloc(n, sizeof *config_cache.stored);
+        config_cache.applied = calloc(n, sizeof *config_cache.applied);
+        if (!config_cache.stored || !config_cache.applied) {
+                config_cache_clear();
+                return -ENOMEM;
+        }
+        config_cache.n = n;
+        for (size_t i = 0; i < n; i++) {
+                json_t *v = settings_get(s, defs[i].key, false), *a = settings_get(s, defs[i].key, true);
+                config_cache.stored[i] = v ? json_deep_copy(v) : NULL;
+                config_cache.applied[i] = a ? json_deep_copy(a) : NULL;
+                if ((v && !config_cache.stored[i]) || (a && !config_cache.applied[i])) {
+                        config_cache_clear();
+                        return -ENOMEM;
+                }
+        }
+        config_cache.body = body;
+        config_cache.len = len;
+        return 0;
+}
+
+static json_t *config_render(Settings *s) {
         json_t *root = settings_to_json(s, false);
         json_object_set_new(root, "service_ips", service_ips(s));
         json_t *pending = settings_pending(s);
         json_object_set_new(root, "restart_required", json_boolean(json_array_size(pending) > 0));
         json_decref(pending);
-        return http_reply(resp, 200, root);
+        return root;
+}
+
+int http_config_get(HttpRequest *req, HttpResponse *resp) {
+        Settings *s = req->cell->settings;
+        if (!config_cache_valid(s)) {
+                json_t *root = config_render(s);
+                /* The same flags the server's JSON path uses, so the bytes do not depend on the cache. */
+                char *body = json_dumps(root, JSON_COMPACT);
+                json_decref(root);
+                if (!body)
+                        return http_reply_errno(resp, -ENOMEM, NULL);
+                if (config_cache_store(s, body, strlen(body)) < 0)
+                        return http_reply_raw(resp, 200, "application/json", body, strlen(body));
+        }
+        char *copy = malloc(config_cache.len);
+        if (!copy)
+                return http_reply_errno(resp, -ENOMEM, NULL);
+        memcpy(copy, config_cache.body, config_cache.len);
+        return http_reply_raw(resp, 200, "application/json", copy, config_cache.len);
 }
 
 /* A change the live system refused is taken back from the store too, and the services are brought back to
