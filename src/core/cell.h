@@ -77,6 +77,15 @@ struct Cell {
         size_t n_services;
         void *service_data[32]; /* per-module private state, indexed like services[] */
         char service_error[32][512]; /* why the last reconcile of services[i] failed, "" after a success */
+        struct {
+                /* The last passing probe of services[i], reused for a short while: /health is
+                 * unauthenticated and must stay cheap (a probe reads /proc and dumps netlink). Valid while
+                 * the daemon's pid, restart count and state are those it was taken with. */
+                uint64_t at_usec;
+                pid_t pid;
+                unsigned restarts;
+                int state;
+        } probe_cache[32];
         int64_t started_at;
 };
 

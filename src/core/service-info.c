@@ -6,6 +6,7 @@
 
 #include "basic/fileio.h"
 #include "basic/parse.h"
+#include "basic/time-util.h"
 #include "basic/util.h"
 
 int process_rss_bytes(pid_t pid, uint64_t *ret) {
@@ -32,7 +33,29 @@ static void describe_exit(const ServiceStatus *st, char *buf, size_t size) {
                 snprintf(buf, size, "exited with status %d", st->last_exit_code);
 }
 
-void cell_service_info(Cell *c, const ServiceOps *ops, bool probe, CellServiceInfo *ret) {
+#define PROBE_REUSE_USEC (2 * USEC_PER_SEC)
+
+static int probe_cached(Cell *c, const ServiceOps *ops, const CellServiceInfo *i, PicError *err) {
+        size_t idx = 0;
+        while (idx < c->n_services && c->services[idx] != ops)
+                idx++;
+        if (idx >= ELEMENTSOF(c->probe_cache))
+                return ops->probe(c, err);
+        typeof(c->probe_cache[0]) *pc = &c->probe_cache[idx];
+        uint64_t now = now_usec();
+        if (pc->at_usec && now - pc->at_usec < PROBE_REUSE_USEC && pc->pid == i->status.pid &&
+            pc->restarts == i->status.restarts && pc->state == (int) i->status.state)
+                return 0;
+        int r = ops->probe(c, err);
+        /* Only a pass is reused: a daemon still starting must be seen healthy as soon as it is. */
+        pc->at_usec = r >= 0 ? now : 0;
+        pc->pid = i->status.pid;
+        pc->restarts = i->status.restarts;
+        pc->state = (int) i->status.state;
+        return r;
+}
+
+void cell_service_info(Cell *c, const ServiceOps *ops, unsigned flags, CellServiceInfo *ret) {
         CellServiceInfo i = { .has_process = ops->argv != NULL, .healthy = true };
         snprintf(i.name, sizeof i.name, "%s", ops->name);
         const char *error = cell_service_error(c, ops->name);
@@ -53,7 +76,7 @@ void cell_service_info(Cell *c, const ServiceOps *ops, bool probe, CellServiceIn
         }
         if (i.supervised) {
                 i.state = service_state_to_string(i.status.state);
-                if (i.status.pid > 0)
+                if (i.status.pid > 0 && (flags & CELL_INFO_MEMORY))
                         (void) process_rss_bytes(i.status.pid, &i.memory_bytes);
                 char how[96];
                 describe_exit(&i.status, how, sizeof how);
@@ -74,9 +97,9 @@ void cell_service_info(Cell *c, const ServiceOps *ops, bool probe, CellServiceIn
                 snprintf(i.problem, sizeof i.problem, "%s", error);
         }
         bool live = !i.supervised || i.status.state == SERVICE_RUNNING;
-        if (i.healthy && probe && live && ops->probe) {
+        if (i.healthy && (flags & CELL_INFO_PROBE) && live && ops->probe) {
                 PicError err = { 0 };
-                int r = ops->probe(c, &err);
+                int r = probe_cached(c, ops, &i, &err);
                 if (r < 0) {
                         i.healthy = false;
                         snprintf(i.problem, sizeof i.problem, "%s", err.message[0] ? err.message : strerror(-r));

@@ -17,7 +17,12 @@ typedef struct CellServiceInfo {
         char problem[512];     /* why it is not healthy, "" when it is */
 } CellServiceInfo;
 
-/* Fills ret for a registered module; probe=false skips the module's probe (cheaper). */
-void cell_service_info(Cell *c, const ServiceOps *ops, bool probe, CellServiceInfo *ret);
+enum {
+        CELL_INFO_PROBE = 1 << 0,  /* run the module's probe (its result is reused for up to 2 s) */
+        CELL_INFO_MEMORY = 1 << 1, /* read the daemon's VmRSS */
+};
+
+/* Fills ret for a registered module; flags choose the costlier parts. */
+void cell_service_info(Cell *c, const ServiceOps *ops, unsigned flags, CellServiceInfo *ret);
 /* VmRSS of pid in bytes; negative errno if it cannot be read. */
 int process_rss_bytes(pid_t pid, uint64_t *ret);

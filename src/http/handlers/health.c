@@ -11,8 +11,8 @@ int http_health_get(HttpRequest *req, HttpResponse *resp) {
         json_t *problems = json_object();
         for (size_t k = 0; k < c->n_services; k++) {
                 CellServiceInfo i;
-                /* Probes are /proc reads and netlink dumps: no subprocess, no network wait. */
-                cell_service_info(c, c->services[k], true, &i);
+                /* Probes are /proc reads and netlink dumps, reused for 2 s: no subprocess, no network wait. */
+                cell_service_info(c, c->services[k], CELL_INFO_PROBE, &i);
                 json_object_set_new(services, i.name, json_string(i.state));
                 if (!i.healthy) {
                         json_array_append_new(failing, json_string(i.name));

@@ -37,7 +37,7 @@ int http_services_get(HttpRequest *req, HttpResponse *resp) {
         json_t *arr = json_array();
         for (size_t k = 0; k < c->n_services; k++) {
                 CellServiceInfo i;
-                cell_service_info(c, c->services[k], true, &i);
+                cell_service_info(c, c->services[k], CELL_INFO_PROBE | CELL_INFO_MEMORY, &i);
                 json_array_append_new(arr, info_json(&i));
         }
         return http_reply(resp, 200, json_pack("{s:o}", "services", arr));
@@ -49,7 +49,7 @@ int http_services_status_get(HttpRequest *req, HttpResponse *resp) {
         size_t running = 0, total = 0;
         for (size_t k = 0; k < c->n_services; k++) {
                 CellServiceInfo i;
-                cell_service_info(c, c->services[k], true, &i);
+                cell_service_info(c, c->services[k], CELL_INFO_PROBE | CELL_INFO_MEMORY, &i);
                 json_object_set_new(services, i.name,
                                     json_pack("{s:s, s:b, s:o}", "status", i.state, "healthy", i.healthy, "problem",
                                               i.problem[0] ? json_string(i.problem) : json_null()));
@@ -103,7 +103,7 @@ int http_services_restart_post(HttpRequest *req, HttpResponse *resp) {
         if (r < 0)
                 return http_reply_errno(resp, r, &err);
         CellServiceInfo i;
-        cell_service_info(c, ops, false, &i);
+        cell_service_info(c, ops, CELL_INFO_MEMORY, &i);
         return http_reply(resp, 200, json_pack("{s:s, s:b, s:s}", "name", ops->name, "restarted", true, "state", i.state));
 }
 
