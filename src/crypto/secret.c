@@ -3,6 +3,8 @@
 #include "crypto/secret.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -13,6 +15,13 @@ int secret_init(void) {
 void secret_wipe(void *p, size_t n) {
         if (p)
                 sodium_memzero(p, n);
+}
+
+void secret_free(void *p) {
+        if (!p)
+                return;
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
 }
 
 int secret_token_new(char ret[static SECRET_TOKEN_STRLEN]) {

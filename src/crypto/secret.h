@@ -12,6 +12,9 @@
 
 int secret_init(void);
 void secret_wipe(void *p, size_t n);
+/* free() that first wipes the whole allocation: for buffers that may hold keys or tokens (response
+ * bodies, jansson's strings), whose length the freeing code does not know. */
+void secret_free(void *p);
 /* Random token for people or programs to hold: "pic_" + base64url. */
 int secret_token_new(char ret[static SECRET_TOKEN_STRLEN]);
 /* Random URL-safe text of exactly len characters (len < 128). */

@@ -201,6 +201,8 @@ int main(int argc, char **argv) {
         }
         umask(0022);
         signal(SIGPIPE, SIG_IGN);
+        /* Every JSON string picd frees is wiped first: request bodies carry passwords, replies keys and tokens. */
+        json_set_alloc_funcs(malloc, secret_free);
         if (secret_init() < 0)
                 return log_error("libsodium failed to initialise"), 1;
 

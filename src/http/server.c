@@ -16,6 +16,7 @@
 #include "basic/parse.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "crypto/secret.h"
 #include "http/auth.h"
 #include "http/http.h"
 
@@ -278,7 +279,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *
                 len = strlen(body);
                 ctype = "application/json";
         }
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        /* Bodies can carry a private key or a new token: wiped when libmicrohttpd is done with them. */
+        struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, secret_free);
         if (!r) {
                 free(body);
                 return MHD_NO;
@@ -327,7 +329,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         rc->body[rc->len] = '\0';
                 } else {
                         rc->too_large = true;
-                        rc->body = mfree(rc->body);
+                        secret_free(rc->body);
+                        rc->body = NULL;
                         rc->len = 0;
                 }
                 *upload_data_size = 0;
@@ -358,7 +361,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ReqCtx *rc = *con_cls;
         if (!rc)
                 return;
-        free(rc->body);
+        secret_free(rc->body); /* a login or password change carried a password */
         free(rc);
         *con_cls = NULL;
 }
