@@ -283,6 +283,7 @@ void cell_stop_services(Cell *c) {
         for (size_t i = c->n_services; i > 0; i--)
                 if (c->services[i - 1]->teardown)
                         c->services[i - 1]->teardown(c);
+        c->nft = nft_free(c->nft);
 }
 
 int cell_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
@@ -325,4 +326,19 @@ int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err)
                 }
         }
         return first;
+}
+
+int cell_nft_run(Cell *c, const char *script, char **ret_output, char **ret_error) {
+        if (!c->nft) {
+                int r = nft_new(c->netns_fd, &c->nft);
+                if (r < 0) {
+                        if (ret_error)
+                                *ret_error = strdup("cannot open nftables in the cell namespace");
+                        return r;
+                }
+        }
+        int r = nft_run(c->nft, script, ret_output, ret_error);
+        if (r < 0)
+                c->nft = nft_free(c->nft); /* its socket or cache may be what went wrong */
+        return r;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "core/loop.h"
+#include "net/nft.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
 #include "store/peers.h"
@@ -73,6 +74,7 @@ struct Cell {
         char *state_dir;
         char *netns_name; /* NULL: host namespace */
         int netns_fd;     /* -1: host namespace */
+        Nft *nft;         /* one libnftables context in the cell namespace for every module (cell_nft_run) */
         const ServiceOps *services[32];
         size_t n_services;
         void *service_data[32]; /* per-module private state, indexed like services[] */
@@ -111,6 +113,11 @@ void cell_start_services(Cell *c);
 int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
                         PicError *err);
 void cell_stop_services(Cell *c);
+
+/* Runs an nftables script in the cell's namespace as one transaction through the cell's one context (its
+ * ruleset cache makes small edits cheap even with 10,000 elements). On failure *ret_error gets nft's own
+ * text and the context is dropped, so the next call starts from a fresh cache. Caller frees outputs. */
+int cell_nft_run(Cell *c, const char *script, char **ret_output, char **ret_error);
 
 /* Tells every service about a peer change, in registration order. If one fails, the ones already told
  * are told the reverse change (new → old), so the live system is left as it was; returns the error. */

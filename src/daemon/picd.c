@@ -297,6 +297,7 @@ out:
         /* Supervisor first: stopping children runs the loop, which still needs the listeners. */
         supervisor_free(cell.supervisor);
         http_server_free(server);
+        cell.nft = nft_free(cell.nft);
         loop_free(cell.loop);
         settings_free(cell.settings);
         store_free(cell.store);

@@ -17,7 +17,6 @@
 #include "core/dhcp.h"
 #include "core/dns-records.h"
 #include "core/netns-run.h"
-#include "net/nft-script.h"
 #include "services/dns/dns-render.h"
 #include "services/dns/unbound-ctl.h"
 
@@ -41,7 +40,6 @@ typedef struct DnsState {
         bool ready; /* unbound answered and runtime state was applied since its last start */
         LoopTimer *wait_timer;
         uint64_t wait_deadline;
-        NftContext *nft; /* made inside the cell namespace, kept: its socket and ruleset cache stay there */
 } DnsState;
 
 static DnsState *dns_state(Cell *c) {
@@ -118,23 +116,13 @@ static int ctl(Cell *c, const char *command, const char *lines, char **ret_reply
 
 /* ---- nftables view membership ---------------------------------------------------------------------- */
 
-static int nft_new_in_netns(Cell *c, void *userdata) {
-        return nft_context_new(userdata);
-}
-
-/* fresh: drop the kept context first (after a failure: its socket or cache may be what went wrong). */
+/* fresh: start from a new nftables context (after a failed edit its cache may be what is out of step). */
 static int nft_apply(Cell *c, const char *script, bool fresh, PicError *err) {
-        DnsState *st = dns_state(c);
-        if (!st)
-                return pic_error(err, -ENOMEM, NULL, "out of memory");
         if (fresh)
-                st->nft = nft_context_free(st->nft);
-        if (!st->nft) {
-                int r = cell_in_netns(c, nft_new_in_netns, &st->nft);
-                if (r < 0)
-                        return pic_error(err, r, NULL, "cannot open nftables in the cell namespace");
-        }
-        return nft_context_run(st->nft, script, err);
+                c->nft = nft_free(c->nft);
+        _cleanup_free_ char *nft_err = NULL;
+        int r = cell_nft_run(c, script, NULL, &nft_err);
+        return r < 0 ? pic_error(err, r, NULL, "nftables: %s", nft_err ? nft_err : strerror(-r)) : 0;
 }
 
 typedef struct Members {
@@ -452,7 +440,6 @@ static void dns_teardown(Cell *c) {
         if (!st)
                 return;
         loop_cancel_timer(c->loop, st->wait_timer);
-        nft_context_free(st->nft);
         free(st->hosts);
         free(st);
         *slot = NULL;

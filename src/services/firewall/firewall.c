@@ -20,21 +20,6 @@
 #define SERVICE_NAME "firewall"
 #define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
 
-static int fw_nft(Cell *c, Nft **ret) {
-        void **slot = cell_service_data(c, SERVICE_NAME);
-        if (!slot)
-                return -ENOENT;
-        if (!*slot) {
-                Nft *n;
-                int r = nft_new(c->netns_fd, &n);
-                if (r < 0)
-                        return r;
-                *slot = n;
-        }
-        *ret = *slot;
-        return 0;
-}
-
 static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
         FwConfig cfg = { 0 };
         Cidr4 range;
@@ -98,10 +83,6 @@ static int replace_table(Cell *c, PicError *err) {
         int r = fw_config(c, &cfg, err);
         if (r < 0)
                 return r;
-        Nft *nft;
-        r = fw_nft(c, &nft);
-        if (r < 0)
-                return pic_error(err, r, NULL, "cannot open nftables: %s", strerror(-r));
         FwPeerList peers = { 0 };
         r = store_peer_foreach(c->store, collect, &peers);
         if (r < 0) {
@@ -115,7 +96,7 @@ static int replace_table(Cell *c, PicError *err) {
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the firewall");
         _cleanup_free_ char *nft_err = NULL;
-        r = nft_run(nft, script, NULL, &nft_err);
+        r = cell_nft_run(c, script, NULL, &nft_err);
         if (r < 0)
                 return pic_error(err, r, NULL, "nftables rejected the firewall: %s", nft_err ? nft_err : strerror(-r));
         if (forward && (r = cell_in_netns(c, enable_forwarding, NULL)) < 0)
@@ -144,12 +125,8 @@ static int fw_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
                 return pic_error(err, r, NULL, "cannot render the firewall change");
         if (!script)
                 return 0;
-        Nft *nft;
-        r = fw_nft(c, &nft);
-        if (r < 0)
-                return pic_error(err, r, NULL, "cannot open nftables: %s", strerror(-r));
         _cleanup_free_ char *nft_err = NULL;
-        r = nft_run(nft, script, NULL, &nft_err);
+        r = cell_nft_run(c, script, NULL, &nft_err);
         if (r < 0)
                 return pic_error(err, r, NULL, "nftables rejected the peer's rules: %s", nft_err ? nft_err : strerror(-r));
         if (new && fw_needs_forwarding(&n, 1) && (r = cell_in_netns(c, enable_forwarding, NULL)) < 0)
@@ -158,19 +135,9 @@ static int fw_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
 }
 
 static int fw_probe(Cell *c, PicError *err) {
-        Nft *nft;
-        int r = fw_nft(c, &nft);
-        if (r < 0)
-                return pic_error(err, r, NULL, "cannot open nftables: %s", strerror(-r));
         _cleanup_free_ char *out = NULL, *nft_err = NULL;
-        r = nft_run(nft, "list chain inet " FW_TABLE " vpn_in", &out, &nft_err);
+        int r = cell_nft_run(c, "list chain inet " FW_TABLE " vpn_in", &out, &nft_err);
         return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "the firewall table is missing: %s", nft_err ? nft_err : "") : 0;
-}
-
-static void fw_teardown(Cell *c) {
-        void **slot = cell_service_data(c, SERVICE_NAME);
-        if (slot && *slot)
-                *slot = nft_free(*slot);
 }
 
 const ServiceOps svc_firewall_ops = {
@@ -178,5 +145,4 @@ const ServiceOps svc_firewall_ops = {
         .setup = fw_setup,
         .probe = fw_probe,
         .peer_changed = fw_peer_changed,
-        .teardown = fw_teardown,
 };
