@@ -2,11 +2,13 @@
  * start, hot apply or restart, as DESIGN.md's "one flow for every change" says. */
 #include "core/cell.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "basic/util.h"
 
 void strv_free(char **v) {
@@ -283,6 +285,8 @@ void cell_stop_services(Cell *c) {
         for (size_t i = c->n_services; i > 0; i--)
                 if (c->services[i - 1]->teardown)
                         c->services[i - 1]->teardown(c);
+        loop_cancel_timer(c->loop, c->nft_idle);
+        c->nft_idle = NULL;
         c->nft = nft_free(c->nft);
 }
 
@@ -328,6 +332,16 @@ int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err)
         return first;
 }
 
+/* A burst of peer changes reuses the context; a cell at rest does not carry it. */
+#define NFT_IDLE_USEC (10 * USEC_PER_SEC)
+
+static void on_nft_idle(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        c->nft_idle = NULL;
+        c->nft = nft_free(c->nft);
+        malloc_trim(0);
+}
+
 int cell_nft_run(Cell *c, const char *script, char **ret_output, char **ret_error) {
         if (!c->nft) {
                 int r = nft_new(c->netns_fd, &c->nft);
@@ -340,5 +354,11 @@ int cell_nft_run(Cell *c, const char *script, char **ret_output, char **ret_erro
         int r = nft_run(c->nft, script, ret_output, ret_error);
         if (r < 0)
                 c->nft = nft_free(c->nft); /* its socket or cache may be what went wrong */
+        if (c->loop) {
+                loop_cancel_timer(c->loop, c->nft_idle);
+                c->nft_idle = NULL;
+                if (c->nft)
+                        (void) loop_add_timer(c->loop, NFT_IDLE_USEC, on_nft_idle, c, &c->nft_idle);
+        }
         return r;
 }

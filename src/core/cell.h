@@ -75,6 +75,7 @@ struct Cell {
         char *netns_name; /* NULL: host namespace */
         int netns_fd;     /* -1: host namespace */
         Nft *nft;         /* one libnftables context in the cell namespace for every module (cell_nft_run) */
+        LoopTimer *nft_idle; /* drops the context (and its ~2 MiB of parser state and cache) when idle */
         const ServiceOps *services[32];
         size_t n_services;
         void *service_data[32]; /* per-module private state, indexed like services[] */
