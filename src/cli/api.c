@@ -49,12 +49,16 @@ static void report_api_error(const ApiReply *r, const char *method, const char *
                 fprintf(stderr, "pic: this picd does not offer %s %s; is it older than this pic?\n", method, path);
 }
 
-int api_call(Cli *c, const char *method, const char *path, json_t *body, ApiReply *ret) {
+/* The one request path: transport failures and non-2xx replies reported (unless quiet) and mapped the same
+ * way for JSON and raw callers. On success ret->raw holds the body; ret->json is parsed when want_json. */
+static int api_send(Cli *c, const char *method, const char *path, json_t *body, bool want_json, bool quiet,
+                    ApiReply *ret) {
         _cleanup_free_ char *text = NULL;
         if (body) {
                 text = json_dumps(body, JSON_COMPACT);
                 if (!text) {
-                        fputs("pic: cannot encode the request as JSON\n", stderr);
+                        if (!quiet)
+                                fputs("pic: cannot encode the request as JSON\n", stderr);
                         return -ENOMEM;
                 }
         }
@@ -62,26 +66,44 @@ int api_call(Cli *c, const char *method, const char *path, json_t *body, ApiRepl
         PicError err = { 0 };
         int k = client_request(c->socket_path, method, path, text, c->timeout_ms, &r.raw, &err);
         if (k < 0) {
-                fprintf(stderr, "pic: %s\n", err.message);
+                if (!quiet)
+                        fprintf(stderr, "pic: %s\n", err.message);
                 /* Keep transport failures out of the usage and API exit codes. */
                 return k == -EINVAL || k == -EREMOTEIO ? -EIO : k;
         }
-        r.json = json_loadb(r.raw.body, r.raw.body_len, 0, NULL);
-        if (r.raw.status < 200 || r.raw.status > 299) {
-                if (c->json)
-                        api_print_raw(&r);
-                report_api_error(&r, method, path);
+        bool ok = r.raw.status >= 200 && r.raw.status <= 299;
+        if (want_json || !ok)
+                r.json = json_loadb(r.raw.body, r.raw.body_len, 0, NULL);
+        if (!ok) {
+                if (!quiet) {
+                        if (c->json)
+                                api_print_raw(&r);
+                        report_api_error(&r, method, path);
+                }
                 api_reply_done(&r);
                 return -EREMOTEIO;
         }
-        if (!json_is_object(r.json)) {
-                fprintf(stderr, "pic: picd answered %s %s with HTTP %d but not with a JSON object\n", method, path,
-                        r.raw.status);
+        if (want_json && !json_is_object(r.json)) {
+                if (!quiet)
+                        fprintf(stderr, "pic: picd answered %s %s with HTTP %d but not with a JSON object\n", method,
+                                path, r.raw.status);
                 api_reply_done(&r);
                 return -EPROTO;
         }
         *ret = r;
         return 0;
+}
+
+int api_call(Cli *c, const char *method, const char *path, json_t *body, ApiReply *ret) {
+        return api_send(c, method, path, body, true, false, ret);
+}
+
+int api_call_quiet(Cli *c, const char *method, const char *path, ApiReply *ret) {
+        return api_send(c, method, path, NULL, true, true, ret);
+}
+
+int api_call_raw(Cli *c, const char *method, const char *path, ApiReply *ret) {
+        return api_send(c, method, path, NULL, false, false, ret);
 }
 
 void api_reply_done(ApiReply *r) {

@@ -27,6 +27,14 @@ typedef struct Cli {
         int timeout_ms;
         const char *scope;       /* token create --scope */
         const char *expires_days; /* token create --expires-days, as typed */
+        /* peer add/set: what was given, as typed (NULL when not); picd validates all of it. */
+        const char *access;      /* --access: comma-separated grants, "" for none */
+        const char *ip;
+        const char *public_key;
+        const char *description;
+        int enabled;             /* --enable/--disable(d): 1/0, -1 when not given */
+        int route_all;           /* --route-all/--no-route-all: 1/0, -1 when not given */
+        const char *png;         /* peer qr --png FILE */
 } Cli;
 
 /* Prints "pic: <message>" to stderr and returns -EINVAL (exit code 2). */
@@ -41,6 +49,12 @@ typedef struct ApiReply {
  * body is a JSON object. Otherwise reports the failure on stderr (and with --json prints picd's error
  * body on stdout) and returns -EREMOTEIO for an API error or the transport's negative errno. */
 int api_call(Cli *c, const char *method, const char *path, json_t *body, ApiReply *ret);
+/* The same request without a word on stderr, for detail a command can do without (live peer state). */
+int api_call_quiet(Cli *c, const char *method, const char *path, ApiReply *ret);
+/* For replies that are not JSON (a wg-quick config, a PNG): on a 2xx, ret->raw holds the body exactly as
+ * received and ret->json is NULL; errors are reported and mapped as api_call does. */
+int api_call_raw(Cli *c, const char *method, const char *path, ApiReply *ret);
+/* Wipes (bodies may carry keys or tokens) and frees the reply; accepts a zeroed one. */
 void api_reply_done(ApiReply *r);
 /* --json output: picd's body exactly as received, newline-terminated. */
 int api_print_raw(const ApiReply *r);
@@ -68,3 +82,10 @@ int cmd_token_revoke(Cli *c, char **args, size_t n);
 int cmd_backup_create(Cli *c, char **args, size_t n);
 int cmd_backup_list(Cli *c, char **args, size_t n);
 int cmd_backup_restore(Cli *c, char **args, size_t n);
+int cmd_peer_add(Cli *c, char **args, size_t n);
+int cmd_peer_list(Cli *c, char **args, size_t n);
+int cmd_peer_show(Cli *c, char **args, size_t n);
+int cmd_peer_set(Cli *c, char **args, size_t n);
+int cmd_peer_config(Cli *c, char **args, size_t n);
+int cmd_peer_qr(Cli *c, char **args, size_t n);
+int cmd_peer_rm(Cli *c, char **args, size_t n);

@@ -10,6 +10,35 @@
 enum {
         VERB_OPT_SCOPE = 1 << 0,
         VERB_OPT_EXPIRES = 1 << 1,
+        VERB_OPT_ACCESS = 1 << 2,
+        VERB_OPT_IP = 1 << 3,
+        VERB_OPT_PUBLIC_KEY = 1 << 4,
+        VERB_OPT_DESCRIPTION = 1 << 5,
+        VERB_OPT_ENABLE = 1 << 6,
+        VERB_OPT_DISABLE = 1 << 7,
+        VERB_OPT_ROUTE_ALL = 1 << 8,
+        VERB_OPT_NO_ROUTE_ALL = 1 << 9,
+        VERB_OPT_PNG = 1 << 10,
+        VERB_OPT_PEER = VERB_OPT_ACCESS | VERB_OPT_IP | VERB_OPT_PUBLIC_KEY | VERB_OPT_DESCRIPTION | VERB_OPT_ENABLE |
+                        VERB_OPT_DISABLE | VERB_OPT_ROUTE_ALL | VERB_OPT_NO_ROUTE_ALL,
+};
+
+/* Each option's name, for "--x is not an option of ..." */
+static const struct {
+        unsigned flag;
+        const char *name;
+} verb_option_names[] = {
+        { VERB_OPT_SCOPE, "--scope" },
+        { VERB_OPT_EXPIRES, "--expires-days" },
+        { VERB_OPT_ACCESS, "--access" },
+        { VERB_OPT_IP, "--ip" },
+        { VERB_OPT_PUBLIC_KEY, "--public-key" },
+        { VERB_OPT_DESCRIPTION, "--description" },
+        { VERB_OPT_ENABLE, "--enable" },
+        { VERB_OPT_DISABLE, "--disable" },
+        { VERB_OPT_ROUTE_ALL, "--route-all" },
+        { VERB_OPT_NO_ROUTE_ALL, "--no-route-all" },
+        { VERB_OPT_PNG, "--png" },
 };
 
 typedef struct Verb {
@@ -38,6 +67,19 @@ static const Verb verbs[] = {
         { "backup", "create", 0, 0, 0, cmd_backup_create, "", "Back up the configuration" },
         { "backup", "list", 0, 0, 0, cmd_backup_list, "", "List configuration backups" },
         { "backup", "restore", 1, 1, 0, cmd_backup_restore, "ID", "Restore a configuration backup" },
+        { "peer", "add", 1, 1, VERB_OPT_PEER, cmd_peer_add,
+          "NAME [--access LIST] [--ip IP] [--public-key KEY] [--route-all] [--disabled] [--description TEXT]",
+          "Create a VPN peer; LIST of grants like calendar,files (default: none)" },
+        { "peer", "list", 0, 0, 0, cmd_peer_list, "", "List VPN peers with their grants and latest handshake" },
+        { "peer", "show", 1, 1, 0, cmd_peer_show, "NAME", "Show one peer, with its live endpoint and transfer" },
+        { "peer", "set", 1, 1, VERB_OPT_PEER, cmd_peer_set,
+          "NAME [--access LIST] [--enable|--disable] [--route-all|--no-route-all] [--ip IP] [--public-key KEY] "
+          "[--description TEXT]",
+          "Change what is given; --access '' takes every grant away" },
+        { "peer", "config", 1, 1, 0, cmd_peer_config, "NAME", "Print the peer's wg-quick config (holds its private key)" },
+        { "peer", "qr", 1, 1, VERB_OPT_PNG, cmd_peer_qr, "NAME [--png FILE]",
+          "Draw the config as a QR code in the terminal, or write it as a PNG (mode 0600) to FILE" },
+        { "peer", "rm", 1, 1, 0, cmd_peer_rm, "NAME", "Delete a peer and everything it was granted" },
         { NULL, "help", 0, 0, 0, cmd_help, "", "Show this help" },
 };
 
@@ -72,7 +114,8 @@ static void print_help(FILE *f) {
                 "  0  success\n"
                 "  1  picd refused the request (its message and the field at fault go to stderr)\n"
                 "  2  usage error (unknown command, option or setting; bad arguments)\n"
-                "  3  picd could not be reached (not running, no permission) or its reply was unreadable\n",
+                "  3  picd could not be reached (not running, no permission), its reply was unreadable, or the\n"
+                "     output could not be written\n",
                 PIC_SOCKET_DEFAULT, PIC_TIMEOUT_DEFAULT_SEC);
 }
 
@@ -116,20 +159,47 @@ static const Verb *verb_find(char **args, size_t n, size_t *ret_words) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_SOCKET = 0x100, OPT_JSON, OPT_TIMEOUT, OPT_SCOPE, OPT_EXPIRES };
+        enum {
+                OPT_SOCKET = 0x100,
+                OPT_JSON,
+                OPT_TIMEOUT,
+                OPT_SCOPE,
+                OPT_EXPIRES,
+                OPT_ACCESS,
+                OPT_IP,
+                OPT_PUBLIC_KEY,
+                OPT_DESCRIPTION,
+                OPT_ENABLE,
+                OPT_DISABLE,
+                OPT_ROUTE_ALL,
+                OPT_NO_ROUTE_ALL,
+                OPT_PNG,
+        };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, OPT_SOCKET },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "scope", required_argument, NULL, OPT_SCOPE },
                 { "expires-days", required_argument, NULL, OPT_EXPIRES },
+                { "access", required_argument, NULL, OPT_ACCESS },
+                { "ip", required_argument, NULL, OPT_IP },
+                { "public-key", required_argument, NULL, OPT_PUBLIC_KEY },
+                { "description", required_argument, NULL, OPT_DESCRIPTION },
+                { "enable", no_argument, NULL, OPT_ENABLE },
+                { "disable", no_argument, NULL, OPT_DISABLE },
+                { "disabled", no_argument, NULL, OPT_DISABLE },
+                { "route-all", no_argument, NULL, OPT_ROUTE_ALL },
+                { "no-route-all", no_argument, NULL, OPT_NO_ROUTE_ALL },
+                { "png", required_argument, NULL, OPT_PNG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         const char *env = getenv("PIC_SOCKET");
         Cli c = { .socket_path = env && *env ? env : PIC_SOCKET_DEFAULT,
-                  .timeout_ms = PIC_TIMEOUT_DEFAULT_SEC * 1000 };
+                  .timeout_ms = PIC_TIMEOUT_DEFAULT_SEC * 1000,
+                  .enabled = -1,
+                  .route_all = -1 };
         unsigned given = 0;
         uint64_t sec;
         int opt;
@@ -154,6 +224,36 @@ int main(int argc, char **argv) {
                 case OPT_EXPIRES:
                         c.expires_days = optarg;
                         given |= VERB_OPT_EXPIRES;
+                        break;
+                case OPT_ACCESS:
+                        c.access = optarg;
+                        given |= VERB_OPT_ACCESS;
+                        break;
+                case OPT_IP:
+                        c.ip = optarg;
+                        given |= VERB_OPT_IP;
+                        break;
+                case OPT_PUBLIC_KEY:
+                        c.public_key = optarg;
+                        given |= VERB_OPT_PUBLIC_KEY;
+                        break;
+                case OPT_DESCRIPTION:
+                        c.description = optarg;
+                        given |= VERB_OPT_DESCRIPTION;
+                        break;
+                case OPT_ENABLE:
+                case OPT_DISABLE:
+                        c.enabled = opt == OPT_ENABLE;
+                        given |= opt == OPT_ENABLE ? VERB_OPT_ENABLE : VERB_OPT_DISABLE;
+                        break;
+                case OPT_ROUTE_ALL:
+                case OPT_NO_ROUTE_ALL:
+                        c.route_all = opt == OPT_ROUTE_ALL;
+                        given |= opt == OPT_ROUTE_ALL ? VERB_OPT_ROUTE_ALL : VERB_OPT_NO_ROUTE_ALL;
+                        break;
+                case OPT_PNG:
+                        c.png = optarg;
+                        given |= VERB_OPT_PNG;
                         break;
                 case 'h':
                         print_help(stdout);
@@ -180,9 +280,13 @@ int main(int argc, char **argv) {
         verb_usage(v, u, sizeof u);
         if (n - words < v->min_args || n - words > v->max_args)
                 return cli_exit_code(cli_usage_error("usage: pic %s", u));
-        if (given & ~v->options)
-                return cli_exit_code(cli_usage_error("%s is not an option of `pic %s`",
-                                                     given & ~v->options & VERB_OPT_SCOPE ? "--scope" : "--expires-days",
-                                                     u));
+        for (size_t i = 0; i < ELEMENTSOF(verb_option_names); i++)
+                if (given & ~v->options & verb_option_names[i].flag)
+                        return cli_exit_code(cli_usage_error("%s is not an option of `pic %s`",
+                                                             verb_option_names[i].name, u));
+        if ((given & VERB_OPT_ENABLE) && (given & VERB_OPT_DISABLE))
+                return cli_exit_code(cli_usage_error("--enable and --disable contradict each other"));
+        if ((given & VERB_OPT_ROUTE_ALL) && (given & VERB_OPT_NO_ROUTE_ALL))
+                return cli_exit_code(cli_usage_error("--route-all and --no-route-all contradict each other"));
         return cli_exit_code(v->run(&c, args + words, n - words));
 }

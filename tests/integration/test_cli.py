@@ -2,9 +2,13 @@
 --help promises (0 ok, 1 refused, 2 usage, 3 unreachable), --json output, and who may use the socket."""
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -288,6 +292,227 @@ class CliTest(PicdTestCase):
             self.assertEqual(self.config(), before)
             tokens = self.picd.get("/api/auth/tokens").json["tokens"]
             self.assertNotIn("evil", [t["name"] for t in tokens])
+
+
+class CliPeerTest(PicdTestCase):
+    """pic peer add|list|show|set|config|qr|rm against a real picd running wireguard-go: what the CLI shows is
+    what picd stores, the config and the QR code carry exactly picd's text, and the PNG is owner-only."""
+
+    HALF_BLOCKS = set("\u2588\u2580\u2584 ")  # █ ▀ ▄ and space
+
+    def setUp(self):
+        # The config needs an address peers can reach; the test cell's namespace has no global one.
+        r = self.picd.put("/api/config", {"wireguard": {"endpoint": "vpn.example.org"}})
+        self.assertEqual(r.status, 200, r)
+
+    def tearDown(self):
+        for p in self.picd.get("/api/peers").json["peers"]:
+            self.picd.delete(f"/api/peers/{p['name']}")
+
+    def pic(self, *args):
+        """The CLI with its output decoded as UTF-8 whatever the test's locale (the QR is drawn in UTF-8)."""
+        return run(PIC, "--socket", os.path.join(self.picd.state_dir, "run", "picd.sock"), *args, check=False,
+                   timeout=30 * SLOW, encoding="utf-8")
+
+    def assertExit(self, res, code, stderr_has=None):
+        self.assertEqual(res.returncode, code, f"stdout={res.stdout!r} stderr={res.stderr!r}")
+        if stderr_has is not None:
+            self.assertIn(stderr_has, res.stderr)
+
+    def peers(self):
+        r = self.picd.get("/api/peers")
+        self.assertEqual(r.status, 200, r)
+        return {p["name"]: p for p in r.json["peers"]}
+
+    def add(self, name, *opts):
+        res = self.pic("peer", "add", name, *opts)
+        self.assertExit(res, 0)
+        return res
+
+    def test_add_shows_in_list_and_over_http(self):
+        res = self.add("phone", "--access", "calendar,files", "--description", "Ann phone")
+        self.assertIn("Created peer phone.", res.stdout)
+        self.assertRegex(res.stdout, r"(?m)^access:\s+calendar,files$")
+        self.assertIn("pic peer qr phone", res.stdout)  # how to get the config onto the device
+        peer = self.peers()["phone"]
+        self.assertEqual(sorted(peer["service_access"]), ["calendar", "files"])
+        self.assertTrue(peer["enabled"])
+        self.assertFalse(peer["route_all"])
+        self.assertEqual(peer["description"], "Ann phone")
+        self.assertTrue(peer["keys_generated_by_cell"])
+
+        self.add("laptop", "--disabled", "--route-all")
+        peer = self.peers()["laptop"]
+        self.assertEqual(peer["service_access"], [])
+        self.assertFalse(peer["enabled"])
+        self.assertTrue(peer["route_all"])
+
+        res = self.pic("peer", "list")
+        self.assertExit(res, 0)
+        self.assertRegex(res.stdout, r"(?m)^NAME\s+IP\s+ACCESS\s+ENABLED\s+HANDSHAKE$")
+        ip = re.escape(self.peers()["phone"]["ip"])
+        self.assertRegex(res.stdout, rf"(?m)^phone\s+{ip}\s+calendar,files\s+yes\s+never$")
+        self.assertRegex(res.stdout, r"(?m)^laptop\s+\S+\s+-\s+no\s+\S+$")
+        res = self.pic("--json", "peer", "list")
+        self.assertExit(res, 0)
+        self.assertEqual({p["name"]: p for p in json.loads(res.stdout)["peers"]}, self.peers())
+
+        res = self.pic("peer", "show", "phone")
+        self.assertExit(res, 0)
+        self.assertRegex(res.stdout, rf"(?m)^ip:\s+{ip}$")
+        self.assertRegex(res.stdout, rf"(?m)^public key:\s+{re.escape(self.peers()['phone']['public_key'])}$")
+        self.assertRegex(res.stdout, r"(?m)^handshake:\s+never$")  # live from the running wireguard-go
+        self.assertNotIn("PrivateKey", res.stdout)
+        res = self.pic("--json", "peer", "show", "phone")
+        self.assertEqual(json.loads(res.stdout), self.peers()["phone"])
+
+        # A peer that brings its own key: the cell never has a private key to hand out.
+        key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+        res = self.add("tablet", "--public-key", key, "--ip", "10.0.0.77")
+        self.assertIn("keeps its own private key", res.stdout)
+        peer = self.peers()["tablet"]
+        self.assertEqual((peer["public_key"], peer["ip"], peer["keys_generated_by_cell"]), (key, "10.0.0.77", False))
+
+    def test_bad_input_is_refused_and_creates_nothing(self):
+        self.add("phone", "--access", "calendar")
+        before = self.peers()
+        for args, field in ((("Bad Name",), "name"), (("bad\n[Peer]",), "name"),
+                            (("newpeer", "--access", "calendar,bogus"), "service_access"),
+                            (("newpeer", "--access", "calendar,,files"), "service_access"),
+                            (("newpeer", "--ip", "10.0.0.999"), "ip"), (("newpeer", "--ip", "192.168.1.5"), "ip"),
+                            (("newpeer", "--public-key", "not-a-key"), "public_key"), (("phone",), "name")):
+            with self.subTest(args=args):
+                res = self.pic("peer", "add", *args)
+                self.assertExit(res, 1, f'field "{field}"')
+                self.assertIn("HTTP 4", res.stderr)
+                self.assertEqual(res.stdout, "")
+        res = self.pic("peer", "set", "phone", "--access", "calendar,mail,bogus")
+        self.assertExit(res, 1, 'field "service_access"')
+        self.assertEqual(self.peers(), before)
+
+        for args in (("peer", "set", "phone"), ("peer", "set", "phone", "--enable", "--disable"),
+                     ("peer", "add", "x", "--route-all", "--no-route-all"), ("peer", "show", "phone", "--png", "f"),
+                     ("peer", "list", "--access", "files"), ("peer", "qr"), ("peer", "show", "../auth/tokens"),
+                     ("peer", "rm", "Phone"), ("peer", "frob")):
+            with self.subTest(args=args):
+                self.assertExit(self.pic(*args), 2)
+        self.assertEqual(self.peers(), before)
+
+    def test_config_is_exactly_picd_text(self):
+        self.add("phone", "--access", "files")
+        r = self.picd.get("/api/peers/phone/config")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("PrivateKey = ", r.body)
+        res = self.pic("peer", "config", "phone")
+        self.assertExit(res, 0)
+        self.assertEqual(res.stdout, r.body)
+        res = self.pic("peer", "config", "nobody")
+        self.assertExit(res, 1, "HTTP 404")
+        self.assertEqual(res.stdout, "")
+
+    def test_qr_in_terminal(self):
+        self.add("phone")
+        config = self.picd.get("/api/peers/phone/config").body
+        res = self.pic("peer", "qr", "phone")
+        self.assertExit(res, 0)
+        lines = res.stdout.splitlines()
+        self.assertGreater(len(lines), 20)
+        self.assertEqual({len(line) for line in lines}, {len(lines[0])}, res.stdout)  # a rectangle
+        self.assertGreater(len(lines[0]), 20)
+        self.assertLessEqual(set(res.stdout), self.HALF_BLOCKS | {"\n"})  # no escapes when piped
+        self.assertIn("\u2580", res.stdout)
+        self.assertNotIn(config.split("\n")[1], res.stdout)
+
+        # On a terminal: the same drawing with colours that force white on black.
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen([PIC, "--socket", os.path.join(self.picd.state_dir, "run", "picd.sock"),
+                                     "peer", "qr", "phone"], stdout=slave, stderr=subprocess.PIPE)
+            os.close(slave)
+            slave = -1
+            out = b""
+            deadline = time.monotonic() + 30 * SLOW
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], 0.5)
+                if ready:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # EIO: the child closed the terminal
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                elif proc.poll() is not None:
+                    break
+            self.assertEqual(proc.wait(10 * SLOW), 0, proc.stderr.read())
+            proc.stderr.close()
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+        text = out.decode("utf-8").replace("\r\n", "\n")
+        self.assertIn("\x1b[40;97m", text)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        self.assertEqual(plain, res.stdout)
+
+    def test_qr_png_decodes_to_the_config(self):
+        if not shutil.which("zbarimg"):
+            self.skipTest("zbarimg (zbar-tools) is not installed")
+        self.add("phone", "--access", "calendar")
+        config = self.picd.get("/api/peers/phone/config").body
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "phone.png")
+            with open(path, "w") as f:
+                f.write("old content")
+            os.chmod(path, 0o644)  # replaced, not rewritten in place: the new file is owner-only
+            res = self.pic("peer", "qr", "phone", "--png", path)
+            self.assertExit(res, 0)
+            self.assertIn(path, res.stdout)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+            self.assertEqual(sorted(os.listdir(d)), ["phone.png"])  # no temp file left behind
+            dec = run("zbarimg", "-q", "--raw", path, check=False)
+            self.assertEqual(dec.returncode, 0, dec)
+            self.assertEqual(dec.stdout, config + "\n")  # zbarimg ends each symbol with a newline
+
+            res = self.pic("peer", "qr", "nobody", "--png", os.path.join(d, "nobody.png"))
+            self.assertExit(res, 1, "HTTP 404")
+            res = self.pic("peer", "qr", "phone", "--png", os.path.join(d, "no-such-dir", "x.png"))
+            self.assertExit(res, 3, "no-such-dir")
+            self.assertEqual(sorted(os.listdir(d)), ["phone.png"])
+
+    def test_set_changes_grants_and_state(self):
+        self.add("phone", "--access", "calendar")
+        res = self.pic("peer", "set", "phone", "--access", "files, mail", "--disable", "--route-all")
+        self.assertExit(res, 0)
+        self.assertIn("Changed peer phone.", res.stdout)
+        peer = self.peers()["phone"]
+        self.assertEqual(sorted(peer["service_access"]), ["files", "mail"])
+        self.assertFalse(peer["enabled"])
+        self.assertTrue(peer["route_all"])
+        res = self.pic("--json", "peer", "set", "phone", "--access", "", "--enable", "--no-route-all")
+        self.assertExit(res, 0)
+        self.assertEqual(json.loads(res.stdout), self.peers()["phone"])
+        peer = self.peers()["phone"]
+        self.assertEqual((peer["service_access"], peer["enabled"], peer["route_all"]), ([], True, False))
+        res = self.pic("peer", "set", "nobody", "--enable")
+        self.assertExit(res, 1, "HTTP 404")
+
+    def test_rm(self):
+        self.add("phone")
+        self.add("laptop")
+        res = self.pic("peer", "rm", "phone")
+        self.assertExit(res, 0)
+        self.assertIn("Deleted peer phone", res.stdout)
+        self.assertEqual(self.picd.get("/api/peers/phone").status, 404)
+        self.assertEqual(list(self.peers()), ["laptop"])
+        res = self.pic("peer", "show", "phone")
+        self.assertExit(res, 1, 'no peer named "phone"')
+        res = self.pic("peer", "rm", "phone")
+        self.assertExit(res, 1, "HTTP 404")
+        self.assertEqual(list(self.peers()), ["laptop"])
+        self.assertNotRegex(self.pic("peer", "list").stdout, r"(?m)^phone\s")
 
 
 class CliPicdGoneTest(unittest.TestCase):
