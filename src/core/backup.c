@@ -14,8 +14,6 @@
  *      (journaled as "revert"). Last, the journal goes, then the staging dir. */
 #include "core/backup.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,12 +22,23 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "basic/archive-lib.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
 
 #define BACKUP_FORMAT 1
+
+/* libarchive is loaded on first use (basic/archive-lib.h); every archive call goes through it. */
+static const ArchiveLib *AR;
+
+static int archive_load(PicError *err) {
+        if (!AR)
+                AR = archive_lib(err);
+        return AR ? 0 : -EHOSTDOWN;
+}
+
 #define HMAC_CONTEXT "pic-backup-manifest-v1\n"
 #define MANIFEST_NAME "manifest.json"
 #define DB_NAME "picd.db"
@@ -572,25 +581,25 @@ out:
 /* ---- archives ---- */
 
 static int archive_fail(struct archive *a, PicError *err, const char *what) {
-        return pic_error(err, -EIO, NULL, "%s: %s", what, archive_error_string(a) ? archive_error_string(a) : "error");
+        return pic_error(err, -EIO, NULL, "%s: %s", what, AR->archive_error_string(a) ? AR->archive_error_string(a) : "error");
 }
 
 static int archive_put(struct archive *a, const char *name, uint64_t size, mode_t mode, int64_t mtime, const void *buf,
                        int src_fd, PicError *err) {
-        struct archive_entry *e = archive_entry_new();
+        struct archive_entry *e = AR->archive_entry_new();
         if (!e)
                 return -ENOMEM;
-        archive_entry_set_pathname(e, name);
-        archive_entry_set_size(e, (la_int64_t) size);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, mode);
-        archive_entry_set_mtime(e, mtime, 0);
-        int rc = archive_write_header(a, e);
-        archive_entry_free(e);
+        AR->archive_entry_set_pathname(e, name);
+        AR->archive_entry_set_size(e, (la_int64_t) size);
+        AR->archive_entry_set_filetype(e, AE_IFREG);
+        AR->archive_entry_set_perm(e, mode);
+        AR->archive_entry_set_mtime(e, mtime, 0);
+        int rc = AR->archive_write_header(a, e);
+        AR->archive_entry_free(e);
         if (rc != ARCHIVE_OK)
                 return archive_fail(a, err, "cannot write the archive");
         if (buf) {
-                if (archive_write_data(a, buf, size) != (la_ssize_t) size)
+                if (AR->archive_write_data(a, buf, size) != (la_ssize_t) size)
                         return archive_fail(a, err, "cannot write the archive");
                 return 0;
         }
@@ -605,7 +614,7 @@ static int archive_put(struct archive *a, const char *name, uint64_t size, mode_
                 if (n == 0)
                         break;
                 done += (uint64_t) n;
-                if (done > size || archive_write_data(a, chunk, (size_t) n) != n)
+                if (done > size || AR->archive_write_data(a, chunk, (size_t) n) != n)
                         return archive_fail(a, err, "cannot write the archive");
         }
         return done == size ? 0 : pic_error(err, -EIO, NULL, "the snapshot of %s changed while archiving", name);
@@ -613,14 +622,14 @@ static int archive_put(struct archive *a, const char *name, uint64_t size, mode_
 
 static int write_archive(int fd, const char *manifest, const char *snap, const FileList *files, int64_t mtime,
                          PicError *err) {
-        struct archive *a = archive_write_new();
+        struct archive *a = AR->archive_write_new();
         if (!a)
                 return -ENOMEM;
         int r = 0;
-        if (archive_write_add_filter_gzip(a) != ARCHIVE_OK || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-            archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+        if (AR->archive_write_add_filter_gzip(a) != ARCHIVE_OK || AR->archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+            AR->archive_write_open_fd(a, fd) != ARCHIVE_OK) {
                 r = archive_fail(a, err, "cannot start the archive");
-                archive_write_free(a);
+                AR->archive_write_free(a);
                 return r;
         }
         r = archive_put(a, MANIFEST_NAME, strlen(manifest), 0600, mtime, manifest, -1, err);
@@ -637,19 +646,19 @@ static int write_archive(int fd, const char *manifest, const char *snap, const F
                 r = archive_put(a, files->v[i].path, files->v[i].size, files->v[i].mode, mtime, NULL, in, err);
         }
         /* close writes the gzip trailer: only a closed archive is complete. */
-        if (archive_write_close(a) != ARCHIVE_OK && r >= 0)
+        if (AR->archive_write_close(a) != ARCHIVE_OK && r >= 0)
                 r = archive_fail(a, err, "cannot finish the archive");
-        archive_write_free(a);
+        AR->archive_write_free(a);
         return r;
 }
 
 static int archive_reader_open(int fd, struct archive **ret) {
-        struct archive *a = archive_read_new();
+        struct archive *a = AR->archive_read_new();
         if (!a)
                 return -ENOMEM;
-        if (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-            archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
-                archive_read_free(a);
+        if (AR->archive_read_support_filter_gzip(a) != ARCHIVE_OK || AR->archive_read_support_format_tar(a) != ARCHIVE_OK ||
+            AR->archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+                AR->archive_read_free(a);
                 return -EBADMSG;
         }
         *ret = a;
@@ -658,26 +667,26 @@ static int archive_reader_open(int fd, struct archive **ret) {
 
 /* An entry we accept is a plain file: no link of any kind, no device, with its size stated up front. */
 static bool entry_is_plain(struct archive_entry *e) {
-        return archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) && !archive_entry_symlink(e) &&
-               archive_entry_size_is_set(e) && archive_entry_size(e) >= 0;
+        return AR->archive_entry_filetype(e) == AE_IFREG && !AR->archive_entry_hardlink(e) && !AR->archive_entry_symlink(e) &&
+               AR->archive_entry_size_is_set(e) && AR->archive_entry_size(e) >= 0;
 }
 
 /* The manifest is the first entry, so every later entry is checked against it before a byte is written. */
 static int read_manifest_entry(struct archive *a, char **ret, size_t *ret_len, PicError *err) {
         struct archive_entry *e;
-        if (archive_read_next_header(a, &e) != ARCHIVE_OK)
+        if (AR->archive_read_next_header(a, &e) != ARCHIVE_OK)
                 return pic_error(err, -EBADMSG, NULL, "the archive is damaged or not a cell backup: %s",
-                                 archive_error_string(a) ? archive_error_string(a) : "no entries");
-        if (!streq_ptr(archive_entry_pathname(e), MANIFEST_NAME) || !entry_is_plain(e) ||
-            archive_entry_size(e) > MANIFEST_MAX)
+                                 AR->archive_error_string(a) ? AR->archive_error_string(a) : "no entries");
+        if (!streq_ptr(AR->archive_entry_pathname(e), MANIFEST_NAME) || !entry_is_plain(e) ||
+            AR->archive_entry_size(e) > MANIFEST_MAX)
                 return pic_error(err, -EBADMSG, NULL, "the archive does not start with a valid manifest");
-        size_t len = (size_t) archive_entry_size(e);
+        size_t len = (size_t) AR->archive_entry_size(e);
         _cleanup_free_ char *buf = malloc(len + 1);
         if (!buf)
                 return -ENOMEM;
         size_t got = 0;
         while (got < len) {
-                la_ssize_t n = archive_read_data(a, buf + got, len - got);
+                la_ssize_t n = AR->archive_read_data(a, buf + got, len - got);
                 if (n <= 0)
                         return pic_error(err, -EBADMSG, NULL, "the archive's manifest is truncated");
                 got += (size_t) n;
@@ -707,6 +716,8 @@ static int archive_path(const char *state_dir, const char *id, char *buf, size_t
 }
 
 int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
+        if (archive_load(err) < 0)
+                return -EHOSTDOWN;
         if (sodium_init() < 0)
                 return pic_error(err, -EIO, NULL, "libsodium failed to initialise");
         uint8_t key[KEY_BYTES];
@@ -845,7 +856,7 @@ static int list_entry(const char *path, const char *id, const uint8_t *key, List
         if (archive_reader_open(fd, &a) < 0)
                 return 0;
         int r = read_manifest_entry(a, &text, &len, NULL);
-        archive_read_free(a);
+        AR->archive_read_free(a);
         json_t *m = r >= 0 ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
         json_t *created = json_object_get(m, "created"), *name = json_object_get(m, "cell_name");
         json_t *ver = json_object_get(m, "picd_version"), *schema = json_object_get(m, "schema_version");
@@ -875,6 +886,8 @@ static int item_cmp(const void *a, const void *b) {
 }
 
 int backup_list(Cell *c, json_t **ret) {
+        if (archive_load(NULL) < 0)
+                return -EHOSTDOWN;
         if (sodium_init() < 0)
                 return -EIO;
         char dir[PATH_MAX];
@@ -950,13 +963,13 @@ static int extract_entries(struct archive *a, int new_fd, FileList *manifest, Pi
                 return -ENOMEM;
         for (;;) {
                 struct archive_entry *e;
-                int rc = archive_read_next_header(a, &e);
+                int rc = AR->archive_read_next_header(a, &e);
                 if (rc == ARCHIVE_EOF)
                         break;
                 if (rc != ARCHIVE_OK)
                         return pic_error(err, -EBADMSG, NULL, "the archive is damaged or truncated: %s",
-                                         archive_error_string(a) ? archive_error_string(a) : "bad entry");
-                const char *name = archive_entry_pathname(e);
+                                         AR->archive_error_string(a) ? AR->archive_error_string(a) : "bad entry");
+                const char *name = AR->archive_entry_pathname(e);
                 size_t idx;
                 BackupFile *f = file_list_find(manifest, name, &idx);
                 if (!name || name[0] == '/' || strstr(name, ".."))
@@ -967,7 +980,7 @@ static int extract_entries(struct archive *a, int new_fd, FileList *manifest, Pi
                                          name);
                 if (!entry_is_plain(e))
                         return pic_error(err, -EBADMSG, NULL, "\"%s\" in the archive is not a plain file", name);
-                if ((uint64_t) archive_entry_size(e) != f->size)
+                if ((uint64_t) AR->archive_entry_size(e) != f->size)
                         return pic_error(err, -EBADMSG, NULL, "\"%s\" in the archive does not have its manifest's size", name);
                 seen[idx] = true;
 
@@ -989,12 +1002,12 @@ static int extract_entries(struct archive *a, int new_fd, FileList *manifest, Pi
                 uint64_t total = 0;
                 char buf[64 * 1024];
                 for (;;) {
-                        la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+                        la_ssize_t n = AR->archive_read_data(a, buf, sizeof buf);
                         if (n == 0)
                                 break;
                         if (n < 0)
                                 return pic_error(err, -EBADMSG, NULL, "the archive is damaged or truncated in \"%s\": %s",
-                                                 name, archive_error_string(a) ? archive_error_string(a) : "read error");
+                                                 name, AR->archive_error_string(a) ? AR->archive_error_string(a) : "read error");
                         total += (uint64_t) n;
                         if (total > f->size)
                                 return pic_error(err, -EBADMSG, NULL, "\"%s\" in the archive is longer than stated", name);
@@ -1034,7 +1047,7 @@ static int stage_archive(int archive_fd, const char *id, const uint8_t key[stati
                 r = manifest_parse(text, len, id, key, &manifest, err);
         if (r >= 0)
                 r = extract_entries(a, new_fd, &manifest, err);
-        archive_read_free(a);
+        AR->archive_read_free(a);
         file_list_done(&manifest);
         return r;
 }
@@ -1318,6 +1331,8 @@ static bool revert(Cell *c, const char *staging) {
 }
 
 int backup_restore(Cell *c, const char *id, json_t *ret_services, PicError *err) {
+        if (archive_load(err) < 0)
+                return -EHOSTDOWN;
         if (!backup_id_is_valid(id))
                 return id_error(err);
         if (sodium_init() < 0)
