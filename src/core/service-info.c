@@ -2,6 +2,7 @@
  * failed, or whose probe fails is unhealthy; a disabled module is not. */
 #include "core/service-info.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "basic/fileio.h"
@@ -56,7 +57,12 @@ static int probe_cached(Cell *c, const ServiceOps *ops, const CellServiceInfo *i
 }
 
 void cell_service_info(Cell *c, const ServiceOps *ops, unsigned flags, CellServiceInfo *ret) {
-        CellServiceInfo i = { .has_process = ops->argv != NULL, .healthy = true };
+        CellServiceInfo i;
+        /* Not "= { ... }": that would clear the 512-byte problem text on every call. */
+        memset(&i, 0, offsetof(CellServiceInfo, problem));
+        i.problem[0] = '\0';
+        i.has_process = ops->argv != NULL;
+        i.healthy = true;
         snprintf(i.name, sizeof i.name, "%s", ops->name);
         const char *error = cell_service_error(c, ops->name);
         i.supervised = supervisor_status(c->supervisor, ops->name, &i.status) >= 0;
@@ -78,8 +84,10 @@ void cell_service_info(Cell *c, const ServiceOps *ops, unsigned flags, CellServi
                 i.state = service_state_to_string(i.status.state);
                 if (i.status.pid > 0 && (flags & CELL_INFO_MEMORY))
                         (void) process_rss_bytes(i.status.pid, &i.memory_bytes);
-                char how[96];
-                describe_exit(&i.status, how, sizeof how);
+                char how[96] = "";
+                /* Only an unhealthy service needs its last exit in words (this runs on every /health). */
+                if (i.status.state == SERVICE_FAILED || i.status.state == SERVICE_BACKOFF)
+                        describe_exit(&i.status, how, sizeof how);
                 if (i.status.state == SERVICE_FAILED) {
                         i.healthy = false;
                         snprintf(i.problem, sizeof i.problem, "%s", i.status.failure[0] ? i.status.failure : how);
