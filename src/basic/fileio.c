@@ -40,7 +40,7 @@ int fsync_directory_of(const char *path) {
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+int fd_write_all(int fd, const void *data, size_t len) {
         const char *p = data;
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
@@ -63,7 +63,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         int r = atomic_file_open(path, mode, &f);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot create a temporary file beside %s: %s", path, strerror(-r));
-        r = write_all(f.fd, data, len);
+        r = fd_write_all(f.fd, data, len);
         if (r >= 0)
                 r = atomic_file_finish(&f);
         if (r < 0) {

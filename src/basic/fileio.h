@@ -20,6 +20,8 @@ typedef enum WriteAtomicResult {
  * negative errno. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, atomic_check_fn check,
                       void *userdata, PicError *err);
+/* write() until done, retrying on EINTR and short writes. */
+int fd_write_all(int fd, const void *data, size_t len);
 /* Reads a whole file of at most max bytes (-EFBIG beyond). *ret is NUL-terminated. */
 int read_file_full(const char *path, size_t max, char **ret, size_t *ret_len);
 int mkdir_p(const char *path, mode_t mode);

@@ -240,21 +240,6 @@ static int key_load_or_create(const char *state_dir, uint8_t key[static KEY_BYTE
 
 /* ---- files ---- */
 
-static int write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 /* Copies src_fd to dst_fd (dst_fd may be -1: hash only), counting and hashing; -EFBIG beyond max. */
 static int copy_hashing(int src_fd, int dst_fd, uint64_t max, uint64_t *ret_size, char ret_hex[static SHA_HEX]) {
         crypto_hash_sha256_state st;
@@ -275,7 +260,7 @@ static int copy_hashing(int src_fd, int dst_fd, uint64_t max, uint64_t *ret_size
                         return -EFBIG;
                 crypto_hash_sha256_update(&st, (const unsigned char *) buf, (unsigned long long) n);
                 if (dst_fd >= 0) {
-                        int r = write_all(dst_fd, buf, (size_t) n);
+                        int r = fd_write_all(dst_fd, buf, (size_t) n);
                         if (r < 0)
                                 return r;
                 }
@@ -1012,7 +997,7 @@ static int extract_entries(struct archive *a, int new_fd, FileList *manifest, Pi
                         if (total > f->size)
                                 return pic_error(err, -EBADMSG, NULL, "\"%s\" in the archive is longer than stated", name);
                         crypto_hash_sha256_update(&st, (const unsigned char *) buf, (unsigned long long) n);
-                        r = write_all(out, buf, (size_t) n);
+                        r = fd_write_all(out, buf, (size_t) n);
                         if (r < 0)
                                 return pic_error(err, r, NULL, "cannot stage \"%s\": %s", name, strerror(-r));
                 }

@@ -191,6 +191,21 @@ static int commit_change(Cell *c, const Peer *old, Peer *new, int write, PicErro
         return 0;
 }
 
+/* The fields a create and an update share, applied onto p; absent fields leave p as it is. */
+static int parse_settable(Cell *c, json_t *body, Peer *p, bool *ret_client_key, bool *ret_ip_given, PicError *err) {
+        int r;
+        json_t *access = json_object_get(body, "service_access");
+        if (access && (r = parse_access(access, &p->access, err)) < 0)
+                return r;
+        if ((r = parse_bool(body, "enabled", &p->enabled, err)) < 0 ||
+            (r = parse_bool(body, "route_all", &p->route_all, err)) < 0 || (r = parse_description(body, p, err)) < 0 ||
+            (r = parse_public_key(body, p, ret_client_key, err)) < 0)
+                return r;
+        json_t *ip = json_object_get(body, "ip");
+        *ret_ip_given = ip != NULL;
+        return ip ? parse_ip(c, ip, &p->ip, err) : 0;
+}
+
 int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
         int r = check_fields(body, err);
         if (r < 0)
@@ -201,18 +216,10 @@ int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
                 return pic_error(err, -EINVAL, "name",
                                  "name must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
         snprintf(p.name, sizeof p.name, "%s", name);
-        json_t *access = json_object_get(body, "service_access");
-        if (access && (r = parse_access(access, &p.access, err)) < 0)
+        bool client_key, ip_given;
+        if ((r = parse_settable(c, body, &p, &client_key, &ip_given, err)) < 0)
                 return r;
-        if ((r = parse_bool(body, "enabled", &p.enabled, err)) < 0 || (r = parse_bool(body, "route_all", &p.route_all, err)) < 0 ||
-            (r = parse_description(body, &p, err)) < 0)
-                return r;
-        bool client_key;
-        if ((r = parse_public_key(body, &p, &client_key, err)) < 0)
-                return r;
-        json_t *ip = json_object_get(body, "ip");
-        r = ip ? parse_ip(c, ip, &p.ip, err) : allocate_ip(c, &p.ip, err);
-        if (r < 0)
+        if (!ip_given && (r = allocate_ip(c, &p.ip, err)) < 0)
                 return r;
 
         Peer existing;
@@ -255,17 +262,8 @@ int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *e
         json_t *n = json_object_get(body, "name");
         if (n && !(json_is_string(n) && streq(json_string_value(n), name)))
                 return pic_error(err, -EINVAL, "name", "a peer cannot be renamed; delete it and create a new one");
-        json_t *access = json_object_get(body, "service_access");
-        if (access && (r = parse_access(access, &p.access, err)) < 0)
-                return r;
-        if ((r = parse_bool(body, "enabled", &p.enabled, err)) < 0 || (r = parse_bool(body, "route_all", &p.route_all, err)) < 0 ||
-            (r = parse_description(body, &p, err)) < 0)
-                return r;
-        bool client_key;
-        if ((r = parse_public_key(body, &p, &client_key, err)) < 0)
-                return r;
-        json_t *ip = json_object_get(body, "ip");
-        if (ip && (r = parse_ip(c, ip, &p.ip, err)) < 0)
+        bool client_key, ip_given;
+        if ((r = parse_settable(c, body, &p, &client_key, &ip_given, err)) < 0)
                 return r;
         p.updated_at = wall_sec();
         r = commit_change(c, &old, &p, 1, err);

@@ -32,18 +32,13 @@ int store_dhcp_reservation_delete(Store *s, const char *mac) {
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
-        int r = store_step_done(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(store_db(s)) > 0 ? 0 : -ENOENT;
+        return store_step_changed(s, st);
 }
 
 static int get_one(sqlite3_stmt *st, DhcpReservation *ret) {
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
-        }
+        int r = store_step_row(st);
+        if (r < 0)
+                return r;
         from_row(st, ret);
         sqlite3_reset(st);
         return 0;

@@ -58,11 +58,9 @@ int store_dns_record_get(Store *s, int64_t id, DnsRecord *ret) {
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
-        }
+        int r = store_step_row(st);
+        if (r < 0)
+                return r;
         record_from_row(st, ret);
         sqlite3_reset(st);
         return 0;

@@ -81,10 +81,7 @@ int store_peer_update(Store *s, const Peer *p) {
         sqlite3_bind_int(st, 9, p->route_all);
         sqlite3_bind_text(st, 10, p->description, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 11, p->updated_at);
-        int r = store_step_done(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(store_db(s)) > 0 ? 0 : -ENOENT;
+        return store_step_changed(s, st);
 }
 
 int store_peer_delete(Store *s, int64_t id) {
@@ -92,18 +89,13 @@ int store_peer_delete(Store *s, int64_t id) {
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
-        int r = store_step_done(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(store_db(s)) > 0 ? 0 : -ENOENT;
+        return store_step_changed(s, st);
 }
 
 static int get_one(sqlite3_stmt *st, Peer *ret) {
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
-        }
+        int r = store_step_row(st);
+        if (r < 0)
+                return r;
         peer_from_row(st, ret);
         sqlite3_reset(st);
         return 0;

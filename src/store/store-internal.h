@@ -10,4 +10,9 @@ sqlite3_stmt *store_prepare(Store *s, const char *sql);
 /* Runs a statement that returns no rows; 0 or negative errno. */
 int store_step_done(Store *s, sqlite3_stmt *st);
 int store_sqlite_to_errno(int rc);
+/* Runs a statement expected to return one row: 0 with the row ready to read (the caller resets the
+ * statement after reading), -ENOENT when there is none, another negative errno on failure. */
+int store_step_row(sqlite3_stmt *st);
+/* store_step_done() for an UPDATE/DELETE by key: -ENOENT when it touched no row. */
+int store_step_changed(Store *s, sqlite3_stmt *st);
 sqlite3 *store_db(Store *s);

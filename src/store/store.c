@@ -117,6 +117,21 @@ int store_step_done(Store *s, sqlite3_stmt *st) {
         return r;
 }
 
+int store_step_row(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 0;
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
+}
+
+int store_step_changed(Store *s, sqlite3_stmt *st) {
+        int r = store_step_done(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
 static int user_version(Store *s) {
         sqlite3_stmt *st = store_prepare(s, "PRAGMA user_version");
         if (!st || sqlite3_step(st) != SQLITE_ROW)
@@ -294,11 +309,9 @@ int store_user_insert(Store *s, const char *username, const char *pwhash, int64_
 }
 
 static int user_from_row(sqlite3_stmt *st, StoreUser *ret) {
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
-        }
+        int r = store_step_row(st);
+        if (r < 0)
+                return r;
         StoreUser u = { .id = sqlite3_column_int64(st, 0), .password_changed_at = sqlite3_column_int64(st, 3) };
         column_copy(st, 1, u.username, sizeof u.username);
         column_copy(st, 2, u.pwhash, sizeof u.pwhash);
@@ -330,10 +343,7 @@ int store_user_set_password(Store *s, int64_t id, const char *pwhash) {
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC);
-        int r = store_step_done(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+        return store_step_changed(s, st);
 }
 
 /* ---- sessions ---- */
@@ -357,11 +367,9 @@ int store_session_get(Store *s, const uint8_t hash[32], StoreSession *ret) {
         if (!st)
                 return -EIO;
         sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
-        }
+        int r = store_step_row(st);
+        if (r < 0)
+                return r;
         StoreSession x = {
                 .user_id = sqlite3_column_int64(st, 0),
                 .created_at = sqlite3_column_int64(st, 2),
@@ -451,11 +459,9 @@ int store_token_get_by_hash(Store *s, const uint8_t hash[32], StoreToken *ret) {
         if (!st)
                 return -EIO;
         sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                return rc == SQLITE_DONE ? -ENOENT : store_sqlite_to_errno(rc);
-        }
+        int r = store_step_row(st);
+        if (r < 0)
+                return r;
         token_from_row(st, ret);
         sqlite3_reset(st);
         return 0;
@@ -481,10 +487,7 @@ int store_token_delete(Store *s, int64_t id) {
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
-        int r = store_step_done(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+        return store_step_changed(s, st);
 }
 
 int store_token_touch(Store *s, int64_t id, int64_t now) {
