@@ -17,6 +17,26 @@ args=()
 [ -n "${DOMAIN:-}" ] && args+=(--set "domain=$DOMAIN")
 [ "$netns" = pic-mycell ] && [ -n "${CELL_NAME:-}" ] && netns="pic-$CELL_NAME"
 
+# A demo LAN for DHCP: the cell's namespace has no real LAN interface, so give it one — a veth whose
+# other end sits in namespace "$netns-lan", where a client can ask for a lease:
+#   ip netns exec $netns-lan udhcpc -i lan0 -f -q -s /bin/true
+# On a dedicated box, set dhcp.interface to the real LAN interface instead.
+lan_ns="$netns-lan"
+[ -e "/run/netns/$netns" ] || ip netns add "$netns"
+[ -e "/run/netns/$lan_ns" ] || ip netns add "$lan_ns"
+if ! ip -n "$netns" link show lan0 >/dev/null 2>&1; then
+  ip link add lan0 netns "$netns" type veth peer name lan0 netns "$lan_ns"
+  ip -n "$netns" addr add 192.168.77.1/24 dev lan0
+  ip -n "$netns" link set lan0 up
+  ip -n "$lan_ns" link set lo up
+  ip -n "$lan_ns" link set lan0 up
+fi
+if [ ! -f "$state/picd.db" ]; then
+  # First start only: later starts keep whatever the user configured since.
+  args+=(--set dhcp.interface=lan0 --set dhcp.range_start=192.168.77.100 --set dhcp.range_end=192.168.77.200
+         --set dhcp.enabled=true)
+fi
+
 mkdir -p "$state"
 "$build/picd" --state-dir "$state" --listen "$listen" --netns "$netns" "${args[@]}" &
 pid=$!
@@ -32,6 +52,7 @@ for _ in $(seq 1 100); do
       echo "log in as 'admin' with the password you set"
     fi
     echo "CLI: $build/pic --socket $state/run/picd.sock status      (Ctrl-C stops the cell)"
+    echo "demo LAN for DHCP: ip netns exec $lan_ns udhcpc -i lan0 -f -q -n -s /bin/true"
     break
   fi
   kill -0 $pid 2>/dev/null || break

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -77,6 +78,18 @@ int netns_open_or_create(const char *name, int *ret_fd) {
         if (fd >= 0) {
                 struct statfs sf;
                 if (fstatfs(fd, &sf) == 0 && sf.f_type == NSFS_MAGIC) {
+                        /* Made by someone else (ip netns add leaves lo down): local traffic needs lo up. */
+                        int saved, r = netns_enter(fd, &saved);
+                        if (r >= 0) {
+                                r = netif_set_up("lo");
+                                int k = netns_leave(saved);
+                                if (k < 0)
+                                        abort(); /* staying in the wrong namespace would misdirect everything */
+                        }
+                        if (r < 0) {
+                                close(fd);
+                                return log_debug_errno(r, "cannot bring up lo in network namespace %s", name);
+                        }
                         *ret_fd = fd;
                         return 0;
                 }
