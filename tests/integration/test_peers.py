@@ -112,6 +112,19 @@ class PeerValidationTest(PicdTestCase):
         self.assertEqual(self.cell.snapshot(), after_p2)
         self.assertNotEqual(after_p2, before)
 
+    def test_vpn_subnet_change_keeps_every_peer_inside(self):
+        self.assertEqual(self.picd.post("/api/peers", {"name": "far", "ip": "10.1.0.6"}).status, 201)
+        config = self.picd.get("/api/config").json
+        for address in ("10.9.0.1/24", "10.1.0.1/30", "10.1.0.6/24"):  # elsewhere; too small; the peer's own
+            with self.subTest(address=address):
+                self.assertError(self.picd.put("/api/config", {"wireguard": {"address": address}}), 400,
+                                 "wireguard.address")
+        self.assertEqual(self.picd.get("/api/config").json, config)
+        # A subnet that still holds the peer is fine (it waits for apply); going back leaves nothing pending.
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"address": "10.1.0.1/24"}}).status, 200)
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"address": "10.1.0.1/29"}}).status, 200)
+        self.assertFalse(self.picd.get("/api/config/pending").json["restart_required"])
+
     def test_subnet_full(self):
         ips = [self.picd.post("/api/peers", {"name": f"p{i}"}).json["ip"] for i in range(5)]
         self.assertEqual(ips, [f"10.1.0.{i}" for i in range(2, 7)])

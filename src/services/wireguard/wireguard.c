@@ -474,8 +474,45 @@ static void wg_teardown(Cell *c) {
                 *slot = mfree(*slot);
 }
 
+typedef struct SubnetCheck {
+        Cidr4 vpn;
+        size_t outside;
+        char first[PEER_NAME_MAX];
+} SubnetCheck;
+
+static int count_outside(const Peer *p, void *userdata) {
+        SubnetCheck *sc = userdata;
+        if (cidr4_contains(&sc->vpn, p->ip) && p->ip != sc->vpn.addr && p->ip != cidr4_network(&sc->vpn) &&
+            p->ip != cidr4_broadcast(&sc->vpn))
+                return 0;
+        if (sc->outside++ == 0)
+                snprintf(sc->first, sizeof sc->first, "%s", p->name);
+        return 0;
+}
+
+/* A new VPN subnet must still hold every peer's address (and not hand the cell a peer's address): peers are
+ * not renumbered behind their owners' backs, since each device holds its address in its own config. */
+static int wg_validate(Cell *c, json_t *merged, json_t *flat, PicError *err) {
+        if (!json_object_get(flat, "wireguard.address"))
+                return 0;
+        SubnetCheck sc = { 0 };
+        if (cidr4_parse(json_string_value(json_object_get(merged, "wireguard.address")), true, &sc.vpn) < 0)
+                return 0; /* the settings grammar reports it */
+        int r = store_peer_foreach(c->store, count_outside, &sc);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read the stored peers");
+        if (sc.outside > 0)
+                return pic_error(err, -EINVAL, "wireguard.address",
+                                 "%zu peer(s) (first \"%s\") would fall outside the new VPN subnet or onto its special "
+                                 "addresses; peers are not renumbered (each device keeps its address in its own "
+                                 "config): delete them first, or choose a subnet that contains them",
+                                 sc.outside, sc.first);
+        return 0;
+}
+
 const ServiceOps svc_wireguard_ops = {
         .name = SERVICE_NAME,
+        .validate = wg_validate,
         .setup = wg_setup,
         .argv = wg_argv,
         .on_running = wg_on_running,
