@@ -146,8 +146,12 @@ static void resolve_remote(HttpRequest *req, bool is_unix) {
         snprintf(req->remote, sizeof req->remote, "%s", peer);
 
         const char *proxy = settings_str(req->cell->settings, "api.trusted_proxy");
+        if (!*proxy || !streq(proxy, peer))
+                return;
+        const char *proto = http_header(req, "X-Forwarded-Proto");
+        req->via_https_proxy = proto && strcasecmp(proto, "https") == 0;
         const char *xff = http_header(req, "X-Forwarded-For");
-        if (!*proxy || !xff || !streq(proxy, peer))
+        if (!xff)
                 return;
         const char *last = strrchr(xff, ',');
         last = last ? last + 1 : xff;

@@ -81,6 +81,21 @@ class XffTest(unittest.TestCase, ApiAssertions):
             self.set_proxy("")
         self.assertError(self.apply("127.0.0.1"), 403)
 
+    def login_cookie(self, proto):
+        r = self.curl(self.client, "POST", "/api/auth/login", headers={"X-Forwarded-Proto": proto},
+                      body={"username": "admin", "password": self.picd.admin_password()})
+        self.assertEqual(r.status, 200, r)
+        return r.headers["set-cookie"]
+
+    def test_3b_secure_cookie_only_behind_a_trusted_https_proxy(self):
+        self.assertNotIn("Secure", self.login_cookie("https"))  # anyone can send the header
+        self.set_proxy(CLIENT_IP)
+        try:
+            self.assertIn("; Secure", self.login_cookie("https"))
+            self.assertNotIn("Secure", self.login_cookie("http"))
+        finally:
+            self.set_proxy("")
+
     def test_4_audit_records_the_believed_address(self):
         entries = self.curl(self.client, "GET", "/api/audit?limit=50", token=self.token).json["entries"]
         remotes = {e["remote"] for e in entries if e["path"] == "/api/config/apply"}

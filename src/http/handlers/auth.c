@@ -60,8 +60,10 @@ int http_auth_login_post(HttpRequest *req, HttpResponse *resp) {
                 secret_wipe(token, sizeof token);
                 return http_reply_errno(resp, r, NULL);
         }
-        snprintf(resp->set_cookie, sizeof resp->set_cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
-                 SESSION_COOKIE, token, SESSION_MAX_SEC);
+        /* Secure whenever the browser reached us over HTTPS (through the trusted proxy); plain http on the
+         * box itself could not send a Secure cookie back. */
+        snprintf(resp->set_cookie, sizeof resp->set_cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+                 SESSION_COOKIE, token, SESSION_MAX_SEC, req->via_https_proxy ? "; Secure" : "");
         secret_wipe(token, sizeof token);
         audit_login(req, user, 200, "login");
         return http_reply(resp, 200,
