@@ -119,6 +119,9 @@ void cell_stop_services(Cell *c);
  * ruleset cache makes small edits cheap even with 10,000 elements). On failure *ret_error gets nft's own
  * text and the context is dropped, so the next call starts from a fresh cache. Caller frees outputs. */
 int cell_nft_run(Cell *c, const char *script, char **ret_output, char **ret_error);
+/* For reads such as health probes: uses the cell's context if one is open, else a throwaway one, so a read
+ * never keeps a context (and its memory) alive. */
+int cell_nft_query(Cell *c, const char *script, char **ret_output, char **ret_error);
 
 /* Tells every service about a peer change, in registration order. If one fails, the ones already told
  * are told the reverse change (new → old), so the live system is left as it was; returns the error. */

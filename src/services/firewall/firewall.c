@@ -136,7 +136,7 @@ static int fw_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
 
 static int fw_probe(Cell *c, PicError *err) {
         _cleanup_free_ char *out = NULL, *nft_err = NULL;
-        int r = cell_nft_run(c, "list chain inet " FW_TABLE " vpn_in", &out, &nft_err);
+        int r = cell_nft_query(c, "list chain inet " FW_TABLE " vpn_in", &out, &nft_err);
         return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "the firewall table is missing: %s", nft_err ? nft_err : "") : 0;
 }
 
