@@ -332,8 +332,9 @@ int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err)
         return first;
 }
 
-/* A burst of peer changes reuses the context; a cell at rest does not carry it. */
-#define NFT_IDLE_USEC (10 * USEC_PER_SEC)
+/* A burst of changes (a bulk import, bench/peers) reuses the context; a cell at rest does not carry it.
+ * Re-creating one later costs 1-25 ms (it re-reads the ruleset), which a person at the API does not notice. */
+#define NFT_IDLE_USEC (2 * USEC_PER_SEC)
 
 static void on_nft_idle(Loop *l, void *userdata) {
         Cell *c = userdata;
