@@ -232,9 +232,13 @@ static int check_settings(json_t *merged, json_t *flat, void *userdata, PicError
         return 0;
 }
 
-void cell_start_services(Cell *c) {
+void cell_attach(Cell *c) {
         supervisor_set_state_callback(c->supervisor, on_service_state, c);
         settings_set_check(c->settings, check_settings, c);
+}
+
+void cell_start_services(Cell *c) {
+        cell_attach(c);
         for (size_t i = 0; i < c->n_services; i++) {
                 PicError err = { 0 };
                 const ServiceOps *ops = c->services[i];

@@ -106,6 +106,8 @@ const char *cell_service_error(Cell *c, const char *name);
 /* Render, check, write, then start or hot-apply one service; restart=true forces a daemon restart (unless the
  * module sets apply_decides_restart). A module whose enabled() is false is stopped instead. */
 int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err);
+/* Wires the registered modules into the supervisor (on_running) and settings updates (validate). */
+void cell_attach(Cell *c);
 /* Start every registered service (first boot or picd restart). Failures are logged, not fatal. Also hooks
  * the modules' on_running into the supervisor and their validate into settings updates. */
 void cell_start_services(Cell *c);

@@ -241,14 +241,6 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "cannot load settings");
                 goto out;
         }
-        if (json_object_size(args.overrides) > 0) {
-                PicError err = { 0 };
-                r = settings_update(cell.settings, cell.store, args.overrides, true, NULL, &err);
-                if (r < 0) {
-                        log_error("--set %s: %s", err.field, err.message);
-                        goto out;
-                }
-        }
         if (args.netns) {
                 r = netns_open_or_create(args.netns, &cell.netns_fd);
                 if (r < 0) {
@@ -281,6 +273,16 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 log_error_errno(r, "cannot register services");
                 goto out;
+        }
+        /* After the modules are registered, so --set passes their checks too (an interface's subnet, ...). */
+        cell_attach(&cell);
+        if (json_object_size(args.overrides) > 0) {
+                PicError err = { 0 };
+                r = settings_update(cell.settings, cell.store, args.overrides, true, NULL, &err);
+                if (r < 0) {
+                        log_error("--set %s: %s", err.field, err.message);
+                        goto out;
+                }
         }
         cell_start_services(&cell);
 

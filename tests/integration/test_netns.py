@@ -27,5 +27,24 @@ class ExistingNamespaceTest(unittest.TestCase):
         self.assertEqual(wait_for(answer, 15, what="DNS answering inside the adopted namespace"), "172.20.0.5")
 
 
+class StartupSettingsTest(unittest.TestCase):
+    """--set goes through the same validation as PUT /api/config, module checks included."""
+
+    def test_bad_set_refuses_to_start(self):
+        for args, field in ((["--set", "wireguard.address=10.0.0.1"], "wireguard.address"),
+                            (["--set", "dhcp.enabled=true", "--set", "dhcp.interface=nope0",
+                              "--set", "dhcp.range_start=192.168.9.10", "--set", "dhcp.range_end=192.168.9.20"],
+                             "dhcp.interface")):
+            picd = Picd(extra_args=args)
+            try:
+                picd.start(wait=False)
+                rc = picd.proc.wait(30)
+                self.assertNotEqual(rc, 0)
+                self.assertIn(f"--set {field}:", picd.logs())
+            finally:
+                picd.proc = None
+                picd.cleanup()
+
+
 if __name__ == "__main__":
     main()
