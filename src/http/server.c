@@ -324,9 +324,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (*upload_data_size > 0) {
                 if (!rc->too_large && rc->len + *upload_data_size <= BODY_MAX) {
-                        char *n = realloc(rc->body, rc->len + *upload_data_size + 1);
+                        /* Not realloc(): it could leave an unwiped copy of a password behind. */
+                        char *n = malloc(rc->len + *upload_data_size + 1);
                         if (!n)
                                 return MHD_NO;
+                        if (rc->len)
+                                memcpy(n, rc->body, rc->len);
+                        secret_free(rc->body);
                         rc->body = n;
                         memcpy(rc->body + rc->len, upload_data, *upload_data_size);
                         rc->len += *upload_data_size;
