@@ -1085,7 +1085,9 @@ static int stage(Cell *c, int archive_fd, const char *id, const char *new_dir, P
         Settings *set = NULL;
         r = store_open(db, &s);
         if (r >= 0)
-                r = settings_load(s, &set);
+                r = settings_new_like(c->settings, &set);
+        if (r >= 0)
+                r = settings_load(set, s);
         settings_free(set);
         store_free(s);
         if (r < 0)
@@ -1258,15 +1260,20 @@ static int activate(Cell *c, PicError *err) {
         Settings *set = NULL;
         int r = store_open(db, &s);
         if (r >= 0)
-                r = settings_load(s, &set);
+                r = settings_new_like(c->settings, &set);
+        if (r >= 0)
+                r = settings_load(set, s);
+        settings_free(set);
+        /* Loaded once aside to know it loads; then into the cell's own Settings, which keeps the modules'
+         * checks hooked in by cell_attach. */
+        if (r >= 0)
+                r = settings_load(c->settings, s);
         if (r < 0) {
                 store_free(s);
                 return pic_error(err, r, NULL, "cannot open the store: %s", strerror(-r));
         }
         store_free(c->store);
-        settings_free(c->settings);
         c->store = s;
-        c->settings = set;
         return 0;
 }
 

@@ -48,10 +48,54 @@ void service_files_done(ServiceFiles *f) {
 int cell_register_service(Cell *c, const ServiceOps *ops) {
         if (c->n_services >= ELEMENTSOF(c->services))
                 return -ENOSPC;
-        if (cell_find_service(c, ops->name))
+        if (cell_find_service(c, ops->name)) {
+                log_error("service module \"%s\" is registered twice", ops->name);
                 return -EEXIST;
+        }
+        /* Checked in full before anything is added, so a refused module leaves no endpoint behind. */
+        Registry trial = c->registry;
+        char why[256] = "";
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < ops->n_endpoints; i++)
+                r = registry_add(&trial, ops->name, &ops->endpoints[i], why, sizeof why);
+        Settings *probe = NULL;
+        if (r >= 0 && ops->n_settings > 0) {
+                r = settings_new_like(c->settings, &probe);
+                if (r >= 0)
+                        r = settings_add_defs(probe, ops->name, ops->settings, ops->n_settings, why, sizeof why);
+                settings_free(probe);
+        }
+        if (r >= 0 && ops->n_settings > 0)
+                r = settings_add_defs(c->settings, ops->name, ops->settings, ops->n_settings, why, sizeof why);
+        if (r < 0) {
+                log_error("service module \"%s\": %s", ops->name, why[0] ? why : strerror(-r));
+                return r;
+        }
+        c->registry = trial;
         c->services[c->n_services++] = ops;
         return 0;
+}
+
+bool cell_service_is_listed(const ServiceOps *ops) {
+        return ops->render || ops->argv || ops->setup || ops->apply || ops->probe;
+}
+
+bool cell_service_affected(const Settings *s, const ServiceOps *ops, const char *key) {
+        const char *owner = settings_def_owner(s, key);
+        if (owner && streq(owner, ops->name))
+                return true;
+        for (const char *const *w = ops->watches; w && *w; w++)
+                if (streq(*w, key))
+                        return true;
+        return false;
+}
+
+json_t *cell_key_services(Cell *c, const char *key) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < c->n_services; i++)
+                if (cell_service_affected(c->settings, c->services[i], key))
+                        json_array_append_new(a, json_string(c->services[i]->name));
+        return a;
 }
 
 const ServiceOps *cell_find_service(Cell *c, const char *name) {
@@ -232,13 +276,20 @@ static int check_settings(json_t *merged, json_t *flat, void *userdata, PicError
         return 0;
 }
 
-void cell_attach(Cell *c) {
+int cell_attach(Cell *c) {
+        for (size_t i = 0; i < c->n_services; i++)
+                for (const char *const *w = c->services[i]->watches; w && *w; w++)
+                        if (!settings_def_find(c->settings, *w)) {
+                                log_error("service module \"%s\" watches \"%s\", which no module declares",
+                                          c->services[i]->name, *w);
+                                return -ENOENT;
+                        }
         supervisor_set_state_callback(c->supervisor, on_service_state, c);
         settings_set_check(c->settings, check_settings, c);
+        return 0;
 }
 
 void cell_start_services(Cell *c) {
-        cell_attach(c);
         for (size_t i = 0; i < c->n_services; i++) {
                 PicError err = { 0 };
                 const ServiceOps *ops = c->services[i];
@@ -255,30 +306,19 @@ void cell_start_services(Cell *c) {
         }
 }
 
-static bool word_in(const char *words, const char *w) {
-        size_t n = strlen(w);
-        for (const char *p = words; (p = strstr(p, w)); p += n)
-                if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-                        return true;
-        return false;
-}
-
 int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
                         PicError *err) {
         for (size_t i = 0; i < c->n_services; i++) {
                 const ServiceOps *ops = c->services[i];
                 bool affected = false;
-                for (size_t k = 0; k < n_keys && !affected; k++) {
-                        const SettingDef *d = setting_def_find(keys[k]);
-                        /* "network" keys (ip_range) move every service's address. */
-                        affected = d && (word_in(d->services, ops->name) || word_in(d->services, "network"));
-                }
+                for (size_t k = 0; k < n_keys && !affected; k++)
+                        affected = cell_service_affected(c->settings, ops, keys[k]);
                 if (!affected)
                         continue;
                 int r = cell_service_sync(c, ops, restart, err);
                 if (r < 0)
                         return r;
-                if (ret_services)
+                if (ret_services && cell_service_is_listed(ops))
                         json_array_append_new(ret_services, json_string(ops->name));
         }
         return 0;

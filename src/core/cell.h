@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "core/loop.h"
+#include "core/registry.h"
 #include "net/nft.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
@@ -30,9 +31,18 @@ typedef struct ServiceFiles {
 int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mode_t mode);
 void service_files_done(ServiceFiles *f);
 
-/* A managed service module (DESIGN.md "one const ops table"). Every callback may be NULL. */
+/* A managed service module (DESIGN.md "one const ops table"): everything about a service is declared here —
+ * its addresses, DNS names and grants (endpoints), its settings rows and the other keys it reads — and the
+ * cell derives the rest (virtual IPs on the bridge, DNS data and views, firewall grants, /api/config, which
+ * module a settings change reaches). Every callback may be NULL; a module with no callback at all only
+ * reserves its endpoints and settings for a daemon that comes later, and is not listed as a service. */
 typedef struct ServiceOps {
         const char *name;
+        const ServiceEndpoint *endpoints;
+        size_t n_endpoints;
+        const SettingDef *settings; /* keys it owns; a change reaches this module */
+        size_t n_settings;
+        const char *const *watches; /* other keys (the cell's or another module's) it reads; NULL-terminated */
         /* Pure: the cell's state → the files the daemon reads. */
         int (*render)(Cell *c, ServiceFiles *out, PicError *err);
         /* The daemon's own checker on a candidate file (tmp_path) before it replaces the live one. */
@@ -67,6 +77,7 @@ typedef struct ServiceOps {
 } ServiceOps;
 
 struct Cell {
+        Registry registry; /* every registered module's endpoints */
         Loop *loop;
         Store *store;
         Settings *settings;
@@ -94,7 +105,17 @@ struct Cell {
 
 void strv_free(char **v);
 
+/* Adds a module: its endpoints to the registry, its settings rows to c->settings (which must exist, before
+ * settings_load). A clash (name, virtual IP offset, DNS name, grant bit, settings key) is -EEXIST and logged
+ * with both sides named. */
 int cell_register_service(Cell *c, const ServiceOps *ops);
+/* A module that runs or checks something (listed in /api/services and /health), as opposed to one that only
+ * declares endpoints and settings. */
+bool cell_service_is_listed(const ServiceOps *ops);
+/* Whether a change of key reaches module ops (it owns the key or watches it). */
+bool cell_service_affected(const Settings *s, const ServiceOps *ops, const char *key);
+/* The names of the modules a key reaches, in start order (new reference). */
+json_t *cell_key_services(Cell *c, const char *key);
 const ServiceOps *cell_find_service(Cell *c, const char *name);
 void **cell_service_data(Cell *c, const char *name);
 /* STATE/etc/<service>[/file]; caller frees. */
@@ -106,12 +127,13 @@ const char *cell_service_error(Cell *c, const char *name);
 /* Render, check, write, then start or hot-apply one service; restart=true forces a daemon restart (unless the
  * module sets apply_decides_restart). A module whose enabled() is false is stopped instead. */
 int cell_service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *err);
-/* Wires the registered modules into the supervisor (on_running) and settings updates (validate). */
-void cell_attach(Cell *c);
+/* Wires the registered modules into the supervisor (on_running) and settings updates (validate), after
+ * checking that every watched key exists (-ENOENT, logged, if one does not). */
+int cell_attach(Cell *c);
 /* Start every registered service (first boot or picd restart). Failures are logged, not fatal. Also hooks
  * the modules' on_running into the supervisor and their validate into settings updates. */
 void cell_start_services(Cell *c);
-/* After settings changed: sync each service whose name appears in a changed key's `services`.
+/* After settings changed: sync each service a changed key reaches (cell_service_affected).
  * restart=true for POST /api/config/apply. */
 int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
                         PicError *err);

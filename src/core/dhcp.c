@@ -9,7 +9,6 @@
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/netns-run.h"
-#include "core/vip.h"
 #include "net/link.h"
 
 static void config_fill(DhcpConfig *c, json_t *enabled, json_t *ifname, json_t *start, json_t *end, json_t *lease) {
@@ -68,8 +67,8 @@ bool dhcp_hostname_is_valid(const char *s) {
         return name_is_valid(s) && dns_label_is_valid(s);
 }
 
-bool dhcp_hostname_is_service(const char *s) {
-        return cell_service_from_string(s) >= 0;
+bool dhcp_hostname_is_service(const Registry *reg, const char *s) {
+        return registry_find(reg, s) || registry_find_label(reg, s);
 }
 
 typedef struct SubnetQuery {
@@ -179,12 +178,13 @@ int dhcp_config_check(Cell *c, const DhcpConfig *cfg, json_t *flat, PicError *er
                 r = settings_ip_range(c->settings, &range);
         else
                 r = 0;
-        for (int s = 0; r >= 0 && s < _CELL_SERVICE_MAX; s++) {
+        for (size_t i = 0; r >= 0 && i < c->registry.n; i++) {
+                const ServiceEndpoint *e = c->registry.endpoints[i];
                 uint32_t vip;
-                if (cell_service_vip(&range, s, &vip) == 0 && vip >= cfg->range_start && vip <= cfg->range_end)
+                if (registry_vip_of(e, &range, &vip) == 0 && vip >= cfg->range_start && vip <= cfg->range_end)
                         return pic_error(err, -EINVAL, pick(flat, "dhcp.range_start", "ip_range"),
                                          "the pool contains %s, the virtual IP of the %s service",
-                                         ipv4_format(vip, a), cell_service_to_string(s));
+                                         ipv4_format(vip, a), e->name);
         }
 
         if (sub.addr >= cfg->range_start && sub.addr <= cfg->range_end)
@@ -231,11 +231,11 @@ static int check_reservation_ip(Cell *c, uint32_t ip, PicError *err) {
                                  ipv4_format(ip, a), ipv4_format(cfg.range_start, b), ipv4_format(cfg.range_end, net));
         Cidr4 range;
         if (settings_ip_range(c->settings, &range) == 0)
-                for (int s = 0; s < _CELL_SERVICE_MAX; s++) {
+                for (size_t i = 0; i < c->registry.n; i++) {
                         uint32_t vip;
-                        if (cell_service_vip(&range, s, &vip) == 0 && vip == ip)
+                        if (registry_vip_of(c->registry.endpoints[i], &range, &vip) == 0 && vip == ip)
                                 return pic_error(err, -EINVAL, "ip", "ip %s is the virtual IP of the %s service",
-                                                 ipv4_format(ip, a), cell_service_to_string(s));
+                                                 ipv4_format(ip, a), c->registry.endpoints[i]->name);
                 }
         return 0;
 }
@@ -274,7 +274,7 @@ int dhcp_reservation_add(Cell *c, const char *mac, const char *ip, const char *h
                 return pic_error(err, -EINVAL, "hostname",
                                  "hostname must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'");
         snprintf(res.hostname, sizeof res.hostname, "%s", hostname);
-        if (dhcp_hostname_is_service(res.hostname))
+        if (dhcp_hostname_is_service(&c->registry, res.hostname))
                 return pic_error(err, -EEXIST, "hostname", "hostname \"%s\" is the name of a cell service", res.hostname);
         int r = check_reservation_ip(c, res.ip, err);
         if (r < 0)

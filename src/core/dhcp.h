@@ -29,7 +29,7 @@ int dhcp_mac_normalize(const char *s, char ret[static DHCP_MAC_STRLEN]);
 /* A host name published as <hostname>.<cell_name>.<domain>: one lower-case DNS label. */
 bool dhcp_hostname_is_valid(const char *s);
 /* Names a host must never take because they are the cell's service names (mail, dns, ...). */
-bool dhcp_hostname_is_service(const char *s);
+bool dhcp_hostname_is_service(const Registry *reg, const char *s);
 
 /* The address and prefix of ifname in the cell's namespace whose subnet holds hint (or the first one when
  * hint is 0). -ENODEV: no such interface; -EADDRNOTAVAIL: no (matching) IPv4 address. */

@@ -1,5 +1,5 @@
-/* Custom DNS record grammar and normalisation (see dns-records.h for the naming rule), the built-in name
- * table, and the RR text unbound receives. Every byte that reaches unbound passed one of these grammars. */
+/* Custom DNS record grammar and normalisation (see dns-records.h for the naming rule), the rule that keeps
+ * them off the services' names, and the RR text unbound receives. Every byte that reaches unbound passed one of these grammars. */
 #include "core/dns-records.h"
 
 #include <arpa/inet.h>
@@ -26,25 +26,8 @@ DnsType dns_type_from_string(const char *s) {
         return _DNS_TYPE_INVALID;
 }
 
-/* The cell name itself is the web UI/API; the grantable services keep the names peers know. */
-static const DnsBuiltin builtins[] = {
-        { "@", CELL_SERVICE_API },          { "api", CELL_SERVICE_API },
-        { "calendar", CELL_SERVICE_CALENDAR }, { "files", CELL_SERVICE_FILES },
-        { "mail", CELL_SERVICE_MAIL },      { "webdav", CELL_SERVICE_WEBDAV },
-        { "dns", CELL_SERVICE_DNS },        { "dhcp", CELL_SERVICE_DHCP },
-        { "ntp", CELL_SERVICE_NTP },
-};
-
-const DnsBuiltin *dns_builtins(size_t *ret_n) {
-        *ret_n = ELEMENTSOF(builtins);
-        return builtins;
-}
-
-bool dns_name_is_builtin(const char *relname) {
-        for (size_t i = 1; i < ELEMENTSOF(builtins); i++)
-                if (streq(builtins[i].label, relname))
-                        return true;
-        return false;
+bool dns_name_is_builtin(const Registry *reg, const char *relname) {
+        return !streq(relname, "@") && registry_find_label(reg, relname);
 }
 
 int dns_zone_from_settings(Settings *s, char ret[static DNS_ZONE_MAX]) {
@@ -310,8 +293,8 @@ static int conflict_cb(const DnsRecord *other, void *userdata) {
         return 0;
 }
 
-int dns_record_check_conflicts(Store *store, const DnsRecord *r, PicError *err) {
-        if (dns_name_is_builtin(r->name))
+int dns_record_check_conflicts(Store *store, const Registry *reg, const DnsRecord *r, PicError *err) {
+        if (dns_name_is_builtin(reg, r->name))
                 return pic_error(err, -EEXIST, "name", "\"%s\" is a service name of the cell; pick another name",
                                  r->name);
         bool cname = streq(r->type, "CNAME");

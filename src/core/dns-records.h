@@ -1,4 +1,4 @@
-/* The cell's DNS data model: the zone name, the built-in service names, custom record validation and
+/* The cell's DNS data model: the zone name, the service names' rule, custom record validation and
  * normalisation, and the text form of resource records handed to unbound. Pure functions except
  * dns_record_check_conflicts(), which reads the store.
  *
@@ -14,7 +14,7 @@
 
 #include "basic/error.h"
 #include "core/settings.h"
-#include "core/vip.h"
+#include "core/registry.h"
 #include "store/dns.h"
 
 #define DNS_ZONE_MAX 254
@@ -38,14 +38,9 @@ const char *dns_type_to_string(DnsType t);
 /* Case-insensitive. */
 DnsType dns_type_from_string(const char *s);
 
-/* The names the cell publishes itself: label ("@" = apex) → the service whose virtual IP it points at. */
-typedef struct DnsBuiltin {
-        const char *label;
-        CellService service;
-} DnsBuiltin;
-const DnsBuiltin *dns_builtins(size_t *ret_n);
-/* A relative name that belongs to a built-in service (custom records there would shadow or contradict it). */
-bool dns_name_is_builtin(const char *relname);
+/* A relative name a service module publishes (the registry's DNS labels): custom records there would
+ * shadow or contradict it. The apex is not one: it carries custom MX/TXT records next to its address. */
+bool dns_name_is_builtin(const Registry *reg, const char *relname);
 
 /* "<cell_name>.<domain>" from the applied settings, no trailing dot. */
 int dns_zone_from_settings(Settings *s, char ret[static DNS_ZONE_MAX]);
@@ -60,7 +55,7 @@ int dns_hostname_normalize(const char *s, char ret[static 64]);
  * -EINVAL with the field named on any grammar error; nothing outside the grammars ever gets through. */
 int dns_record_from_json(const char *zone, json_t *body, DnsRecord *ret, PicError *err);
 /* Rules between records: built-in names, CNAME exclusivity (RFC 1034 3.6.2). -EEXIST with field "name". */
-int dns_record_check_conflicts(Store *store, const DnsRecord *r, PicError *err);
+int dns_record_check_conflicts(Store *store, const Registry *reg, const DnsRecord *r, PicError *err);
 /* One line of unbound local data: "<fqdn> <ttl> IN <type> <value>" (TXT split into quoted strings). */
 int dns_record_to_rr(const char *zone, const DnsRecord *r, char *ret, size_t size);
 json_t *dns_record_to_json(const char *zone, const DnsRecord *r);

@@ -11,19 +11,19 @@
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
 
-json_t *peer_access_to_json(uint32_t access) {
+json_t *peer_access_to_json(const Registry *reg, uint32_t access) {
         json_t *a = json_array();
-        for (int g = 0; g < _GRANT_MAX; g++)
-                if (access & (1u << g))
-                        json_array_append_new(a, json_string(grant_to_string(g)));
+        for (unsigned g = 0; g < REGISTRY_GRANTS_MAX; g++)
+                if ((access & (1u << g)) && registry_grant_to_string(reg, g))
+                        json_array_append_new(a, json_string(registry_grant_to_string(reg, g)));
         return a;
 }
 
-json_t *peer_to_json(const Peer *p) {
+json_t *peer_to_json(const Registry *reg, const Peer *p) {
         char ip[IPV4_STRLEN];
         return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:b, s:I, s:I}", "name", p->name, "ip",
                          ipv4_format(p->ip, ip), "public_key", p->public_key, "service_access",
-                         peer_access_to_json(p->access), "enabled", p->enabled, "route_all", p->route_all,
+                         peer_access_to_json(reg, p->access), "enabled", p->enabled, "route_all", p->route_all,
                          "description", p->description, "keys_generated_by_cell", p->private_key[0] != '\0',
                          "created_at", (json_int_t) p->created_at, "updated_at", (json_int_t) p->updated_at);
 }
@@ -47,18 +47,18 @@ static int check_fields(json_t *body, PicError *err) {
         return 0;
 }
 
-static int parse_access(json_t *v, uint32_t *ret, PicError *err) {
+static int parse_access(const Registry *reg, json_t *v, uint32_t *ret, PicError *err) {
+        char names[256];
+        registry_grant_names(reg, names, sizeof names);
         if (!json_is_array(v))
-                return pic_error(err, -EINVAL, "service_access",
-                                 "service_access must be a list drawn from calendar, files, mail, webdav");
+                return pic_error(err, -EINVAL, "service_access", "service_access must be a list drawn from %s", names);
         uint32_t access = 0;
         size_t i;
         json_t *e;
         json_array_foreach(v, i, e) {
-                Grant g = grant_from_string(json_string_value(e));
+                int g = registry_grant_from_string(reg, json_string_value(e));
                 if (g < 0)
-                        return pic_error(err, -EINVAL, "service_access",
-                                         "service_access may contain only calendar, files, mail, webdav");
+                        return pic_error(err, -EINVAL, "service_access", "service_access may contain only %s", names);
                 access |= 1u << g;
         }
         *ret = access;
@@ -195,7 +195,7 @@ static int commit_change(Cell *c, const Peer *old, Peer *new, int write, PicErro
 static int parse_settable(Cell *c, json_t *body, Peer *p, bool *ret_client_key, bool *ret_ip_given, PicError *err) {
         int r;
         json_t *access = json_object_get(body, "service_access");
-        if (access && (r = parse_access(access, &p->access, err)) < 0)
+        if (access && (r = parse_access(&c->registry, access, &p->access, err)) < 0)
                 return r;
         if ((r = parse_bool(body, "enabled", &p->enabled, err)) < 0 ||
             (r = parse_bool(body, "route_all", &p->route_all, err)) < 0 || (r = parse_description(body, p, err)) < 0 ||

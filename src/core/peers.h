@@ -14,5 +14,6 @@ int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *e
 int peers_delete(Cell *c, const char *name, PicError *err);
 int peers_get(Cell *c, const char *name, Peer *ret, PicError *err);
 /* Public view of a peer (never the private or preshared key). New reference. */
-json_t *peer_to_json(const Peer *p);
-json_t *peer_access_to_json(uint32_t access);
+/* Grants are named by the registry (bits of services that are not registered are left out). */
+json_t *peer_to_json(const Registry *reg, const Peer *p);
+json_t *peer_access_to_json(const Registry *reg, uint32_t access);

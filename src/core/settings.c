@@ -1,5 +1,5 @@
 /* The settings metadata table and the validated, transactional update of stored settings.
- * Adding a setting is one row in `defs`; the API, CLI and docs/settings.md all follow from it. */
+ * The cell's own rows are here; each service module declares its rows in its ops table (core/cell.h). */
 #include "core/settings.h"
 
 #include <stdio.h>
@@ -7,10 +7,12 @@
 #include "basic/log.h"
 #include "basic/parse.h"
 #include "basic/util.h"
-#include "core/dns-records.h"
-#include "core/vip.h"
+#include "core/registry.h"
 
 struct Settings {
+        SettingDef *defs; /* the core rows, then every module's, in registration order */
+        const char **owners; /* per row: the module that declared it, NULL for the cell's */
+        size_t n_defs;
         json_t *values;  /* flat key → stored value */
         json_t *applied; /* flat key → applied value */
         settings_check_fn check;
@@ -65,21 +67,14 @@ static int v_vpn_address(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
-static int v_endpoint(const char *key, json_t *v, PicError *err) {
+int setting_validate_endpoint(const char *key, json_t *v, PicError *err) {
         const char *s = json_string_value(v);
         if (*s && !endpoint_is_valid(s))
                 return pic_error(err, -EINVAL, key, "%s must be a host name or IPv4 address, optionally with :port", key);
         return 0;
 }
 
-static int v_backend(const char *key, json_t *v, PicError *err) {
-        const char *s = json_string_value(v);
-        if (!streq(s, "auto") && !streq(s, "kernel") && !streq(s, "userspace"))
-                return pic_error(err, -EINVAL, key, "%s must be one of auto, kernel, userspace", key);
-        return 0;
-}
-
-static int v_optional_ipv4(const char *key, json_t *v, PicError *err) {
+int setting_validate_optional_ipv4(const char *key, json_t *v, PicError *err) {
         const char *s = json_string_value(v);
         uint32_t ip;
         if (*s && ipv4_parse(s, &ip) < 0)
@@ -87,19 +82,9 @@ static int v_optional_ipv4(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
-static int v_forwarders(const char *key, json_t *v, PicError *err) {
-        uint32_t ips[DNS_FORWARDERS_MAX];
-        size_t n;
-        if (dns_forwarders_parse(json_string_value(v), ips, &n) < 0)
-                return pic_error(err, -EINVAL, key,
-                                 "%s must be up to %d IPv4 addresses separated by spaces or commas (not 0.0.0.0, "
-                                 "broadcast or 127.x), or empty", key, DNS_FORWARDERS_MAX);
-        return 0;
-}
-
 /* An interface name as the kernel takes it (IFNAMSIZ-1 characters, no '/', no space), narrowed to the characters
  * interface names use in practice so it is safe on a dnsmasq config line. Empty means "not configured". */
-static int v_ifname(const char *key, json_t *v, PicError *err) {
+int setting_validate_ifname(const char *key, json_t *v, PicError *err) {
         const char *s = json_string_value(v);
         size_t n = strlen(s);
         bool ok = n < 16 && !streq(s, ".") && !streq(s, "..");
@@ -112,57 +97,107 @@ static int v_ifname(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
-#define PORT(k, d, svc, desc) { k, SETTING_INT, #d, NULL, 1, 65535, true, svc, desc }
-
-static const SettingDef defs[] = {
-        { "cell_name", SETTING_STRING, "\"mycell\"", v_name, 0, 0, false, "dns",
+/* The keys of the cell itself; each service module declares its own rows in its ops table. */
+static const SettingDef core_defs[] = {
+        { "cell_name", SETTING_STRING, "\"mycell\"", v_name, 0, 0, false,
           "Name of this cell; services are named SERVICE.CELL_NAME.DOMAIN" },
-        { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "dns", "DNS domain the cell lives under" },
-        { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true, "network",
+        { "domain", SETTING_STRING, "\"cell\"", v_domain, 0, 0, false, "DNS domain the cell lives under" },
+        { "ip_range", SETTING_STRING, "\"172.20.0.0/24\"", v_ip_range, 0, 0, true,
           "RFC 1918 range the service virtual IPs are taken from" },
         { "wireguard.address", SETTING_STRING, "\"10.0.0.1/24\"", v_vpn_address, 0, 0, true,
-          "firewall wireguard dns ntp",
           "The cell's VPN address with prefix; the prefix is the VPN subnet" },
-        PORT("wireguard.port", 51820, "wireguard", "UDP port WireGuard listens on"),
-        { "wireguard.endpoint", SETTING_STRING, "\"\"", v_endpoint, 0, 0, false, "",
-          "Host[:port] peers use to reach the cell; empty means the first address of the host" },
-        { "wireguard.backend", SETTING_STRING, "\"auto\"", v_backend, 0, 0, true, "wireguard",
-          "auto, kernel or userspace (wireguard-go)" },
-        PORT("dns.port", 53, "dns firewall", "DNS port on the DNS virtual IP"),
-        { "dns.forwarders", SETTING_STRING, "\"\"", v_forwarders, 0, 0, false, "dns",
-          "Upstream resolvers for names outside the cell (IPv4, space or comma separated); empty means unbound "
-          "resolves from the root servers itself" },
-        PORT("ntp.port", 123, "ntp firewall", "NTP port on the NTP virtual IP"),
-        PORT("calendar.port", 5232, "calendar", "CalDAV/CardDAV port on the calendar virtual IP"),
-        PORT("files.port", 80, "files", "HTTP port on the files virtual IP"),
-        PORT("webdav.port", 80, "webdav", "HTTP port on the WebDAV virtual IP"),
-        PORT("mail.smtp_port", 25, "mail", "SMTP port on the mail virtual IP"),
-        PORT("mail.submission_port", 587, "mail", "Submission port on the mail virtual IP"),
-        PORT("mail.imap_port", 993, "mail", "IMAPS port on the mail virtual IP"),
-        { "dhcp.enabled", SETTING_BOOL, "false", NULL, 0, 0, false, "dhcp dns",
-          "Serve DHCP on dhcp.interface; off by default so a new cell never answers DHCP on a LAN by surprise" },
-        { "dhcp.interface", SETTING_STRING, "\"\"", v_ifname, 0, 0, false, "dhcp dns",
-          "The LAN-facing interface (in the cell's network namespace) DHCP serves; required when enabled" },
-        { "dhcp.range_start", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "dhcp dns",
-          "First address of the dynamic pool, inside the interface's subnet" },
-        { "dhcp.range_end", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "dhcp dns",
-          "Last address of the dynamic pool, inside the interface's subnet" },
-        { "dhcp.lease_time", SETTING_INT, "43200", NULL, 120, 31536000, false, "dhcp",
-          "DHCP lease time in seconds (2 minutes to 1 year)" },
-        { "api.trusted_proxy", SETTING_STRING, "\"\"", v_optional_ipv4, 0, 0, false, "",
+        { "api.trusted_proxy", SETTING_STRING, "\"\"", setting_validate_optional_ipv4, 0, 0, false,
           "Address of the reverse proxy whose X-Forwarded-For (right-most entry) is believed" },
 };
 
-const SettingDef *settings_table(size_t *ret_n) {
-        *ret_n = ELEMENTSOF(defs);
-        return defs;
+static int add_def(Settings *s, const SettingDef *d, const char *owner, char *why, size_t size) {
+        json_t *def = json_loads(d->default_json ? d->default_json : "", JSON_DECODE_ANY, NULL);
+        bool typed = def && ((d->type == SETTING_STRING && json_is_string(def)) ||
+                             (d->type == SETTING_INT && json_is_integer(def)) ||
+                             (d->type == SETTING_BOOL && json_is_boolean(def)));
+        json_decref(def);
+        if (!d->key || !d->description || !typed) {
+                snprintf(why, size, "setting \"%s\": a key, a description and a default of its type are required",
+                         d->key ? d->key : "");
+                return -EINVAL;
+        }
+        if (settings_def_find(s, d->key)) {
+                snprintf(why, size, "setting \"%s\" is declared twice", d->key);
+                return -EEXIST;
+        }
+        SettingDef *n = realloc(s->defs, (s->n_defs + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        s->defs = n;
+        const char **o = realloc(s->owners, (s->n_defs + 1) * sizeof *o);
+        if (!o)
+                return -ENOMEM;
+        s->owners = o;
+        s->defs[s->n_defs] = *d;
+        s->owners[s->n_defs++] = owner;
+        return 0;
 }
 
-const SettingDef *setting_def_find(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(defs); i++)
-                if (streq(defs[i].key, key))
-                        return &defs[i];
+int settings_add_defs(Settings *s, const char *owner, const SettingDef *defs, size_t n, char *why, size_t size) {
+        for (size_t i = 0; i < n; i++) {
+                int r = add_def(s, &defs[i], owner, why, size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int settings_new(Settings **ret) {
+        Settings *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->values = json_object();
+        s->applied = json_object();
+        char why[256];
+        int r = s->values && s->applied ? settings_add_defs(s, NULL, core_defs, ELEMENTSOF(core_defs), why, sizeof why)
+                                        : -ENOMEM;
+        if (r < 0) {
+                settings_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int settings_new_like(const Settings *tmpl, Settings **ret) {
+        Settings *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->values = json_object();
+        s->applied = json_object();
+        s->defs = malloc((tmpl->n_defs ? tmpl->n_defs : 1) * sizeof *s->defs);
+        s->owners = malloc((tmpl->n_defs ? tmpl->n_defs : 1) * sizeof *s->owners);
+        if (!s->values || !s->applied || !s->defs || !s->owners) {
+                settings_free(s);
+                return -ENOMEM;
+        }
+        memcpy(s->defs, tmpl->defs, tmpl->n_defs * sizeof *s->defs);
+        memcpy(s->owners, tmpl->owners, tmpl->n_defs * sizeof *s->owners);
+        s->n_defs = tmpl->n_defs;
+        *ret = s;
+        return 0;
+}
+
+const SettingDef *settings_defs(const Settings *s, size_t *ret_n) {
+        *ret_n = s->n_defs;
+        return s->defs;
+}
+
+const SettingDef *settings_def_find(const Settings *s, const char *key) {
+        for (size_t i = 0; key && i < s->n_defs; i++)
+                if (streq(s->defs[i].key, key))
+                        return &s->defs[i];
         return NULL;
+}
+
+const char *settings_def_owner(const Settings *s, const char *key) {
+        const SettingDef *d = settings_def_find(s, key);
+        return d ? s->owners[d - s->defs] : NULL;
 }
 
 const char *setting_type_to_string(SettingType t) {
@@ -172,7 +207,7 @@ const char *setting_type_to_string(SettingType t) {
 
 static void load_row(const StoreSetting *row, void *userdata) {
         Settings *s = userdata;
-        if (!setting_def_find(row->key)) {
+        if (!settings_def_find(s, row->key)) {
                 log_warn("ignoring unknown stored setting \"%s\"", row->key);
                 return;
         }
@@ -186,32 +221,17 @@ static void load_row(const StoreSetting *row, void *userdata) {
                 json_object_set(s->applied, row->key, v);
 }
 
-int settings_load(Store *store, Settings **ret) {
-        Settings *s = calloc(1, sizeof *s);
-        if (!s)
-                return -ENOMEM;
-        s->values = json_object();
-        s->applied = json_object();
-        if (!s->values || !s->applied) {
-                settings_free(s);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
-                json_t *d = json_loads(defs[i].default_json, JSON_DECODE_ANY, NULL);
-                if (!d) {
-                        settings_free(s);
+int settings_load(Settings *s, Store *store) {
+        json_object_clear(s->values);
+        json_object_clear(s->applied);
+        for (size_t i = 0; i < s->n_defs; i++) {
+                json_t *d = json_loads(s->defs[i].default_json, JSON_DECODE_ANY, NULL);
+                if (!d)
                         return -EINVAL;
-                }
-                json_object_set(s->values, defs[i].key, d);
-                json_object_set_new(s->applied, defs[i].key, d);
+                json_object_set(s->values, s->defs[i].key, d);
+                json_object_set_new(s->applied, s->defs[i].key, d);
         }
-        int r = store_settings_foreach(store, load_row, s);
-        if (r < 0) {
-                settings_free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
+        return store_settings_foreach(store, load_row, s);
 }
 
 Settings *settings_free(Settings *s) {
@@ -219,6 +239,8 @@ Settings *settings_free(Settings *s) {
                 return NULL;
         json_decref(s->values);
         json_decref(s->applied);
+        free(s->defs);
+        free(s->owners);
         free(s);
         return NULL;
 }
@@ -242,15 +264,15 @@ bool settings_bool(Settings *s, const char *key) {
 
 json_t *settings_to_json(Settings *s, bool applied) {
         json_t *root = json_object();
-        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
-                json_t *v = settings_get(s, defs[i].key, applied);
-                const char *dot = strchr(defs[i].key, '.');
+        for (size_t i = 0; i < s->n_defs; i++) {
+                json_t *v = settings_get(s, s->defs[i].key, applied);
+                const char *dot = strchr(s->defs[i].key, '.');
                 if (!dot) {
-                        json_object_set(root, defs[i].key, v);
+                        json_object_set(root, s->defs[i].key, v);
                         continue;
                 }
                 char section[64];
-                snprintf(section, sizeof section, "%.*s", (int) (dot - defs[i].key), defs[i].key);
+                snprintf(section, sizeof section, "%.*s", (int) (dot - s->defs[i].key), s->defs[i].key);
                 json_t *sec = json_object_get(root, section);
                 if (!sec) {
                         sec = json_object();
@@ -261,7 +283,7 @@ json_t *settings_to_json(Settings *s, bool applied) {
         return root;
 }
 
-int settings_flatten(json_t *partial, json_t **ret_flat, PicError *err) {
+int settings_flatten(const Settings *s, json_t *partial, json_t **ret_flat, PicError *err) {
         if (!json_is_object(partial))
                 return pic_error(err, -EINVAL, NULL, "request body must be a JSON object of settings");
         json_t *flat = json_object();
@@ -274,17 +296,17 @@ int settings_flatten(json_t *partial, json_t **ret_flat, PicError *err) {
                         json_object_foreach(v, k2, v2) {
                                 char key[128];
                                 if (snprintf(key, sizeof key, "%s.%s", k, k2) >= (int) sizeof key ||
-                                    !setting_def_find(key)) {
+                                    !settings_def_find(s, key)) {
                                         json_decref(flat);
                                         return pic_error(err, -EINVAL, key, "unknown setting \"%.100s\"", key);
                                 }
                                 json_object_set(flat, key, v2);
                         }
-                        if (json_object_size(v) == 0 && !setting_def_find(k)) {
+                        if (json_object_size(v) == 0 && !settings_def_find(s, k)) {
                                 bool section = false;
                                 size_t kl = strlen(k);
-                                for (size_t i = 0; i < ELEMENTSOF(defs); i++)
-                                        if (strncmp(defs[i].key, k, kl) == 0 && defs[i].key[kl] == '.')
+                                for (size_t i = 0; i < s->n_defs; i++)
+                                        if (strncmp(s->defs[i].key, k, kl) == 0 && s->defs[i].key[kl] == '.')
                                                 section = true;
                                 if (!section) {
                                         json_decref(flat);
@@ -293,7 +315,7 @@ int settings_flatten(json_t *partial, json_t **ret_flat, PicError *err) {
                         }
                         continue;
                 }
-                if (!setting_def_find(k)) {
+                if (!settings_def_find(s, k)) {
                         json_decref(flat);
                         return pic_error(err, -EINVAL, k, "unknown setting \"%.100s\"", k);
                 }
@@ -355,7 +377,7 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
                     PicError *err) {
         json_t *flat = NULL, *merged = NULL;
         SettingsChange change = { 0 };
-        int r = settings_flatten(partial, &flat, err);
+        int r = settings_flatten(s, partial, &flat, err);
         if (r < 0)
                 return r;
         if (json_object_size(flat) == 0) {
@@ -366,7 +388,7 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
         const char *k;
         json_t *v;
         json_object_foreach(flat, k, v) {
-                const SettingDef *d = setting_def_find(k);
+                const SettingDef *d = settings_def_find(s, k);
                 r = check_type(d, v, err);
                 if (r >= 0 && d->validate)
                         r = d->validate(k, v, err);
@@ -393,7 +415,7 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
         if (r < 0)
                 goto out;
         json_object_foreach(flat, k, v) {
-                const SettingDef *d = setting_def_find(k);
+                const SettingDef *d = settings_def_find(s, k);
                 bool same_stored = json_equal(v, json_object_get(s->values, k));
                 bool same_applied = json_equal(v, json_object_get(s->applied, k));
                 if (same_stored && same_applied)
@@ -469,29 +491,23 @@ int settings_revert(Settings *s, Store *store, const SettingsChange *change) {
 
 json_t *settings_pending(Settings *s) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
-                json_t *v = json_object_get(s->values, defs[i].key);
-                json_t *a = json_object_get(s->applied, defs[i].key);
-                if (json_equal(v, a))
-                        continue;
-                json_t *services = json_array();
-                char buf[128];
-                snprintf(buf, sizeof buf, "%s", defs[i].services);
-                for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-                        json_array_append_new(services, json_string(tok));
-                json_array_append_new(arr, json_pack("{s:s, s:O, s:O, s:o}", "key", defs[i].key, "value", v,
-                                                     "applied", a, "services", services));
+        for (size_t i = 0; i < s->n_defs; i++) {
+                json_t *v = json_object_get(s->values, s->defs[i].key);
+                json_t *a = json_object_get(s->applied, s->defs[i].key);
+                if (!json_equal(v, a))
+                        json_array_append_new(arr, json_pack("{s:s, s:O, s:O}", "key", s->defs[i].key, "value", v,
+                                                             "applied", a));
         }
         return arr;
 }
 
 int settings_apply_pending(Settings *s, Store *store, SettingsChange *ret) {
         SettingsChange change = { .before = json_object() };
-        change.keys = calloc(ELEMENTSOF(defs), sizeof *change.keys);
-        change.pending = calloc(ELEMENTSOF(defs), sizeof *change.pending);
+        change.keys = calloc(s->n_defs + 1, sizeof *change.keys);
+        change.pending = calloc(s->n_defs + 1, sizeof *change.pending);
         int r = change.keys && change.pending && change.before ? store_begin(store) : -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(defs); i++) {
-                const char *key = defs[i].key;
+        for (size_t i = 0; r >= 0 && i < s->n_defs; i++) {
+                const char *key = s->defs[i].key;
                 if (json_equal(json_object_get(s->values, key), json_object_get(s->applied, key)))
                         continue;
                 r = store_setting_mark_applied(store, key);

@@ -1,6 +1,6 @@
-/* Settings: the metadata table (key, type, default, validator, needs-restart, services) that drives
- * GET/PUT /api/config, the CLI and docs/settings.md, plus the in-memory copy of the stored values.
- * Values are jansson json_t; Settings owns them. */
+/* Settings: the metadata rows (key, type, default, validator, needs-restart) that drive GET/PUT /api/config,
+ * the CLI and docs/settings.md — the cell's own plus those each service module declares in its ops table —
+ * and the in-memory copy of the stored values. Values are jansson json_t; Settings owns them. */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
@@ -30,16 +30,33 @@ typedef struct SettingDef {
         setting_validate_fn validate;
         int64_t min, max;          /* for SETTING_INT */
         bool needs_restart;        /* applied only by POST /api/config/apply */
-        const char *services;      /* space-separated service modules the key affects */
         const char *description;
 } SettingDef;
 
-const SettingDef *settings_table(size_t *ret_n);
-const SettingDef *setting_def_find(const char *key);
-const char *setting_type_to_string(SettingType t);
+/* A port on a service's virtual IP: every one needs a restart of the daemon that binds it. */
+#define SETTING_PORT(k, d, desc) { k, SETTING_INT, #d, NULL, 1, 65535, true, desc }
 
-int settings_load(Store *store, Settings **ret);
+/* Validators shared by modules' rows. */
+int setting_validate_endpoint(const char *key, json_t *value, PicError *err);     /* host[:port] or "" */
+int setting_validate_optional_ipv4(const char *key, json_t *value, PicError *err); /* IPv4 or "" */
+int setting_validate_ifname(const char *key, json_t *value, PicError *err);       /* interface name or "" */
+
+/* A Settings with the cell's own rows; modules add theirs, then settings_load reads the store. */
+int settings_new(Settings **ret);
+/* The same rows, no values (to check another store, e.g. one inside a backup). */
+int settings_new_like(const Settings *tmpl, Settings **ret);
+/* Adds a module's rows (owner = module name). -EEXIST for a key declared twice, -EINVAL for a row without a
+ * description or with a default not of its type; why says which. */
+int settings_add_defs(Settings *s, const char *owner, const SettingDef *defs, size_t n, char *why, size_t size);
+/* Defaults for every row, then the stored values (unknown stored keys are logged and ignored). */
+int settings_load(Settings *s, Store *store);
 Settings *settings_free(Settings *s);
+
+const SettingDef *settings_defs(const Settings *s, size_t *ret_n);
+const SettingDef *settings_def_find(const Settings *s, const char *key);
+/* The module that declared key; NULL for the cell's own keys and unknown ones. */
+const char *settings_def_owner(const Settings *s, const char *key);
+const char *setting_type_to_string(SettingType t);
 
 /* Nested object by section: {"cell_name":..., "wireguard":{"address":...}}. applied=true gives the values
  * the running system uses. New reference. */
@@ -66,9 +83,9 @@ int settings_update(Settings *s, Store *store, json_t *partial, bool apply_all, 
 /* Puts back the values a change replaced (store and memory), when applying it to the live system failed. */
 int settings_revert(Settings *s, Store *store, const SettingsChange *change);
 /* Flattens a partial nested object into key → value pairs; rejects non-objects and unknown keys. */
-int settings_flatten(json_t *partial, json_t **ret_flat, PicError *err);
+int settings_flatten(const Settings *s, json_t *partial, json_t **ret_flat, PicError *err);
 
-/* Keys stored but not applied yet (need a restart). New reference: array of {key,value,applied,services}. */
+/* Keys stored but not applied yet (need a restart). New reference: array of {key,value,applied}. */
 json_t *settings_pending(Settings *s);
 /* Marks every pending key applied (in one transaction); ret lists them (revertible with settings_revert). */
 int settings_apply_pending(Settings *s, Store *store, SettingsChange *ret);

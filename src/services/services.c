@@ -2,11 +2,15 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "services/calendar/calendar.h"
 #include "services/dhcp/dhcp.h"
 #include "services/dns/dns.h"
+#include "services/files/files.h"
 #include "services/firewall/firewall.h"
+#include "services/mail/mail.h"
 #include "services/network/network.h"
 #include "services/ntp/ntp.h"
+#include "services/webdav/webdav.h"
 #include "services/wireguard/wireguard.h"
 
 static const ServiceOps *const all_services[] = {
@@ -16,8 +20,17 @@ static const ServiceOps *const all_services[] = {
         &svc_dns_ops,
         &svc_dhcp_ops,
         &svc_ntp_ops,
+        &svc_calendar_ops,
+        &svc_files_ops,
+        &svc_mail_ops,
+        &svc_webdav_ops,
         NULL, /* the list ends at the first NULL */
 };
+
+const ServiceOps *const *services_all(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(all_services) - 1;
+        return all_services;
+}
 
 int services_register_all(Cell *c) {
         for (size_t i = 0; i < ELEMENTSOF(all_services) && all_services[i]; i++) {

@@ -96,6 +96,7 @@ class ConfigTest(PicdTestCase):
         self.assertEqual([x["key"] for x in p["pending"]], ["wireguard.port"])
         self.assertEqual(p["pending"][0]["value"], 51999)
         self.assertEqual(p["pending"][0]["applied"], 51820)
+        self.assertEqual(p["pending"][0]["services"], ["wireguard"])
         r = self.picd.post("/api/config/apply")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["applied"], ["wireguard.port"])
@@ -115,6 +116,21 @@ class ConfigTest(PicdTestCase):
         self.assertTrue(keys["wireguard.address"]["needs_restart"])
         self.assertEqual(keys["wireguard.port"]["type"], "integer")
         self.assertEqual(keys["cell_name"]["default"], "mycell")
+        # Each row says which service module declares it (the cell's own keys: none).
+        self.assertEqual(keys["wireguard.port"]["module"], "wireguard")
+        self.assertEqual(keys["dhcp.lease_time"]["module"], "dhcp")
+        self.assertEqual(keys["calendar.port"]["module"], "calendar")
+        self.assertIsNone(keys["cell_name"]["module"])
+
+    def test_declared_only_modules_are_not_services(self):
+        # calendar/files/mail/webdav declare addresses, names and grants, but run nothing yet: they are in
+        # service_ips and DNS, not in the list of services or /health.
+        c = self.config()
+        self.assertEqual(c["service_ips"]["calendar"], "172.20.0.10")
+        self.assertEqual(c["service_ips"]["webdav"], "172.20.0.13")
+        names = [s["name"] for s in self.picd.get("/api/services").json["services"]]
+        self.assertEqual(sorted(names), ["dhcp", "dns", "firewall", "network", "ntp", "wireguard"])
+        self.assertNotIn("calendar", self.picd.get("/health").json["services"])
 
     def test_mutations_are_audited(self):
         self.picd.put("/api/config", {"cell_name": "audited"})

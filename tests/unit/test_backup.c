@@ -226,7 +226,8 @@ static void cell_open(TestCell *t) {
         char p[4096];
         snprintf(p, sizeof p, "%s/picd.db", t->dir);
         assert_int_equal(store_open(p, &t->c.store), 0);
-        assert_int_equal(settings_load(t->c.store, &t->c.settings), 0);
+        assert_int_equal(settings_new(&t->c.settings), 0);
+        assert_int_equal(settings_load(t->c.settings, t->c.store), 0);
         put(t->dir, "keys/wg.key", "key-one");
         put(t->dir, "etc/dns/unbound.conf", "server:\n");
 }

@@ -16,6 +16,7 @@
 #include "basic/util.h"
 #include "core/dns-records.h"
 #include "services/dns/dns-render.h"
+#include "cell-registry.h"
 
 #define ZONE "mycell.cell"
 
@@ -27,6 +28,7 @@ static void default_params(DnsParams *p) {
         snprintf(p->directory, sizeof p->directory, "/var/lib/pic/etc/dns");
         snprintf(p->control_path, sizeof p->control_path, "/var/lib/pic/run/dns-ctl.sock");
         snprintf(p->username, sizeof p->username, "unbound");
+        p->registry = cell_registry();
 }
 
 static void check_golden(const char *name, const char *text) {
@@ -129,15 +131,17 @@ static void test_unbound_conf_forwarders_and_port(void **state) {
         assert_null(strstr(text, "@5300\n"));
         assert_int_equal(checkconf(text), 0);
         free(text);
-        assert_int_equal(dns_view_port_base(53), 5300);
-        assert_int_equal(dns_view_port_base(5315), 5316);
-        assert_int_equal(dns_view_port_base(5316), 5300);
+        assert_int_equal(registry_dns_views(cell_registry()), 16);
+        assert_int_equal(dns_view_port_base(53, 16), 5300);
+        assert_int_equal(dns_view_port_base(5315, 16), 5316);
+        assert_int_equal(dns_view_port_base(5316, 16), 5300);
+        assert_int_equal(dns_view_port_base(5316, 32), 5332);
 }
 
 static void test_nft_golden(void **state) {
         DnsParams p;
         default_params(&p);
-        DnsViewMember m[] = { { 0x0a000002, 1 }, { 0x0a000003, 0 }, { 0x0a000004, GRANT_ALL } };
+        DnsViewMember m[] = { { 0x0a000002, 1 }, { 0x0a000003, 0 }, { 0x0a000004, registry_grant_mask(cell_registry()) } };
         char *text = NULL;
         assert_int_equal(dns_render_nft(&p, m, ELEMENTSOF(m), &text), 0);
         check_golden("dns-views.nft", text);
@@ -342,9 +346,11 @@ static void test_forwarders_and_hostnames(void **state) {
         assert_int_equal(dns_hostname_normalize("a.b", h), -EINVAL);
         assert_int_equal(dns_hostname_normalize("a b", h), -EINVAL);
         assert_int_equal(dns_hostname_normalize("", h), -EINVAL);
-        assert_true(dns_name_is_builtin("calendar"));
-        assert_false(dns_name_is_builtin("@"));
-        assert_false(dns_name_is_builtin("laptop"));
+        assert_true(dns_name_is_builtin(cell_registry(), "calendar"));
+        assert_true(dns_name_is_builtin(cell_registry(), "api"));
+        assert_false(dns_name_is_builtin(cell_registry(), "@"));
+        assert_false(dns_name_is_builtin(cell_registry(), "laptop"));
+        assert_false(dns_name_is_builtin(cell_registry(), "gateway")); /* an endpoint without a DNS name */
         char rev[32];
         dns_reverse_name(0xac14000a, rev);
         assert_string_equal(rev, "10.0.20.172.in-addr.arpa.");

@@ -13,6 +13,7 @@
 
 #include "core/dhcp.h"
 #include "services/dhcp/leases.h"
+#include "cell-registry.h"
 
 static int parse(const char *text, int64_t now, DhcpLease **ret, size_t *n) {
         return dhcp_leases_parse(text, strlen(text), now, ret, n);
@@ -134,9 +135,9 @@ static void test_hostname(void **state) {
         assert_false(dhcp_hostname_is_valid("x\ndhcp-range=1.2.3.4"));
         assert_false(dhcp_hostname_is_valid("a,b"));
         assert_false(dhcp_hostname_is_valid(""));
-        assert_true(dhcp_hostname_is_service("mail"));
-        assert_true(dhcp_hostname_is_service("dns"));
-        assert_false(dhcp_hostname_is_service("printer"));
+        assert_true(dhcp_hostname_is_service(cell_registry(), "mail"));
+        assert_true(dhcp_hostname_is_service(cell_registry(), "dns"));
+        assert_false(dhcp_hostname_is_service(cell_registry(), "printer"));
 }
 
 int main(void) {

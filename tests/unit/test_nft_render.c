@@ -11,6 +11,7 @@
 
 #include "basic/util.h"
 #include "services/firewall/render.h"
+#include "cell-registry.h"
 #include "golden.h"
 
 static FwConfig config(void) {
@@ -20,14 +21,20 @@ static FwConfig config(void) {
                 .dns_vip = 0xac140002, .ntp_vip = 0xac140004,          /* 172.20.0.2, .4 */
                 .dns_port = 53, .ntp_port = 123, .dns_view_base = 5300,
         };
-        c.grant_vip[GRANT_CALENDAR] = 0xac14000a;
-        c.grant_vip[GRANT_FILES] = 0xac14000b;
-        c.grant_vip[GRANT_MAIL] = 0xac14000c;
-        c.grant_vip[GRANT_WEBDAV] = 0xac14000d;
+        /* The grants the real modules declare, at their addresses in 172.20.0.0/24. */
+        const Registry *reg = cell_registry();
+        Cidr4 range = { .addr = 0xac140000, .prefix = 24 };
+        c.grant_mask = registry_grant_mask(reg);
+        c.dns_views = registry_dns_views(reg);
+        for (unsigned g = 0; g < REGISTRY_GRANTS_MAX; g++)
+                if (reg->grants[g])
+                        assert_int_equal(registry_vip_of(reg->grants[g], &range, &c.grant_vip[g]), 0);
         return c;
 }
 
 #define G(g) (1u << (g))
+#define GRANT(name) G(registry_grant_from_string(cell_registry(), name))
+#define GRANT_ALL registry_grant_mask(cell_registry())
 
 static void test_empty_table(void **state) {
         FwConfig cfg = config();
@@ -40,8 +47,8 @@ static void test_empty_table(void **state) {
 static void test_table_with_peers(void **state) {
         FwConfig cfg = config();
         FwPeer peers[] = {
-                { .ip = 0x0a000002, .access = G(GRANT_CALENDAR) | G(GRANT_FILES), .enabled = true },
-                { .ip = 0x0a000003, .access = G(GRANT_MAIL), .enabled = false },         /* disabled: nothing */
+                { .ip = 0x0a000002, .access = GRANT("calendar") | GRANT("files"), .enabled = true },
+                { .ip = 0x0a000003, .access = GRANT("mail"), .enabled = false },         /* disabled: nothing */
                 { .ip = 0x0a000004, .access = 0, .enabled = true, .route_all = true },  /* DNS/NTP + NAT only */
                 { .ip = 0x0a000005, .access = GRANT_ALL, .enabled = true },
         };
@@ -62,7 +69,7 @@ static char *change(const FwPeer *old, const FwPeer *new) {
 }
 
 static void test_create_and_delete_are_mirrors(void **state) {
-        FwPeer p = { .ip = 0x0a000002, .access = G(GRANT_CALENDAR) | G(GRANT_WEBDAV), .enabled = true, .route_all = true };
+        FwPeer p = { .ip = 0x0a000002, .access = GRANT("calendar") | GRANT("webdav"), .enabled = true, .route_all = true };
         char *add = change(NULL, &p), *del = change(&p, NULL);
         assert_string_equal(add, "add element inet pic peers { 10.0.0.2 }\n"
                                  "add element inet pic route_all { 10.0.0.2 }\n"
@@ -76,7 +83,7 @@ static void test_create_and_delete_are_mirrors(void **state) {
 }
 
 static void test_changes_touch_only_what_differs(void **state) {
-        FwPeer a = { .ip = 0x0a000002, .access = G(GRANT_CALENDAR) | G(GRANT_FILES), .enabled = true };
+        FwPeer a = { .ip = 0x0a000002, .access = GRANT("calendar") | GRANT("files"), .enabled = true };
         FwPeer b = a;
         /* Nothing the firewall knows about changed (a description, a key): no command at all. */
         assert_null(change(&a, &b));
@@ -91,7 +98,7 @@ static void test_changes_touch_only_what_differs(void **state) {
         free(s);
 
         b = a;
-        b.access = G(GRANT_FILES) | G(GRANT_MAIL);
+        b.access = GRANT("files") | GRANT("mail");
         s = change(&a, &b);
         assert_string_equal(s, "delete element inet pic grants { 10.0.0.2 . 172.20.0.10 }\n"
                                "add element inet pic grants { 10.0.0.2 . 172.20.0.12 : accept }\n");
@@ -187,7 +194,7 @@ static void assert_model_is(Model *m, const FwPeer *peers, const bool *exists, s
                         assert_true(model_find(m, key) >= 0);
                         count++;
                 }
-                for (int g = 0; g < _GRANT_MAX; g++)
+                for (int g = 0; g < REGISTRY_GRANTS_MAX; g++)
                         if (peers[i].access & G(g)) {
                                 snprintf(key, sizeof key, "grants|%s . %s", ip, ipv4_format(cfg.grant_vip[g], vip));
                                 assert_true(model_find(m, key) >= 0);

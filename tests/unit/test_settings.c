@@ -10,6 +10,7 @@
 
 #include "basic/fileio.h"
 #include "core/settings.h"
+#include "services/services.h"
 
 static char dir[256], db[300];
 
@@ -25,6 +26,21 @@ static int teardown(void **state) {
         return rm_rf(dir);
 }
 
+/* Settings as picd builds them: the cell's rows plus every module's. */
+static int load(Store *st, Settings **ret) {
+        Cell c = { .netns_fd = -1 };
+        int r = settings_new(&c.settings);
+        if (r >= 0)
+                r = services_register_all(&c);
+        if (r >= 0)
+                r = settings_load(c.settings, st);
+        if (r < 0)
+                settings_free(c.settings);
+        else
+                *ret = c.settings;
+        return r;
+}
+
 static int update(Settings *s, Store *st, const char *json, SettingsChange *ch, PicError *err) {
         json_t *j = json_loads(json, 0, NULL);
         assert_non_null(j);
@@ -37,7 +53,7 @@ static void test_defaults_and_update(void **state) {
         Store *st;
         Settings *s;
         assert_int_equal(store_open(db, &st), 0);
-        assert_int_equal(settings_load(st, &s), 0);
+        assert_int_equal(load(st, &s), 0);
         assert_string_equal(settings_str(s, "cell_name"), "mycell");
         assert_int_equal(settings_int(s, "wireguard.port"), 51820);
 
@@ -65,7 +81,7 @@ static void test_defaults_and_update(void **state) {
         settings_free(s);
         store_free(st);
         assert_int_equal(store_open(db, &st), 0);
-        assert_int_equal(settings_load(st, &s), 0);
+        assert_int_equal(load(st, &s), 0);
         assert_string_equal(settings_str(s, "cell_name"), "home");
         assert_int_equal(settings_int(s, "wireguard.port"), 51000);
         settings_free(s);
@@ -76,7 +92,7 @@ static void test_rejections_change_nothing(void **state) {
         Store *st;
         Settings *s;
         assert_int_equal(store_open(db, &st), 0);
-        assert_int_equal(settings_load(st, &s), 0);
+        assert_int_equal(load(st, &s), 0);
         static const struct {
                 const char *json, *field;
         } cases[] = {

@@ -3,19 +3,19 @@
 #include <stdio.h>
 
 #include "basic/log.h"
-#include "core/vip.h"
 #include "http/handlers/handlers.h"
 
-static json_t *service_ips(Settings *s) {
+/* Every registered endpoint's virtual IP, by name. */
+static json_t *service_ips(Cell *c) {
         json_t *ips = json_object();
         Cidr4 range;
-        if (settings_ip_range(s, &range) < 0)
+        if (settings_ip_range(c->settings, &range) < 0)
                 return ips;
-        for (int i = 0; i < _CELL_SERVICE_MAX; i++) {
+        for (size_t i = 0; i < c->registry.n; i++) {
                 uint32_t ip;
                 char buf[IPV4_STRLEN];
-                if (cell_service_vip(&range, i, &ip) == 0)
-                        json_object_set_new(ips, cell_service_to_string(i), json_string(ipv4_format(ip, buf)));
+                if (registry_vip_of(c->registry.endpoints[i], &range, &ip) == 0)
+                        json_object_set_new(ips, c->registry.endpoints[i]->name, json_string(ipv4_format(ip, buf)));
         }
         return ips;
 }
@@ -52,7 +52,7 @@ static bool same_value(json_t *a, json_t *b) {
 
 static bool config_cache_valid(Settings *s) {
         size_t n;
-        const SettingDef *defs = settings_table(&n);
+        const SettingDef *defs = settings_defs(s, &n);
         if (!config_cache.body || config_cache.n != n)
                 return false;
         for (size_t i = 0; i < n; i++)
@@ -66,7 +66,7 @@ static bool config_cache_valid(Settings *s) {
  * request renders again. */
 static int config_cache_store(Settings *s, char *body, size_t len) {
         size_t n;
-        const SettingDef *defs = settings_table(&n);
+        const SettingDef *defs = settings_defs(s, &n);
         config_cache_clear();
         config_cache.stored = calloc(n, sizeof *config_cache.stored);
         config_cache.applied = calloc(n, sizeof *config_cache.applied);
@@ -89,9 +89,10 @@ static int config_cache_store(Settings *s, char *body, size_t len) {
         return 0;
 }
 
-static json_t *config_render(Settings *s) {
+static json_t *config_render(Cell *c) {
+        Settings *s = c->settings;
         json_t *root = settings_to_json(s, false);
-        json_object_set_new(root, "service_ips", service_ips(s));
+        json_object_set_new(root, "service_ips", service_ips(c));
         json_t *pending = settings_pending(s);
         json_object_set_new(root, "restart_required", json_boolean(json_array_size(pending) > 0));
         json_decref(pending);
@@ -101,7 +102,7 @@ static json_t *config_render(Settings *s) {
 int http_config_get(HttpRequest *req, HttpResponse *resp) {
         Settings *s = req->cell->settings;
         if (!config_cache_valid(s)) {
-                json_t *root = config_render(s);
+                json_t *root = config_render(req->cell);
                 /* The same flags the server's JSON path uses, so the bytes do not depend on the cache. */
                 char *body = json_dumps(root, JSON_COMPACT);
                 json_decref(root);
@@ -162,14 +163,18 @@ int http_config_put(HttpRequest *req, HttpResponse *resp) {
                 return http_reply_errno(resp, r, &err);
         }
         json_t *root = settings_to_json(c->settings, false);
-        json_object_set_new(root, "service_ips", service_ips(c->settings));
+        json_object_set_new(root, "service_ips", service_ips(c));
         return http_reply(resp, 200,
                           json_pack("{s:o, s:o, s:o, s:o, s:b}", "config", root, "applied", changed, "pending", pending,
                                     "reconfigured", services, "restart_required", json_array_size(pending) > 0));
 }
 
 int http_config_pending_get(HttpRequest *req, HttpResponse *resp) {
-        json_t *p = settings_pending(req->cell->settings);
+        json_t *p = settings_pending(req->cell->settings), *e;
+        size_t i;
+        /* Which modules each key reaches: the owner and the modules that watch it. */
+        json_array_foreach(p, i, e)
+                json_object_set_new(e, "services", cell_key_services(req->cell, json_string_value(json_object_get(e, "key"))));
         return http_reply(resp, 200, json_pack("{s:b, s:o}", "restart_required", json_array_size(p) > 0, "pending", p));
 }
 
@@ -198,13 +203,15 @@ int http_config_apply_post(HttpRequest *req, HttpResponse *resp) {
 
 int http_config_settings_get(HttpRequest *req, HttpResponse *resp) {
         size_t n;
-        const SettingDef *defs = settings_table(&n);
+        const SettingDef *defs = settings_defs(req->cell->settings, &n);
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
                 json_t *def = json_loads(defs[i].default_json, JSON_DECODE_ANY, NULL);
-                json_t *o = json_pack("{s:s, s:s, s:o, s:b, s:s}", "key", defs[i].key, "type",
+                const char *module = settings_def_owner(req->cell->settings, defs[i].key);
+                json_t *o = json_pack("{s:s, s:s, s:o, s:b, s:s, s:o}", "key", defs[i].key, "type",
                                       setting_type_to_string(defs[i].type), "default", def ? def : json_null(),
-                                      "needs_restart", defs[i].needs_restart, "description", defs[i].description);
+                                      "needs_restart", defs[i].needs_restart, "description", defs[i].description,
+                                      "module", module ? json_string(module) : json_null());
                 if (defs[i].type == SETTING_INT) {
                         json_object_set_new(o, "min", json_integer(defs[i].min));
                         json_object_set_new(o, "max", json_integer(defs[i].max));

@@ -10,6 +10,8 @@ int http_health_get(HttpRequest *req, HttpResponse *resp) {
         json_t *failing = json_array();
         json_t *problems = json_object();
         for (size_t k = 0; k < c->n_services; k++) {
+                if (!cell_service_is_listed(c->services[k]))
+                        continue; /* declares endpoints and settings only: nothing runs */
                 CellServiceInfo i;
                 /* Probes are /proc reads and netlink dumps, reused for 2 s: no subprocess, no network wait. */
                 cell_service_info(c, c->services[k], CELL_INFO_PROBE, &i);

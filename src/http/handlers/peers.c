@@ -6,14 +6,20 @@
 #include "crypto/secret.h"
 #include "http/handlers/handlers.h"
 
+typedef struct Collect {
+        const Registry *registry;
+        json_t *peers;
+} Collect;
+
 static int collect(const Peer *p, void *userdata) {
-        json_array_append_new(userdata, peer_to_json(p));
+        Collect *co = userdata;
+        json_array_append_new(co->peers, peer_to_json(co->registry, p));
         return 0;
 }
 
 int http_peers_get(HttpRequest *req, HttpResponse *resp) {
         json_t *arr = json_array();
-        int r = store_peer_foreach(req->cell->store, collect, arr);
+        int r = store_peer_foreach(req->cell->store, collect, &(Collect) { &req->cell->registry, arr });
         if (r < 0) {
                 json_decref(arr);
                 return http_reply_errno(resp, r, NULL);
@@ -28,7 +34,7 @@ int http_peers_post(HttpRequest *req, HttpResponse *resp) {
         if (r < 0)
                 return http_reply_errno(resp, r, &err);
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" created", p.name);
-        json_t *o = peer_to_json(&p);
+        json_t *o = peer_to_json(&req->cell->registry, &p);
         secret_wipe(&p, sizeof p);
         return http_reply(resp, 201, o);
 }
@@ -39,7 +45,7 @@ int http_peer_get(HttpRequest *req, HttpResponse *resp) {
         int r = peers_get(req->cell, req->params[0], &p, &err);
         if (r < 0)
                 return http_reply_errno(resp, r, &err);
-        json_t *o = peer_to_json(&p);
+        json_t *o = peer_to_json(&req->cell->registry, &p);
         secret_wipe(&p, sizeof p);
         return http_reply(resp, 200, o);
 }
@@ -51,7 +57,7 @@ int http_peer_put(HttpRequest *req, HttpResponse *resp) {
         if (r < 0)
                 return http_reply_errno(resp, r, &err);
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" changed", p.name);
-        json_t *o = peer_to_json(&p);
+        json_t *o = peer_to_json(&req->cell->registry, &p);
         secret_wipe(&p, sizeof p);
         return http_reply(resp, 200, o);
 }

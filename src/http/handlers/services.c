@@ -36,6 +36,8 @@ int http_services_get(HttpRequest *req, HttpResponse *resp) {
         Cell *c = req->cell;
         json_t *arr = json_array();
         for (size_t k = 0; k < c->n_services; k++) {
+                if (!cell_service_is_listed(c->services[k]))
+                        continue; /* declares endpoints and settings only: nothing runs */
                 CellServiceInfo i;
                 cell_service_info(c, c->services[k], CELL_INFO_PROBE | CELL_INFO_MEMORY, &i);
                 json_array_append_new(arr, info_json(&i));
@@ -48,6 +50,8 @@ int http_services_status_get(HttpRequest *req, HttpResponse *resp) {
         json_t *services = json_object(), *failing = json_array();
         size_t running = 0, total = 0;
         for (size_t k = 0; k < c->n_services; k++) {
+                if (!cell_service_is_listed(c->services[k]))
+                        continue; /* declares endpoints and settings only: nothing runs */
                 CellServiceInfo i;
                 cell_service_info(c, c->services[k], CELL_INFO_PROBE | CELL_INFO_MEMORY, &i);
                 json_object_set_new(services, i.name,

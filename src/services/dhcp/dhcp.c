@@ -16,7 +16,6 @@
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/dhcp.h"
-#include "core/vip.h"
 #include "net/procnet.h"
 
 #define CONF_NAME "dnsmasq.conf"
@@ -130,9 +129,9 @@ static int dhcp_render(Cell *c, ServiceFiles *out, PicError *err) {
         /* Hand out the cell's DNS and NTP only when they exist: a DNS server that never answers would cut
          * the LAN off the internet. */
         if (settings_ip_range(c->settings, &range) == 0) {
-                if (cell_find_service(c, "dns") && cell_service_vip(&range, CELL_SERVICE_DNS, &vip) == 0)
+                if (registry_vip(&c->registry, &range, "dns", &vip) == 0)
                         strbuf_printf(&s, "dhcp-option=option:dns-server,%s\n", ipv4_format(vip, a));
-                if (cell_find_service(c, "ntp") && cell_service_vip(&range, CELL_SERVICE_NTP, &vip) == 0)
+                if (registry_vip(&c->registry, &range, "ntp", &vip) == 0)
                         strbuf_printf(&s, "dhcp-option=option:ntp-server,%s\n", ipv4_format(vip, a));
         }
         int r = service_files_add(out, CONF_NAME, strbuf_steal(&s), 0644);
@@ -273,7 +272,7 @@ static void tell_hosts(Cell *c, const char *hostname, uint32_t ip) {
 
 static bool host_is_reserved_name(Cell *c, const char *hostname) {
         DhcpReservation res;
-        return dhcp_hostname_is_service(hostname) ||
+        return dhcp_hostname_is_service(&c->registry, hostname) ||
                store_dhcp_reservation_get_by_hostname(c->store, hostname, &res) == 0;
 }
 
@@ -484,8 +483,32 @@ int dhcp_socket_check(Cell *c, char *detail, size_t size) {
         return 0;
 }
 
+static const ServiceEndpoint endpoints[] = {
+        { .name = DHCP_SERVICE, .vip_offset = 3, .dns_labels = (const char *const[]) { "dhcp", NULL } },
+};
+
+static const SettingDef settings[] = {
+        { "dhcp.enabled", SETTING_BOOL, "false", NULL, 0, 0, false,
+          "Serve DHCP on dhcp.interface; off by default so a new cell never answers DHCP on a LAN by surprise" },
+        { "dhcp.interface", SETTING_STRING, "\"\"", setting_validate_ifname, 0, 0, false,
+          "The LAN-facing interface (in the cell's network namespace) DHCP serves; required when enabled" },
+        { "dhcp.range_start", SETTING_STRING, "\"\"", setting_validate_optional_ipv4, 0, 0, false,
+          "First address of the dynamic pool, inside the interface's subnet" },
+        { "dhcp.range_end", SETTING_STRING, "\"\"", setting_validate_optional_ipv4, 0, 0, false,
+          "Last address of the dynamic pool, inside the interface's subnet" },
+        { "dhcp.lease_time", SETTING_INT, "43200", NULL, 120, 31536000, false,
+          "DHCP lease time in seconds (2 minutes to 1 year)" },
+};
+
+static const char *const watches[] = { "ip_range", NULL };
+
 const ServiceOps svc_dhcp_ops = {
         .name = DHCP_SERVICE,
+        .endpoints = endpoints,
+        .n_endpoints = ELEMENTSOF(endpoints),
+        .settings = settings,
+        .n_settings = ELEMENTSOF(settings),
+        .watches = watches,
         .render = dhcp_render,
         .check = dhcp_check,
         .argv = dhcp_argv,

@@ -32,6 +32,7 @@ typedef struct DnsParams {
         char directory[512];        /* unbound's working directory (its config dir) */
         char control_path[108];     /* unix control socket */
         char username[32];          /* user unbound drops to after binding; "" = stay root */
+        const Registry *registry;   /* the services' names, virtual IPs and grants (pure data) */
 } DnsParams;
 
 typedef struct DnsViewMember {

@@ -72,6 +72,7 @@ static int params_from_cell(Cell *c, bool with_lan, DnsParams *ret, PicError *er
                 return pic_error(err, -EINVAL, NULL, "the state dir path has characters unbound.conf cannot hold");
         /* Drop privileges when the Debian package's user exists; unbound needs nothing after binding. */
         snprintf(p.username, sizeof p.username, "%s", getpwnam("unbound") ? "unbound" : "");
+        p.registry = &c->registry;
         DhcpConfig dc;
         dhcp_config_from_settings(c->settings, &dc);
         if (with_lan && dc.enabled && dc.interface[0])
@@ -140,7 +141,7 @@ static int members_add(Members *m, uint32_t ip, uint32_t access) {
                 m->v = v;
                 m->cap = cap;
         }
-        m->v[m->n++] = (DnsViewMember) { ip, access & GRANT_ALL };
+        m->v[m->n++] = (DnsViewMember) { ip, access }; /* dns_view_port masks it with the grants in use */
         return 0;
 }
 
@@ -206,15 +207,11 @@ static int host_lines(const char *zone, const DnsHost *h, bool with_ptr, StrBuf 
 
 /* Everything published at one relative name: built-in data there (the apex), stored records, a host. */
 static int name_lines(Cell *c, DnsState *st, const char *zone, const char *relname, StrBuf *b) {
-        size_t n_builtins;
-        const DnsBuiltin *builtins = dns_builtins(&n_builtins);
         Cidr4 range;
+        uint32_t ip;
         int k = settings_ip_range(c->settings, &range);
-        for (size_t i = 0; k >= 0 && i < n_builtins; i++) {
-                uint32_t ip;
+        if (k >= 0 && registry_vip_of(registry_find_label(&c->registry, relname), &range, &ip) == 0) {
                 char fqdn[DNS_ZONE_MAX + 2], line[512];
-                if (!streq(builtins[i].label, relname) || cell_service_vip(&range, builtins[i].service, &ip) < 0)
-                        continue;
                 if ((k = dns_fqdn(zone, relname, fqdn, sizeof fqdn)) >= 0 && (k = dns_render_a(fqdn, ip, line, sizeof line)) >= 0)
                         k = line_add(b, line);
         }
@@ -449,9 +446,9 @@ static int dns_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError 
         bool ho = old && old->enabled, hn = new && new->enabled;
         DnsViewMember mo = { 0 }, mn = { 0 };
         if (ho)
-                mo = (DnsViewMember) { old->ip, old->access & GRANT_ALL };
+                mo = (DnsViewMember) { old->ip, old->access & registry_grant_mask(&c->registry) };
         if (hn)
-                mn = (DnsViewMember) { new->ip, new->access & GRANT_ALL };
+                mn = (DnsViewMember) { new->ip, new->access & registry_grant_mask(&c->registry) };
         if ((!ho && !hn) || (ho && hn && mo.ip == mn.ip && mo.access == mn.access))
                 return 0;
         DnsParams p;
@@ -485,7 +482,7 @@ static int dns_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError
                 return -ENOMEM;
         if (dns_hostname_normalize(hostname, name) < 0)
                 return pic_error(err, -EINVAL, "hostname", "host name must be one DNS label");
-        if (dns_name_is_builtin(name))
+        if (dns_name_is_builtin(&c->registry, name))
                 return pic_error(err, -EEXIST, "hostname", "\"%s\" is a service name of the cell", name);
         ssize_t i = host_find(st, name);
         uint32_t old_ip = i >= 0 ? st->hosts[i].ip : 0;
@@ -525,8 +522,39 @@ static int dns_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError
         return r;
 }
 
+static int v_forwarders(const char *key, json_t *v, PicError *err) {
+        uint32_t ips[DNS_FORWARDERS_MAX];
+        size_t n;
+        if (dns_forwarders_parse(json_string_value(v), ips, &n) < 0)
+                return pic_error(err, -EINVAL, key,
+                                 "%s must be up to %d IPv4 addresses separated by spaces or commas (not 0.0.0.0, "
+                                 "broadcast or 127.x), or empty", key, DNS_FORWARDERS_MAX);
+        return 0;
+}
+
+static const ServiceEndpoint endpoints[] = {
+        { .name = "dns", .vip_offset = 2, .dns_labels = (const char *const[]) { "dns", NULL } },
+};
+
+static const SettingDef settings[] = {
+        SETTING_PORT("dns.port", 53, "DNS port on the DNS virtual IP"),
+        { "dns.forwarders", SETTING_STRING, "\"\"", v_forwarders, 0, 0, false,
+          "Upstream resolvers for names outside the cell (IPv4, space or comma separated); empty means unbound "
+          "resolves from the root servers itself" },
+};
+
+/* The zone's name, every address it publishes, and the LAN that may ask (DHCP clients). */
+static const char *const watches[] = { "cell_name",     "domain",         "ip_range",         "wireguard.address",
+                                       "dhcp.enabled",  "dhcp.interface", "dhcp.range_start", "dhcp.range_end",
+                                       NULL };
+
 const ServiceOps svc_dns_ops = {
         .name = "dns",
+        .endpoints = endpoints,
+        .n_endpoints = ELEMENTSOF(endpoints),
+        .settings = settings,
+        .n_settings = ELEMENTSOF(settings),
+        .watches = watches,
         .render = dns_render,
         .check = dns_check,
         .argv = dns_argv,
@@ -547,7 +575,7 @@ int dns_record_add(Cell *c, json_t *body, DnsRecord *ret, PicError *err) {
         int r = dns_zone_from_settings(c->settings, zone);
         if (r < 0)
                 return pic_error(err, r, NULL, "the cell has no valid zone name");
-        if ((r = dns_record_from_json(zone, body, &rec, err)) < 0 || (r = dns_record_check_conflicts(c->store, &rec, err)) < 0)
+        if ((r = dns_record_from_json(zone, body, &rec, err)) < 0 || (r = dns_record_check_conflicts(c->store, &c->registry, &rec, err)) < 0)
                 return r;
         rec.created_at = wall_sec();
         r = dns_record_to_rr(zone, &rec, line, sizeof line);

@@ -12,7 +12,6 @@
 #include "basic/util.h"
 #include "core/netns-run.h"
 #include "core/peer.h"
-#include "core/vip.h"
 #include "net/nft.h"
 #include "services/firewall/render.h"
 #include "services/wireguard/wireguard.h"
@@ -28,17 +27,21 @@ static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
                 return pic_error(err, -EINVAL, "wireguard.address", "wireguard.address is not a valid address/prefix");
         if (settings_ip_range(c->settings, &range) < 0)
                 return pic_error(err, -EINVAL, "ip_range", "ip_range is not a valid CIDR");
+        const Registry *reg = &c->registry;
         int r = 0;
-        for (int g = 0; g < _GRANT_MAX && r >= 0; g++)
-                r = cell_service_vip(&range, grant_service(g), &cfg.grant_vip[g]);
+        cfg.grant_mask = registry_grant_mask(reg);
+        cfg.dns_views = registry_dns_views(reg);
+        for (unsigned g = 0; g < REGISTRY_GRANTS_MAX && r >= 0; g++)
+                if (reg->grants[g])
+                        r = registry_vip_of(reg->grants[g], &range, &cfg.grant_vip[g]);
         if (r >= 0)
-                r = cell_service_vip(&range, CELL_SERVICE_DNS, &cfg.dns_vip);
+                r = registry_vip(reg, &range, "dns", &cfg.dns_vip);
         if (r >= 0)
-                r = cell_service_vip(&range, CELL_SERVICE_NTP, &cfg.ntp_vip);
+                r = registry_vip(reg, &range, "ntp", &cfg.ntp_vip);
         if (r < 0)
                 return pic_error(err, r, "ip_range", "ip_range is too small for the service addresses");
         cfg.dns_port = (unsigned) settings_int(c->settings, "dns.port");
-        cfg.dns_view_base = dns_view_port_base((uint16_t) cfg.dns_port);
+        cfg.dns_view_base = dns_view_port_base((uint16_t) cfg.dns_port, cfg.dns_views);
         cfg.ntp_port = (unsigned) settings_int(c->settings, "ntp.port");
         *ret = cfg;
         return 0;
@@ -140,8 +143,11 @@ static int fw_probe(Cell *c, PicError *err) {
         return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "the firewall table is missing: %s", nft_err ? nft_err : "") : 0;
 }
 
+static const char *const watches[] = { "ip_range", "wireguard.address", "dns.port", "ntp.port", NULL };
+
 const ServiceOps svc_firewall_ops = {
         .name = SERVICE_NAME,
+        .watches = watches,
         .setup = fw_setup,
         .probe = fw_probe,
         .peer_changed = fw_peer_changed,

@@ -22,8 +22,8 @@ static bool in_route_all(const FwPeer *p) {
         return p && p->enabled && p->route_all;
 }
 
-static bool has_grant(const FwPeer *p, int g) {
-        return p && p->enabled && (p->access & (1u << g));
+static bool has_grant(const FwConfig *cfg, const FwPeer *p, int g) {
+        return p && p->enabled && (p->access & cfg->grant_mask & (1u << g));
 }
 
 static void put_grant(StrBuf *b, const FwConfig *cfg, uint32_t ip, int g, bool first, bool verdict) {
@@ -73,8 +73,8 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
         strbuf_puts(&b, "\tmap grants {\n\t\ttype ipv4_addr . ipv4_addr : verdict\n");
         first = true;
         for (size_t i = 0; i < n; i++)
-                for (int g = 0; g < _GRANT_MAX; g++)
-                        if (has_grant(&peers[i], g)) {
+                for (int g = 0; g < REGISTRY_GRANTS_MAX; g++)
+                        if (has_grant(cfg, &peers[i], g)) {
                                 if (first)
                                         strbuf_puts(&b, "\t\telements = { ");
                                 put_grant(&b, cfg, peers[i].ip, g, first, true);
@@ -96,9 +96,9 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s tcp dport %u accept\n", a, cfg->dns_port);
         /* The DNS module rewrites a peer's port-53 queries to its view's port before this hook. */
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u-%u accept\n", a, cfg->dns_view_base,
-                      cfg->dns_view_base + DNS_VIEWS - 1);
+                      cfg->dns_view_base + cfg->dns_views - 1);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s tcp dport %u-%u accept\n", a, cfg->dns_view_base,
-                      cfg->dns_view_base + DNS_VIEWS - 1);
+                      cfg->dns_view_base + cfg->dns_views - 1);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u accept\n", ipv4_format(cfg->ntp_vip, a),
                       cfg->ntp_port);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s icmp type echo-request accept\n",
@@ -134,8 +134,8 @@ static void put_ip_edit(StrBuf *b, const char *verb, const char *set, uint32_t i
 static void put_grant_edit(StrBuf *b, const FwConfig *cfg, const char *verb, const FwPeer *from, const FwPeer *other,
                            bool verdict) {
         bool first = true;
-        for (int g = 0; g < _GRANT_MAX; g++) {
-                if (!has_grant(from, g) || (has_grant(other, g) && other->ip == from->ip))
+        for (int g = 0; g < REGISTRY_GRANTS_MAX; g++) {
+                if (!has_grant(cfg, from, g) || (has_grant(cfg, other, g) && other->ip == from->ip))
                         continue;
                 if (first)
                         strbuf_printf(b, "%s element inet " FW_TABLE " grants { ", verb);

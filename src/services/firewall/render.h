@@ -14,7 +14,9 @@
 typedef struct FwConfig {
         char ifname[IFNAMSIZ];          /* the cell's WireGuard interface */
         Cidr4 vpn;                      /* the cell's VPN address with prefix */
-        uint32_t grant_vip[_GRANT_MAX]; /* virtual IP each grant opens */
+        uint32_t grant_vip[REGISTRY_GRANTS_MAX]; /* virtual IP each grant bit opens */
+        uint32_t grant_mask;            /* the grant bits in use (registry_grant_mask) */
+        unsigned dns_views;             /* registry_dns_views: how many view ports follow dns_view_base */
         uint32_t dns_vip, ntp_vip;
         unsigned dns_port, ntp_port;
         unsigned dns_view_base;         /* peers' DNS arrives here, steered to its view (core/peer.h) */

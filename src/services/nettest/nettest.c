@@ -12,7 +12,6 @@
 
 #include "basic/time-util.h"
 #include "basic/util.h"
-#include "core/vip.h"
 #include "core/netns-run.h"
 #include "services/dhcp/dhcp.h"
 #include "services/nettest/packets.h"
@@ -89,9 +88,9 @@ static int udp_exchange(Cell *c, uint32_t ip, uint16_t port, const uint8_t *req,
         }
 }
 
-static bool vip_of(Cell *c, CellService s, uint32_t *ret) {
+static bool vip_of(Cell *c, const char *service, uint32_t *ret) {
         Cidr4 range;
-        return settings_ip_range(c->settings, &range) == 0 && cell_service_vip(&range, s, ret) == 0;
+        return settings_ip_range(c->settings, &range) == 0 && registry_vip(&c->registry, &range, service, ret) == 0;
 }
 
 static bool any_reply(const uint8_t *buf, size_t len, void *userdata) {
@@ -106,7 +105,7 @@ static json_t *check_ntp(Cell *c) {
         uint32_t vip;
         char ip[IPV4_STRLEN];
         uint16_t port = (uint16_t) settings_int(c->settings, "ntp.port");
-        if (!vip_of(c, CELL_SERVICE_NTP, &vip)) {
+        if (!vip_of(c, "ntp", &vip)) {
                 snprintf(k.detail, sizeof k.detail, "ip_range has no NTP address");
                 return check_end(&k);
         }
@@ -222,17 +221,22 @@ static void check_dns(Cell *c, json_t *checks) {
         }
         uint32_t dns_vip;
         Cidr4 range;
-        if (settings_ip_range(c->settings, &range) < 0 || cell_service_vip(&range, CELL_SERVICE_DNS, &dns_vip) < 0)
+        if (settings_ip_range(c->settings, &range) < 0 || registry_vip(&c->registry, &range, "dns", &dns_vip) < 0)
                 return;
         uint16_t port = (uint16_t) settings_int(c->settings, "dns.port");
         const char *cell = settings_str(c->settings, "cell_name"), *domain = settings_str(c->settings, "domain");
-        for (int s = 0; s < _CELL_SERVICE_MAX; s++) {
+        /* Every name a module publishes (the apex is the same address as "api"). */
+        for (size_t i = 0; i < c->registry.n; i++) {
                 uint32_t vip;
-                if (s == CELL_SERVICE_GATEWAY || cell_service_vip(&range, s, &vip) < 0)
+                if (registry_vip_of(c->registry.endpoints[i], &range, &vip) < 0)
                         continue;
-                char fqdn[256];
-                snprintf(fqdn, sizeof fqdn, "%s.%s.%s", cell_service_to_string(s), cell, domain);
-                json_array_append_new(checks, check_dns_name(c, dns_vip, port, fqdn, vip));
+                for (const char *const *l = c->registry.endpoints[i]->dns_labels; l && *l; l++) {
+                        char fqdn[256];
+                        if (streq(*l, "@"))
+                                continue;
+                        snprintf(fqdn, sizeof fqdn, "%s.%s.%s", *l, cell, domain);
+                        json_array_append_new(checks, check_dns_name(c, dns_vip, port, fqdn, vip));
+                }
         }
 }
 

@@ -4,7 +4,6 @@
 
 #include "basic/log.h"
 #include "basic/util.h"
-#include "core/vip.h"
 #include "net/link.h"
 #include "core/netns-run.h"
 
@@ -20,10 +19,12 @@ static int sync_bridge(Cell *c, void *userdata) {
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot create bridge %s: %s", NETWORK_BRIDGE, strerror(-r));
 
-        uint32_t want[_CELL_SERVICE_MAX];
+        /* Every virtual IP any module declared (the registry), so a new service's address appears here by
+         * itself. */
+        uint32_t want[REGISTRY_ENDPOINTS_MAX];
         size_t n_want = 0;
-        for (int s = 0; s < _CELL_SERVICE_MAX; s++)
-                if (cell_service_vip(&range, s, &want[n_want]) == 0)
+        for (size_t i = 0; i < c->registry.n; i++)
+                if (registry_vip_of(c->registry.endpoints[i], &range, &want[n_want]) == 0)
                         n_want++;
 
         uint32_t *have = NULL;
@@ -68,8 +69,19 @@ static int network_probe(Cell *c, PicError *err) {
         return r < 0 ? pic_error(err, r, NULL, "bridge %s is missing", NETWORK_BRIDGE) : 0;
 }
 
+/* The cell's own addresses: its gateway on the bridge, and the API (the web UI at the zone apex). */
+static const ServiceEndpoint endpoints[] = {
+        { .name = "gateway", .vip_offset = 1 },
+        { .name = "api", .vip_offset = 5, .dns_labels = (const char *const[]) { "@", "api", NULL } },
+};
+
+static const char *const watches[] = { "ip_range", NULL };
+
 const ServiceOps svc_network_ops = {
         .name = "network",
+        .endpoints = endpoints,
+        .n_endpoints = ELEMENTSOF(endpoints),
+        .watches = watches,
         .setup = network_setup,
         .apply = network_apply,
         .probe = network_probe,

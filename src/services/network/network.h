@@ -1,5 +1,5 @@
-/* The "network" service module: the service bridge pic0 in the cell namespace carrying every service's
- * virtual IP from ip_range (offsets owned by core/vip.c). Other modules bind those addresses. */
+/* The "network" service module: the service bridge pic0 in the cell namespace carrying every virtual IP the
+ * registered modules declare (core/registry.h), plus the cell's own gateway and API addresses. */
 #pragma once
 #include "core/cell.h"
 

@@ -13,7 +13,6 @@
 #include "basic/strbuf.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
-#include "core/vip.h"
 #include "net/procnet.h"
 #include "services/ntp/chrony.h"
 
@@ -62,7 +61,7 @@ static int wanted(Cell *c, NtpWanted *ret) {
         NtpWanted w = { .port = settings_int(c->settings, "ntp.port") };
         int r = settings_ip_range(c->settings, &range);
         if (r >= 0)
-                r = cell_service_vip(&range, CELL_SERVICE_NTP, &w.bind);
+                r = registry_vip(&c->registry, &range, NTP_SERVICE, &w.bind);
         if (r < 0)
                 return r;
         if (settings_vpn_address(c->settings, &vpn) == 0)
@@ -323,8 +322,23 @@ int ntp_status(Cell *c, json_t **ret, PicError *err) {
         return *ret ? 0 : -ENOMEM;
 }
 
+static const ServiceEndpoint endpoints[] = {
+        { .name = NTP_SERVICE, .vip_offset = 4, .dns_labels = (const char *const[]) { "ntp", NULL } },
+};
+
+static const SettingDef settings[] = {
+        SETTING_PORT("ntp.port", 123, "NTP port on the NTP virtual IP"),
+};
+
+static const char *const watches[] = { "ip_range", "wireguard.address", NULL };
+
 const ServiceOps svc_ntp_ops = {
         .name = NTP_SERVICE,
+        .endpoints = endpoints,
+        .n_endpoints = ELEMENTSOF(endpoints),
+        .settings = settings,
+        .n_settings = ELEMENTSOF(settings),
+        .watches = watches,
         .render = ntp_render,
         .check = ntp_check,
         .argv = ntp_argv,

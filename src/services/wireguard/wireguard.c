@@ -15,7 +15,6 @@
 #include "basic/util.h"
 #include "core/netns-run.h"
 #include "core/peer.h"
-#include "core/vip.h"
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
 #include "net/genl.h"
@@ -510,8 +509,29 @@ static int wg_validate(Cell *c, json_t *merged, json_t *flat, PicError *err) {
         return 0;
 }
 
+static int v_backend(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        if (!streq(s, "auto") && !streq(s, "kernel") && !streq(s, "userspace"))
+                return pic_error(err, -EINVAL, key, "%s must be one of auto, kernel, userspace", key);
+        return 0;
+}
+
+static const SettingDef settings[] = {
+        SETTING_PORT("wireguard.port", 51820, "UDP port WireGuard listens on"),
+        { "wireguard.endpoint", SETTING_STRING, "\"\"", setting_validate_endpoint, 0, 0, false,
+          "Host[:port] peers use to reach the cell; empty means the first address of the host" },
+        { "wireguard.backend", SETTING_STRING, "\"auto\"", v_backend, 0, 0, true,
+          "auto, kernel or userspace (wireguard-go)" },
+};
+
+/* ip_range moves the DNS address written into client configs; wireguard.address is the interface's. */
+static const char *const watches[] = { "ip_range", "wireguard.address", NULL };
+
 const ServiceOps svc_wireguard_ops = {
         .name = SERVICE_NAME,
+        .settings = settings,
+        .n_settings = ELEMENTSOF(settings),
+        .watches = watches,
         .validate = wg_validate,
         .setup = wg_setup,
         .argv = wg_argv,
@@ -702,7 +722,7 @@ int svc_wireguard_client_config(Cell *c, const Peer *p, char **ret, PicError *er
         };
         if (settings_vpn_address(c->settings, &cfg.vpn) < 0 || settings_ip_range(c->settings, &cfg.ip_range) < 0)
                 return pic_error(err, -EINVAL, NULL, "the cell's network settings are invalid");
-        (void) cell_service_vip(&cfg.ip_range, CELL_SERVICE_DNS, &cfg.dns);
+        (void) registry_vip(&c->registry, &cfg.ip_range, "dns", &cfg.dns);
         r = wg_client_config_render(&cfg, ret);
         return r < 0 ? pic_error(err, r == -EINVAL ? -EIO : r, NULL, "cannot render the client configuration") : 0;
 }

@@ -1,0 +1,6 @@
+/* The "calendar" service module: calendars and contacts (CalDAV/CardDAV) for granted peers.
+ * Today it declares its virtual IP, DNS name, grant and settings; its daemon joins this folder. */
+#pragma once
+#include "core/cell.h"
+
+extern const ServiceOps svc_calendar_ops;

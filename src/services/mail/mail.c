@@ -1,0 +1,24 @@
+/* What the mail service is to the rest of the cell: its address, name, grant and settings. The registry
+ * places it on the bridge, in DNS, in the firewall's grants and in /api/config from these rows alone. */
+#include "services/mail/mail.h"
+
+#include "basic/util.h"
+
+static const ServiceEndpoint endpoints[] = {
+        { .name = "mail", .vip_offset = 12, .dns_labels = (const char *const[]) { "mail", NULL }, .grantable = true,
+          .grant_bit = 2 },
+};
+
+static const SettingDef settings[] = {
+        SETTING_PORT("mail.smtp_port", 25, "SMTP port on the mail virtual IP"),
+        SETTING_PORT("mail.submission_port", 587, "Submission port on the mail virtual IP"),
+        SETTING_PORT("mail.imap_port", 993, "IMAPS port on the mail virtual IP"),
+};
+
+const ServiceOps svc_mail_ops = {
+        .name = "mail",
+        .endpoints = endpoints,
+        .n_endpoints = ELEMENTSOF(endpoints),
+        .settings = settings,
+        .n_settings = ELEMENTSOF(settings),
+};
