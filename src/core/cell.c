@@ -77,7 +77,7 @@ int cell_register_service(Cell *c, const ServiceOps *ops) {
 }
 
 bool cell_service_is_listed(const ServiceOps *ops) {
-        return ops->render || ops->argv || ops->setup || ops->apply || ops->probe;
+        return ops->render || ops->argv || ops->setup || ops->apply || ops->probe || ops->status;
 }
 
 bool cell_service_affected(const Settings *s, const ServiceOps *ops, const char *key) {

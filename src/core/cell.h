@@ -58,6 +58,9 @@ typedef struct ServiceOps {
         void (*on_running)(Cell *c);
         /* Cheap health check of the live daemon. */
         int (*probe)(Cell *c, PicError *err);
+        /* The module's own live view as JSON (chronyd's stratum and clients, the WireGuard interface, ...),
+         * served as GET /api/services/{name}/status without a handler of its own. */
+        int (*status)(Cell *c, json_t **ret, PicError *err);
         /* Undo setup at shutdown (optional). */
         void (*teardown)(Cell *c);
         /* A peer was created (old NULL), changed, or deleted (new NULL): edit only that peer's live state

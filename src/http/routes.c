@@ -53,6 +53,7 @@ static const Route routes[] = {
         ROUTE("GET", "/api/services/status", READ, 0, http_services_status_get, "Summary: ok/degraded and failing services"),
         ROUTE("POST", "/api/services/{name}/restart", ADMIN, 0, http_services_restart_post, "Restart one service"),
         ROUTE("GET", "/api/services/{name}/logs", ADMIN, 0, http_services_logs_get, "Last lines of a daemon's output"),
+        ROUTE("GET", "/api/services/{name}/status", READ, 0, http_service_status_get, "A service's own live status"),
         ROUTE("GET", "/api/containers", READ, ROUTE_LOCAL_ONLY, http_services_get, "Alias of GET /api/services"),
         ROUTE("POST", "/api/containers/{name}/restart", ADMIN, ROUTE_LOCAL_ONLY, http_services_restart_post,
               "Alias of POST /api/services/{name}/restart"),

@@ -76,6 +76,11 @@ class NtpTest(PicdTestCase):
         self.assertEqual(sorted(s["allowed"]), ["10.0.0.0/24", "172.20.0.0/24"])
         self.assertIs(s["sets_host_clock"], False)
         self.assertEqual(self.picd.get("/api/ntp/status", auth=False).status, 401)
+        # The same view through the generic path every module with a status op gets.
+        g = self.picd.get("/api/services/ntp/status")
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.json["address"], self.ips["ntp"])
+        self.assertEqual(sorted(g.json["allowed"]), ["10.0.0.0/24", "172.20.0.0/24"])
 
     def test_03_host_clock_untouched(self):
         pid = self.ntp_service()["pid"]

@@ -38,6 +38,7 @@ int http_services_get(HttpRequest *req, HttpResponse *resp);
 int http_services_status_get(HttpRequest *req, HttpResponse *resp);
 int http_services_restart_post(HttpRequest *req, HttpResponse *resp);
 int http_services_logs_get(HttpRequest *req, HttpResponse *resp);
+int http_service_status_get(HttpRequest *req, HttpResponse *resp);
 
 int http_dhcp_leases_get(HttpRequest *req, HttpResponse *resp);
 int http_dhcp_reservations_get(HttpRequest *req, HttpResponse *resp);

@@ -74,9 +74,33 @@ int http_services_status_get(HttpRequest *req, HttpResponse *resp) {
 static const ServiceOps *find(HttpRequest *req, HttpResponse *resp) {
         const char *name = req->params[0];
         const ServiceOps *ops = name_is_valid(name) ? cell_find_service(req->cell, name) : NULL;
-        if (!ops)
-                http_reply_error(resp, 404, "not_found", NULL, "no such service");
-        return ops;
+        if (ops && cell_service_is_listed(ops))
+                return ops;
+        http_reply_error(resp, 404, "not_found", NULL, "no such service");
+        return NULL;
+}
+
+static int reply_status(HttpRequest *req, HttpResponse *resp, const ServiceOps *ops) {
+        if (!ops->status)
+                return http_reply_error(resp, 404, "not_found", NULL, "this service has no status of its own");
+        PicError err = { 0 };
+        json_t *o = NULL;
+        int r = ops->status(req->cell, &o, &err);
+        return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
+}
+
+int http_service_status_get(HttpRequest *req, HttpResponse *resp) {
+        const ServiceOps *ops = find(req, resp);
+        return ops ? reply_status(req, resp, ops) : 0;
+}
+
+/* The older per-service paths, kept for the clients that know them. */
+int http_ntp_status_get(HttpRequest *req, HttpResponse *resp) {
+        return reply_status(req, resp, cell_find_service(req->cell, "ntp"));
+}
+
+int http_wireguard_status_get(HttpRequest *req, HttpResponse *resp) {
+        return reply_status(req, resp, cell_find_service(req->cell, "wireguard"));
 }
 
 int http_services_restart_post(HttpRequest *req, HttpResponse *resp) {

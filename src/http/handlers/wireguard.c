@@ -1,4 +1,4 @@
-/* /api/wireguard/status, /api/wireguard/peers (live) and /api/peers/{name}/config (wg-quick text or its
+/* /api/wireguard/peers (live) and /api/peers/{name}/config (wg-quick text or its
  * QR code as SVG/PNG). Thin: services/wireguard gathers and renders, crypto/qr draws. */
 #include "core/peers.h"
 #include "crypto/qr.h"
@@ -7,13 +7,6 @@
 #include "services/wireguard/wireguard.h"
 
 #define QR_PNG_SCALE 8
-
-int http_wireguard_status_get(HttpRequest *req, HttpResponse *resp) {
-        PicError err = { 0 };
-        json_t *o = NULL;
-        int r = svc_wireguard_status(req->cell, &o, &err);
-        return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
-}
 
 int http_wireguard_peers_get(HttpRequest *req, HttpResponse *resp) {
         PicError err = { 0 };

@@ -346,6 +346,7 @@ const ServiceOps svc_ntp_ops = {
         .apply = ntp_apply,
         .on_running = ntp_on_running,
         .probe = ntp_probe,
+        .status = ntp_status,
         .teardown = ntp_teardown,
         .apply_decides_restart = true,
 };

@@ -537,6 +537,7 @@ const ServiceOps svc_wireguard_ops = {
         .argv = wg_argv,
         .on_running = wg_on_running,
         .probe = wg_probe,
+        .status = svc_wireguard_status,
         .peer_changed = wg_peer_changed,
         .teardown = wg_teardown,
 };
