@@ -208,7 +208,10 @@ class PeerScaleTest(PicdTestCase):
                                                           "enabled": i % 10 != 9, "route_all": i % 7 == 0})
                 self.assertEqual(status, 201, body)
             rules = cell.ruleset()
-            self.assertEqual(len(cell.wg_peers()), self.N - self.N // 10)
+            # Disabled peers are on the interface too, routed nowhere (no allowed IPs).
+            wg = cell.wg_peers()
+            self.assertEqual(len(wg), self.N)
+            self.assertEqual(sum(1 for _, ips in wg.values() if ips == "(none)"), self.N // 10)
             # peer-998 (10.2.3.232) has elements; peer-999 (10.2.3.233) is disabled and has none.
             self.assertTrue(re.search(r"10\.2\.3\.232(?![0-9])", rules), "peer-998 missing from the ruleset")
             self.assertFalse(re.search(r"10\.2\.3\.233(?![0-9])", rules), "disabled peer-999 in the ruleset")
@@ -234,7 +237,10 @@ class PeerRestartTest(PicdTestCase):
                      {"name": "c", "route_all": True, "service_access": ["files"]}):
             self.assertEqual(self.picd.post("/api/peers", body).status, 201)
         want_wg, want_rules = cell.wg_peers(), cell.ruleset()
-        self.assertEqual(len(want_wg), 2)  # b is disabled: not on the interface at all
+        # b is disabled: on the interface with no allowed IPs (its session survives, nothing is routed).
+        b_key = self.picd.get("/api/peers/b").json["public_key"]
+        self.assertEqual(len(want_wg), 3)
+        self.assertEqual(want_wg[b_key][1], "(none)")
 
         # wireguard-go dies: the supervisor restarts it and the peers are put back from the store.
         old = self.wg_pid()
@@ -252,7 +258,7 @@ class PeerRestartTest(PicdTestCase):
         self.assertEqual(cell.wg_peers(), want_wg)
         self.assertEqual(cell.ruleset(), want_rules)
         self.assertEqual(self.picd.put("/api/peers/b", {"enabled": True}).status, 200)
-        self.assertEqual(len(cell.wg_peers()), 3)
+        self.assertEqual(cell.wg_peers()[b_key][1], self.picd.get("/api/peers/b").json["ip"] + "/32")
 
 
 if __name__ == "__main__":
