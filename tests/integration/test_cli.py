@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pic import PIC, SLOW, Picd, PicdTestCase, main, run, unique  # noqa: E402
+from pic import PIC, SLOW, Netns, Picd, PicdTestCase, main, run, unique, veth_pair  # noqa: E402
 
 
 def as_nobody(argv):
@@ -409,6 +409,32 @@ class CliPeerTest(PicdTestCase):
         res = self.pic("peer", "config", "nobody")
         self.assertExit(res, 1, "HTTP 404")
         self.assertEqual(res.stdout, "")
+
+    def test_lan_endpoint_is_warned_about(self):
+        """wireguard.endpoint unset: the config's Endpoint is a LAN address of the cell, and add, config and qr
+        warn on stderr (the config itself carries a comment); once it is set, no warning."""
+        lan = Netns(unique("piclan"))
+        self.addCleanup(lan.delete)
+        veth_pair(self.picd.netns, "10.97.0.1/24", lan.name, "10.97.0.2/24")
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": ""}}).status, 200)
+        res = self.add("phone")
+        self.assertIn("pic: warning: wireguard.endpoint is not set", res.stderr)
+        res = self.pic("peer", "config", "phone")
+        self.assertExit(res, 0, "pic: warning: wireguard.endpoint is not set")
+        self.assertIn("Endpoint = 10.97.0.1:51820\n", res.stdout)
+        self.assertIn("# Endpoint is a LAN address of the cell (wireguard.endpoint is not set)", res.stdout)
+        self.assertExit(self.pic("peer", "qr", "phone"), 0, "pic: warning: wireguard.endpoint is not set")
+        res = self.pic("--json", "peer", "add", "tablet")
+        self.assertExit(res, 0, "pic: warning: wireguard.endpoint is not set")
+        self.assertEqual(len(json.loads(res.stdout)["warnings"]), 1)
+
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": "vpn.example.org"}}).status, 200)
+        res = self.add("laptop")
+        self.assertNotIn("warning", res.stderr)
+        res = self.pic("peer", "config", "laptop")
+        self.assertExit(res, 0)
+        self.assertEqual(res.stderr, "")
+        self.assertNotIn("#", res.stdout)
 
     def test_qr_in_terminal(self):
         self.add("phone")

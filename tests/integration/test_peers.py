@@ -73,6 +73,29 @@ class PeerValidationTest(PicdTestCase):
     def assertUnchanged(self):
         self.assertEqual(self.cell.snapshot(), self.before)
 
+    def test_endpoint_warnings(self):
+        """Without wireguard.endpoint, configs point at a LAN address: the create reply and the status say so."""
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": ""}}).status, 200)
+        r = self.picd.post("/api/peers", {"name": "roamer"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(len(r.json["warnings"]), 1, r)
+        self.assertIn("set wireguard.endpoint", r.json["warnings"][0])
+        self.assertEqual(self.picd.get("/api/wireguard/status").json["warnings"], r.json["warnings"])
+        # The predecessor's path answers the same.
+        r = self.picd.post("/api/wireguard/peers", {"name": "roamer2"})
+        self.assertEqual(r.status, 201, r)
+        self.assertIn("set wireguard.endpoint", r.json["warnings"][0])
+        try:
+            self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": "vpn.example.org"}}).status,
+                             200)
+            r = self.picd.post("/api/peers", {"name": "settled"})
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(r.json["warnings"], [])
+            self.assertEqual(self.picd.get("/api/wireguard/status").json["warnings"], [])
+            self.assertNotIn("#", self.picd.get("/api/peers/settled/config").body)
+        finally:
+            self.picd.put("/api/config", {"wireguard": {"endpoint": ""}})
+
     def test_names_and_injection(self):
         bad = ["", "Phone", "-phone", "a b", "phone\n[Peer]", "phone\nPublicKey = x", 'ph"one', "ph'one", "[Peer]",
                "phone;rm", "phone#x", "phone{", "x" * 64, "x" * 5000, "téléphone", "телефон",

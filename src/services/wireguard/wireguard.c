@@ -16,6 +16,7 @@
 #include "basic/util.h"
 #include "core/netns-run.h"
 #include "core/peer.h"
+#include "core/peers.h"
 #include "core/vip.h"
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
@@ -595,6 +596,7 @@ int svc_wireguard_status(Cell *c, json_t **ret, PicError *err) {
                                                            : json_null());
                 if (known && st.state == SERVICE_FAILED)
                         json_object_set_new(o, "failure", json_string(st.failure));
+                json_object_set_new(o, "warnings", peers_warnings(c));
         }
         wg_live_device_done(&live);
         if (!o)
@@ -701,6 +703,7 @@ int svc_wireguard_client_config(Cell *c, const Peer *p, char **ret, PicError *er
                 .endpoint = endpoint,
                 .route_all = p->route_all,
                 .keepalive = WG_CLIENT_KEEPALIVE,
+                .endpoint_guessed = !*settings_str(c->settings, "wireguard.endpoint"),
         };
         if (settings_vpn_address(c->settings, &cfg.vpn) < 0 || settings_ip_range(c->settings, &cfg.ip_range) < 0)
                 return pic_error(err, -EINVAL, NULL, "the cell's network settings are invalid");
