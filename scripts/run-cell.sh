@@ -67,7 +67,7 @@ for _ in $(seq 1 100); do
     else
       echo "log in as 'admin' with the password you set"
     fi
-    echo "CLI: $build/pic --socket $state/run/picd.sock status      (Ctrl-C stops the cell)"
+    echo "CLI: $build/pic --state-dir $state status   (or export PIC_STATE_DIR=$state; Ctrl-C stops the cell)"
     echo "demo LAN for DHCP: ip netns exec $lan_ns udhcpc -i lan0 -f -q -n -s /bin/true"
     break
   fi

@@ -158,6 +158,53 @@ class CliTest(PicdTestCase):
         self.assertExit(res, 0)
         self.assertRegex(res.stdout, r"^pic \d+\.\d+\.\d+\n$")
 
+    def test_help_of_one_command_group(self):
+        for argv in (("peer", "--help"), ("--help", "peer"), ("peer", "add", "--help"), ("help", "peer"),
+                     ("peer", "-h")):
+            with self.subTest(argv=argv):
+                res = self.picd.cli(*argv)
+                self.assertExit(res, 0)
+                self.assertTrue(res.stdout.startswith("Usage: pic [OPTIONS] peer COMMAND [ARGS]\n"), res.stdout)
+                for word in ("peer add NAME", "--access LIST", "peer qr NAME [--png FILE]", "peer rm NAME"):
+                    self.assertIn(word, res.stdout)
+                self.assertNotIn("token create", res.stdout)  # not the global help
+        res = self.picd.cli("config", "set", "--help")
+        self.assertExit(res, 0)
+        self.assertIn("config set KEY VALUE", res.stdout)
+        self.assertNotIn("peer add", res.stdout)
+        res = self.picd.cli("status", "--help")
+        self.assertExit(res, 0)
+        self.assertTrue(res.stdout.startswith("Usage: pic [OPTIONS] status\n"), res.stdout)
+        res = self.picd.cli("help", "nosuchgroup")
+        self.assertExit(res, 2)
+        self.assertIn("no command group", res.stderr)
+
+    def test_state_dir_finds_the_socket(self):
+        """--state-dir DIR and PIC_STATE_DIR=DIR reach the picd started with --state-dir DIR; --socket and
+        PIC_SOCKET win over them."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PIC_SOCKET", "PIC_STATE_DIR")}
+        name = self.config()["cell_name"]
+        res = run(PIC, "--state-dir", self.picd.state_dir, "status", check=False, env=env, timeout=30 * SLOW)
+        self.assertExit(res, 0)
+        self.assertIn(name, res.stdout)
+        res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=self.picd.state_dir), timeout=30 * SLOW)
+        self.assertExit(res, 0)
+        self.assertIn(name, res.stdout)
+        with tempfile.TemporaryDirectory() as wrong:
+            res = run(PIC, "--socket", self.sock(), "status", check=False, env=dict(env, PIC_STATE_DIR=wrong),
+                      timeout=30 * SLOW)
+            self.assertExit(res, 0)
+            res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=wrong, PIC_SOCKET=self.sock()),
+                      timeout=30 * SLOW)
+            self.assertExit(res, 0)
+            res = run(PIC, "--state-dir", wrong, "status", check=False, env=dict(env, PIC_SOCKET=self.sock()),
+                      timeout=30 * SLOW)
+            self.assertExit(res, 3)
+            self.assertIn(f"looked for picd's socket at {wrong}/run/picd.sock (from --state-dir)", res.stderr)
+        res = self.picd.cli("--state-dir", self.picd.state_dir, "status")
+        self.assertExit(res, 2)  # with --socket too: which one is meant?
+        self.assertIn("not both", res.stderr)
+
     # -- tokens ----------------------------------------------------------------------------------
     def test_token_create_list_revoke(self):
         name = unique("clitok")
@@ -554,6 +601,31 @@ class CliPicdGoneTest(unittest.TestCase):
             self.assertEqual(res.returncode, 3, res)
             self.assertIn("is picd running?", res.stderr)
         finally:
+            picd.cleanup()
+
+    def test_says_where_it_looked(self):
+        """A picd with another state dir than pic's default: the error names the path pic tried, where that
+        came from, and the option and variables that point pic elsewhere."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PIC_SOCKET", "PIC_STATE_DIR")}
+        default = "/var/lib/pic/run/picd.sock"
+        self.assertFalse(os.path.exists(default), f"this test needs no picd at {default} on the test machine")
+        picd = Picd()
+        try:
+            picd.start()
+            res = run(PIC, "status", check=False, env=env)
+            self.assertEqual(res.returncode, 3, res)
+            self.assertIn(f"looked for picd's socket at {default} (the default)", res.stderr)
+            for hint in ("--state-dir DIR", "PIC_STATE_DIR=DIR", "PIC_SOCKET=PATH", "DIR/run/picd.sock"):
+                self.assertIn(hint, res.stderr)
+            # Following the advice works.
+            res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=picd.state_dir))
+            self.assertEqual(res.returncode, 0, res)
+            with tempfile.TemporaryDirectory() as d:
+                res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=d))
+                self.assertEqual(res.returncode, 3, res)
+                self.assertIn(f"looked for picd's socket at {d}/run/picd.sock (from PIC_STATE_DIR)", res.stderr)
+        finally:
+            picd.stop()
             picd.cleanup()
 
     def test_missing_and_stale_socket(self):
