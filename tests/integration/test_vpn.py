@@ -230,6 +230,10 @@ class VpnTest(PicdTestCase):
         self.wait_ping(self.phone, ok=False)
         self.assertEqual(self.reachable(self.phone, ["calendar", "files"]), {"calendar": False, "files": False})
         self.assertEqual(self.dig_status(self.phone, "calendar.mycell.cell"), (None, []))
+        # A fresh handshake (the phone toggles its tunnel) completes, but gets it nowhere either.
+        self.phone.reconnect()
+        self.assertFalse(self.phone.ping("10.0.0.1", timeout=2))
+        self.assertEqual(self.reachable(self.phone, ["calendar", "files"]), {"calendar": False, "files": False})
         r = self.picd.put("/api/peers/phone", {"enabled": True})
         self.assertEqual(r.status, 200, r)
         self.assertTrue(self.ping_within(self.phone, 1.0), "no traffic within 1 s of re-enabling the peer")
