@@ -5,8 +5,10 @@ BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 STATE_DIR  ?= $(CURDIR)/var
 LISTEN     ?= 127.0.0.1:3000
-NETNS      ?= pic-mycell
-CELL_NAME  ?= mycell
+# No defaults for the cell's settings here: scripts/run-cell.sh applies its defaults on the first start only
+# and a variable only when given, so a restart never undoes `pic config set`. NETNS empty: the namespace of
+# the previous start (else pic-mycell, or pic-$(CELL_NAME)).
+NETNS      ?=
 export CELL_NAME VPN_ADDRESS IP_RANGE DOMAIN
 
 .PHONY: all deps build build-asan run test test-fast test-asan bench clean

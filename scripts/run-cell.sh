@@ -2,20 +2,35 @@
 # `make run`: starts picd in the foreground for a local cell (state in ./var, managed network in its own
 # namespace, API on 127.0.0.1:3000) and prints where to log in. Ctrl-C stops it cleanly.
 set -euo pipefail
-build=$1 state=$2 listen=$3 netns=$4
+build=$1 state=$2 listen=$3 netns=${4:-}
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "make run: picd manages network namespaces and daemons; run it as root" >&2
   exit 1
 fi
 
-# The predecessor's overrides: CELL_NAME=pic1 VPN_ADDRESS=10.1.0.1/24 make run
+# The predecessor's overrides: CELL_NAME=pic1 VPN_ADDRESS=10.1.0.1/24 make run. A variable given is applied
+# on this start; the defaults only on the first one (no database yet), so what the user set since through
+# the API or `pic config set` survives every restart.
+first=false
+[ -f "$state/picd.db" ] || first=true
 args=()
-[ -n "${CELL_NAME:-}" ] && args+=(--set "cell_name=$CELL_NAME")
+if [ -n "${CELL_NAME:-}" ]; then
+  args+=(--set "cell_name=$CELL_NAME")
+elif $first; then
+  args+=(--set cell_name=mycell)
+fi
 [ -n "${VPN_ADDRESS:-}" ] && args+=(--set "wireguard.address=$VPN_ADDRESS")
 [ -n "${IP_RANGE:-}" ] && args+=(--set "ip_range=$IP_RANGE")
 [ -n "${DOMAIN:-}" ] && args+=(--set "domain=$DOMAIN")
-[ "$netns" = pic-mycell ] && [ -n "${CELL_NAME:-}" ] && netns="pic-$CELL_NAME"
+
+# The namespace belongs to the state dir: NETNS if given, else the one of the previous start, else
+# pic-<cell name> (a cell renamed later keeps its namespace).
+netns_file="$state/make-run.netns"
+if [ -z "$netns" ] && [ -s "$netns_file" ]; then
+  netns=$(cat "$netns_file")
+fi
+[ -n "$netns" ] || netns="pic-${CELL_NAME:-mycell}"
 
 # A demo LAN for DHCP: the cell's namespace has no real LAN interface, so give it one — a veth whose
 # other end sits in namespace "$netns-lan", where a client can ask for a lease:
@@ -31,13 +46,14 @@ if ! ip -n "$netns" link show lan0 >/dev/null 2>&1; then
   ip -n "$lan_ns" link set lo up
   ip -n "$lan_ns" link set lan0 up
 fi
-if [ ! -f "$state/picd.db" ]; then
+if $first; then
   # First start only: later starts keep whatever the user configured since.
   args+=(--set dhcp.interface=lan0 --set dhcp.range_start=192.168.77.100 --set dhcp.range_end=192.168.77.200
          --set dhcp.enabled=true)
 fi
 
 mkdir -p "$state"
+printf '%s\n' "$netns" >"$netns_file"
 "$build/picd" --state-dir "$state" --listen "$listen" --netns "$netns" "${args[@]}" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
@@ -51,7 +67,7 @@ for _ in $(seq 1 100); do
     else
       echo "log in as 'admin' with the password you set"
     fi
-    echo "CLI: $build/pic --socket $state/run/picd.sock status      (Ctrl-C stops the cell)"
+    echo "CLI: $build/pic --state-dir $state status   (or export PIC_STATE_DIR=$state; Ctrl-C stops the cell)"
     echo "demo LAN for DHCP: ip netns exec $lan_ns udhcpc -i lan0 -f -q -n -s /bin/true"
     break
   fi

@@ -68,6 +68,13 @@ static int api_send(Cli *c, const char *method, const char *path, json_t *body, 
         if (k < 0) {
                 if (!quiet)
                         fprintf(stderr, "pic: %s\n", err.message);
+                /* Most often picd runs, but with another state dir than the one pic looked in. */
+                if (!quiet && (k == -ENOENT || k == -ENOTDIR || k == -ECONNREFUSED))
+                        fprintf(stderr,
+                                "pic: looked for picd's socket at %s (%s). A picd started with --state-dir DIR "
+                                "listens on DIR/run/picd.sock: point pic there with --state-dir DIR or "
+                                "--socket PATH, or set PIC_STATE_DIR=DIR or PIC_SOCKET=PATH in the environment\n",
+                                c->socket_path, c->socket_origin ? c->socket_origin : "the default");
                 /* Keep transport failures out of the usage and API exit codes. */
                 return k == -EINVAL || k == -EREMOTEIO ? -EIO : k;
         }

@@ -23,6 +23,7 @@ int cli_exit_code(int r);
 
 typedef struct Cli {
         const char *socket_path;
+        const char *socket_origin; /* how socket_path was chosen ("--socket", "PIC_STATE_DIR", "the default"...) */
         bool json;               /* print picd's JSON instead of the human summary */
         int timeout_ms;
         const char *scope;       /* token create --scope */

@@ -180,6 +180,24 @@ static int write_secret(int fd, const char *p, size_t n) {
         return 0;
 }
 
+/* picd's "warnings" (e.g. wireguard.endpoint unset) on stderr, where they do not mix with a config or JSON. */
+static void print_warnings(const json_t *warnings) {
+        size_t i;
+        json_t *w;
+        json_array_foreach(warnings, i, w) {
+                char b[600];
+                fprintf(stderr, "pic: warning: %s\n", json_text(w, b, sizeof b));
+        }
+}
+
+/* Before handing out a config: the cell's warnings about it, if picd can tell (a failure costs nothing). */
+static void print_config_warnings(Cli *c) {
+        ApiReply st = { 0 };
+        if (api_call_quiet(c, "GET", "/api/wireguard/status", &st) >= 0)
+                print_warnings(json_object_get(st.json, "warnings"));
+        api_reply_done(&st);
+}
+
 static int peer_add_or_set(Cli *c, const char *name, bool create) {
         char path[PEER_PATH_MAX], b[256];
         int k = create ? 0 : peer_path(name, "", path, sizeof path);
@@ -199,6 +217,7 @@ static int peer_add_or_set(Cli *c, const char *name, bool create) {
         json_decref(body);
         if (k < 0)
                 return k;
+        print_warnings(json_object_get(r.json, "warnings"));
         if (c->json) {
                 api_print_raw(&r);
                 api_reply_done(&r);
@@ -299,6 +318,7 @@ int cmd_peer_config(Cli *c, char **args, size_t n) {
         k = api_call_raw(c, "GET", path, &r);
         if (k < 0)
                 return k;
+        print_config_warnings(c);
         k = write_secret(STDOUT_FILENO, r.raw.body, r.raw.body_len);
         api_reply_done(&r);
         return k;
@@ -356,6 +376,7 @@ int cmd_peer_qr(Cli *c, char **args, size_t n) {
         k = api_call_raw(c, "GET", path, &r);
         if (k < 0)
                 return k;
+        print_config_warnings(c);
         k = c->png ? qr_to_png(&r, c->png, text_sanitize(args[0], b, sizeof b)) : qr_to_terminal(&r);
         api_reply_done(&r);
         return k;

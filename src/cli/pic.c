@@ -80,7 +80,17 @@ static const Verb verbs[] = {
         { "peer", "qr", 1, 1, VERB_OPT_PNG, cmd_peer_qr, "NAME [--png FILE]",
           "Draw the config as a QR code in the terminal, or write it as a PNG (mode 0600) to FILE" },
         { "peer", "rm", 1, 1, 0, cmd_peer_rm, "NAME", "Delete a peer and everything it was granted" },
-        { NULL, "help", 0, 0, 0, cmd_help, "", "Show this help" },
+        { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
+};
+
+/* What each group of commands is about, for `pic GROUP --help`. */
+static const struct {
+        const char *group, *about;
+} groups[] = {
+        { "config", "The cell's settings (`pic config get` lists every key)" },
+        { "token", "API tokens for scripts and other clients (Authorization: Bearer TOKEN)" },
+        { "backup", "Backups of the configuration, kept by picd in its state dir" },
+        { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {
@@ -88,25 +98,30 @@ static void verb_usage(const Verb *v, char *buf, size_t size) {
                  *v->args_help ? " " : "", v->args_help);
 }
 
+static void print_verb(FILE *f, const Verb *v) {
+        char u[160];
+        verb_usage(v, u, sizeof u);
+        if (strlen(u) > 28)
+                fprintf(f, "  %s\n  %-28s  %s\n", u, "", v->help);
+        else
+                fprintf(f, "  %-28s  %s\n", u, v->help);
+}
+
 static void print_help(FILE *f) {
         fprintf(f,
                 "pic %s — command-line client of picd, the Personal Internet Cell daemon\n\n"
                 "Usage: pic [OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
                 PIC_VERSION);
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                char u[160];
-                verb_usage(&verbs[i], u, sizeof u);
-                if (strlen(u) > 28)
-                        fprintf(f, "  %s\n  %-28s  %s\n", u, "", verbs[i].help);
-                else
-                        fprintf(f, "  %-28s  %s\n", u, verbs[i].help);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                print_verb(f, &verbs[i]);
         fprintf(f,
                 "\nOptions:\n"
-                "  --socket PATH     picd's unix socket (default $PIC_SOCKET, else %s)\n"
+                "  --state-dir DIR   talk to the picd started with --state-dir DIR (its socket DIR/run/picd.sock)\n"
+                "  --socket PATH     picd's unix socket; without either option: $PIC_SOCKET, else\n"
+                "                    $PIC_STATE_DIR/run/picd.sock, else %s\n"
                 "  --json            print picd's JSON reply unchanged (config get KEY: the value at KEY)\n"
                 "  --timeout SEC     give up when picd has not answered within SEC seconds (default %d)\n"
-                "  -h, --help        show this help\n"
+                "  -h, --help        show this help; after a command (pic peer --help): that command's help\n"
                 "  -V, --version     show the version\n"
                 "\nThe socket accepts root only: picd checks the caller's uid (SO_PEERCRED).\n"
                 "Put -- before a VALUE that starts with '-'.\n"
@@ -119,8 +134,45 @@ static void print_help(FILE *f) {
                 PIC_SOCKET_DEFAULT, PIC_TIMEOUT_DEFAULT_SEC);
 }
 
-static int cmd_help(Cli *c, char **args, size_t n) {
+/* `pic GROUP --help`, `pic help GROUP`: the group's commands with their options. false: no such group. */
+static bool print_group_help(FILE *f, const char *group) {
+        const char *about = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(groups); i++)
+                if (streq(groups[i].group, group))
+                        about = groups[i].about;
+        if (!about)
+                return false;
+        fprintf(f, "Usage: pic [OPTIONS] %s COMMAND [ARGS]\n\n%s.\n\nCommands:\n", group, about);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (verbs[i].group && streq(verbs[i].group, group))
+                        print_verb(f, &verbs[i]);
+        fprintf(f, "\nOptions every command takes (--socket, --state-dir, --json, --timeout) and the exit status: "
+                   "`pic --help`.\n");
+        return true;
+}
+
+/* -h/--help with a command before or after it: that command's help, else the global one. */
+static int help_for(char **args, size_t n) {
+        if (n > 0 && print_group_help(stdout, args[0]))
+                return 0;
+        for (size_t i = 0; n > 0 && i < ELEMENTSOF(verbs); i++)
+                if (!verbs[i].group && streq(verbs[i].name, args[0]) && !streq(args[0], "help")) {
+                        char u[160];
+                        verb_usage(&verbs[i], u, sizeof u);
+                        printf("Usage: pic [OPTIONS] %s\n\n%s.\n\nOptions every command takes and the exit status: "
+                               "`pic --help`.\n",
+                               u, verbs[i].help);
+                        return 0;
+                }
         print_help(stdout);
+        return 0;
+}
+
+static int cmd_help(Cli *c, char **args, size_t n) {
+        if (n == 1 && !print_group_help(stdout, args[0]))
+                return cli_usage_error("no command group \"%.64s\"; see `pic --help`", args[0]);
+        if (n == 0)
+                print_help(stdout);
         return 0;
 }
 
@@ -161,6 +213,7 @@ static const Verb *verb_find(char **args, size_t n, size_t *ret_words) {
 int main(int argc, char **argv) {
         enum {
                 OPT_SOCKET = 0x100,
+                OPT_STATE_DIR,
                 OPT_JSON,
                 OPT_TIMEOUT,
                 OPT_SCOPE,
@@ -177,6 +230,7 @@ int main(int argc, char **argv) {
         };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, OPT_SOCKET },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "scope", required_argument, NULL, OPT_SCOPE },
@@ -195,11 +249,15 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
-        const char *env = getenv("PIC_SOCKET");
-        Cli c = { .socket_path = env && *env ? env : PIC_SOCKET_DEFAULT,
+        Cli c = { .socket_path = PIC_SOCKET_DEFAULT,
+                  .socket_origin = "the default",
                   .timeout_ms = PIC_TIMEOUT_DEFAULT_SEC * 1000,
                   .enabled = -1,
                   .route_all = -1 };
+        /* Where picd's socket is, strongest first: --socket, --state-dir, $PIC_SOCKET, $PIC_STATE_DIR. */
+        const char *socket_opt = NULL, *state_dir_opt = NULL;
+        char state_socket[4096];
+        bool want_help = false;
         unsigned given = 0;
         uint64_t sec;
         int opt;
@@ -207,7 +265,10 @@ int main(int argc, char **argv) {
         while ((opt = getopt_long(argc, argv, ":hV", longopts, NULL)) >= 0) {
                 switch (opt) {
                 case OPT_SOCKET:
-                        c.socket_path = optarg;
+                        socket_opt = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        state_dir_opt = optarg;
                         break;
                 case OPT_JSON:
                         c.json = true;
@@ -256,8 +317,8 @@ int main(int argc, char **argv) {
                         given |= VERB_OPT_PNG;
                         break;
                 case 'h':
-                        print_help(stdout);
-                        return PIC_EXIT_OK;
+                        want_help = true; /* after the loop: `pic peer --help` is the peer commands' help */
+                        break;
                 case 'V':
                         printf("pic %s\n", PIC_VERSION);
                         return PIC_EXIT_OK;
@@ -269,6 +330,33 @@ int main(int argc, char **argv) {
         }
         char **args = argv + optind;
         size_t n = (size_t) (argc - optind), words;
+        if (want_help)
+                return help_for(args, n);
+        const char *env_socket = getenv("PIC_SOCKET"), *env_state = getenv("PIC_STATE_DIR");
+        const char *state_dir = NULL;
+        if (socket_opt && state_dir_opt)
+                return cli_exit_code(cli_usage_error("give --socket or --state-dir, not both"));
+        if (socket_opt) {
+                c.socket_path = socket_opt;
+                c.socket_origin = "given with --socket";
+        } else if (state_dir_opt) {
+                state_dir = state_dir_opt;
+                c.socket_origin = "from --state-dir";
+        } else if (env_socket && *env_socket) {
+                c.socket_path = env_socket;
+                c.socket_origin = "from PIC_SOCKET";
+        } else if (env_state && *env_state) {
+                state_dir = env_state;
+                c.socket_origin = "from PIC_STATE_DIR";
+        }
+        if (state_dir) {
+                if (!*state_dir)
+                        return cli_exit_code(cli_usage_error("--state-dir needs a directory"));
+                int k = snprintf(state_socket, sizeof state_socket, "%s/run/picd.sock", state_dir);
+                if (k < 0 || (size_t) k >= sizeof state_socket)
+                        return cli_exit_code(cli_usage_error("the state dir path is too long"));
+                c.socket_path = state_socket;
+        }
         if (n == 0) {
                 print_help(stderr);
                 return PIC_EXIT_USAGE;

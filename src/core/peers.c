@@ -28,6 +28,18 @@ json_t *peer_to_json(const Registry *reg, const Peer *p) {
                          "created_at", (json_int_t) p->created_at, "updated_at", (json_int_t) p->updated_at);
 }
 
+json_t *peers_warnings(Cell *c) {
+        json_t *a = json_array();
+        const char *endpoint = settings_str(c->settings, "wireguard.endpoint");
+        if (a && (!endpoint || !*endpoint))
+                json_array_append_new(a, json_string("wireguard.endpoint is not set, so peer configs use a LAN address "
+                                                     "of the cell as Endpoint, which devices on other networks cannot "
+                                                     "reach: set wireguard.endpoint to the host name or public "
+                                                     "address of this cell (pic config set wireguard.endpoint "
+                                                     "HOST[:PORT])"));
+        return a;
+}
+
 static const char *const known_fields[] = { "name", "ip", "service_access", "enabled", "route_all", "public_key",
                                             "description" };
 

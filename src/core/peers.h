@@ -13,6 +13,11 @@ int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err);
 int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *err);
 int peers_delete(Cell *c, const char *name, PicError *err);
 int peers_get(Cell *c, const char *name, Peer *ret, PicError *err);
+/* What a user must know before handing out peer configs: today, that wireguard.endpoint is unset, so
+ * configs carry a LAN address of the cell that devices elsewhere cannot reach. A JSON array of strings
+ * (empty when all is well), the "warnings" of the peer create reply and of /api/wireguard/status. New
+ * reference, NULL when out of memory. */
+json_t *peers_warnings(Cell *c);
 /* Public view of a peer (never the private or preshared key). New reference. */
 /* Grants are named by the registry (bits of services that are not registered are left out). */
 json_t *peer_to_json(const Registry *reg, const Peer *p);

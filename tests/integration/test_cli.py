@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pic import PIC, SLOW, Picd, PicdTestCase, main, run, unique  # noqa: E402
+from pic import PIC, SLOW, Netns, Picd, PicdTestCase, main, run, unique, veth_pair  # noqa: E402
 
 
 def as_nobody(argv):
@@ -157,6 +157,53 @@ class CliTest(PicdTestCase):
         res = self.picd.cli("--version")
         self.assertExit(res, 0)
         self.assertRegex(res.stdout, r"^pic \d+\.\d+\.\d+\n$")
+
+    def test_help_of_one_command_group(self):
+        for argv in (("peer", "--help"), ("--help", "peer"), ("peer", "add", "--help"), ("help", "peer"),
+                     ("peer", "-h")):
+            with self.subTest(argv=argv):
+                res = self.picd.cli(*argv)
+                self.assertExit(res, 0)
+                self.assertTrue(res.stdout.startswith("Usage: pic [OPTIONS] peer COMMAND [ARGS]\n"), res.stdout)
+                for word in ("peer add NAME", "--access LIST", "peer qr NAME [--png FILE]", "peer rm NAME"):
+                    self.assertIn(word, res.stdout)
+                self.assertNotIn("token create", res.stdout)  # not the global help
+        res = self.picd.cli("config", "set", "--help")
+        self.assertExit(res, 0)
+        self.assertIn("config set KEY VALUE", res.stdout)
+        self.assertNotIn("peer add", res.stdout)
+        res = self.picd.cli("status", "--help")
+        self.assertExit(res, 0)
+        self.assertTrue(res.stdout.startswith("Usage: pic [OPTIONS] status\n"), res.stdout)
+        res = self.picd.cli("help", "nosuchgroup")
+        self.assertExit(res, 2)
+        self.assertIn("no command group", res.stderr)
+
+    def test_state_dir_finds_the_socket(self):
+        """--state-dir DIR and PIC_STATE_DIR=DIR reach the picd started with --state-dir DIR; --socket and
+        PIC_SOCKET win over them."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PIC_SOCKET", "PIC_STATE_DIR")}
+        name = self.config()["cell_name"]
+        res = run(PIC, "--state-dir", self.picd.state_dir, "status", check=False, env=env, timeout=30 * SLOW)
+        self.assertExit(res, 0)
+        self.assertIn(name, res.stdout)
+        res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=self.picd.state_dir), timeout=30 * SLOW)
+        self.assertExit(res, 0)
+        self.assertIn(name, res.stdout)
+        with tempfile.TemporaryDirectory() as wrong:
+            res = run(PIC, "--socket", self.sock(), "status", check=False, env=dict(env, PIC_STATE_DIR=wrong),
+                      timeout=30 * SLOW)
+            self.assertExit(res, 0)
+            res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=wrong, PIC_SOCKET=self.sock()),
+                      timeout=30 * SLOW)
+            self.assertExit(res, 0)
+            res = run(PIC, "--state-dir", wrong, "status", check=False, env=dict(env, PIC_SOCKET=self.sock()),
+                      timeout=30 * SLOW)
+            self.assertExit(res, 3)
+            self.assertIn(f"looked for picd's socket at {wrong}/run/picd.sock (from --state-dir)", res.stderr)
+        res = self.picd.cli("--state-dir", self.picd.state_dir, "status")
+        self.assertExit(res, 2)  # with --socket too: which one is meant?
+        self.assertIn("not both", res.stderr)
 
     # -- tokens ----------------------------------------------------------------------------------
     def test_token_create_list_revoke(self):
@@ -410,6 +457,32 @@ class CliPeerTest(PicdTestCase):
         self.assertExit(res, 1, "HTTP 404")
         self.assertEqual(res.stdout, "")
 
+    def test_lan_endpoint_is_warned_about(self):
+        """wireguard.endpoint unset: the config's Endpoint is a LAN address of the cell, and add, config and qr
+        warn on stderr (the config itself carries a comment); once it is set, no warning."""
+        lan = Netns(unique("piclan"))
+        self.addCleanup(lan.delete)
+        veth_pair(self.picd.netns, "10.97.0.1/24", lan.name, "10.97.0.2/24")
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": ""}}).status, 200)
+        res = self.add("phone")
+        self.assertIn("pic: warning: wireguard.endpoint is not set", res.stderr)
+        res = self.pic("peer", "config", "phone")
+        self.assertExit(res, 0, "pic: warning: wireguard.endpoint is not set")
+        self.assertIn("Endpoint = 10.97.0.1:51820\n", res.stdout)
+        self.assertIn("# Endpoint is a LAN address of the cell (wireguard.endpoint is not set)", res.stdout)
+        self.assertExit(self.pic("peer", "qr", "phone"), 0, "pic: warning: wireguard.endpoint is not set")
+        res = self.pic("--json", "peer", "add", "tablet")
+        self.assertExit(res, 0, "pic: warning: wireguard.endpoint is not set")
+        self.assertEqual(len(json.loads(res.stdout)["warnings"]), 1)
+
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": "vpn.example.org"}}).status, 200)
+        res = self.add("laptop")
+        self.assertNotIn("warning", res.stderr)
+        res = self.pic("peer", "config", "laptop")
+        self.assertExit(res, 0)
+        self.assertEqual(res.stderr, "")
+        self.assertNotIn("#", res.stdout)
+
     def test_qr_in_terminal(self):
         self.add("phone")
         config = self.picd.get("/api/peers/phone/config").body
@@ -528,6 +601,31 @@ class CliPicdGoneTest(unittest.TestCase):
             self.assertEqual(res.returncode, 3, res)
             self.assertIn("is picd running?", res.stderr)
         finally:
+            picd.cleanup()
+
+    def test_says_where_it_looked(self):
+        """A picd with another state dir than pic's default: the error names the path pic tried, where that
+        came from, and the option and variables that point pic elsewhere."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PIC_SOCKET", "PIC_STATE_DIR")}
+        default = "/var/lib/pic/run/picd.sock"
+        self.assertFalse(os.path.exists(default), f"this test needs no picd at {default} on the test machine")
+        picd = Picd()
+        try:
+            picd.start()
+            res = run(PIC, "status", check=False, env=env)
+            self.assertEqual(res.returncode, 3, res)
+            self.assertIn(f"looked for picd's socket at {default} (the default)", res.stderr)
+            for hint in ("--state-dir DIR", "PIC_STATE_DIR=DIR", "PIC_SOCKET=PATH", "DIR/run/picd.sock"):
+                self.assertIn(hint, res.stderr)
+            # Following the advice works.
+            res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=picd.state_dir))
+            self.assertEqual(res.returncode, 0, res)
+            with tempfile.TemporaryDirectory() as d:
+                res = run(PIC, "status", check=False, env=dict(env, PIC_STATE_DIR=d))
+                self.assertEqual(res.returncode, 3, res)
+                self.assertIn(f"looked for picd's socket at {d}/run/picd.sock (from PIC_STATE_DIR)", res.stderr)
+        finally:
+            picd.stop()
             picd.cleanup()
 
     def test_missing_and_stale_socket(self):

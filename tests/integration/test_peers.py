@@ -73,6 +73,29 @@ class PeerValidationTest(PicdTestCase):
     def assertUnchanged(self):
         self.assertEqual(self.cell.snapshot(), self.before)
 
+    def test_endpoint_warnings(self):
+        """Without wireguard.endpoint, configs point at a LAN address: the create reply and the status say so."""
+        self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": ""}}).status, 200)
+        r = self.picd.post("/api/peers", {"name": "roamer"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(len(r.json["warnings"]), 1, r)
+        self.assertIn("set wireguard.endpoint", r.json["warnings"][0])
+        self.assertEqual(self.picd.get("/api/wireguard/status").json["warnings"], r.json["warnings"])
+        # The predecessor's path answers the same.
+        r = self.picd.post("/api/wireguard/peers", {"name": "roamer2"})
+        self.assertEqual(r.status, 201, r)
+        self.assertIn("set wireguard.endpoint", r.json["warnings"][0])
+        try:
+            self.assertEqual(self.picd.put("/api/config", {"wireguard": {"endpoint": "vpn.example.org"}}).status,
+                             200)
+            r = self.picd.post("/api/peers", {"name": "settled"})
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(r.json["warnings"], [])
+            self.assertEqual(self.picd.get("/api/wireguard/status").json["warnings"], [])
+            self.assertNotIn("#", self.picd.get("/api/peers/settled/config").body)
+        finally:
+            self.picd.put("/api/config", {"wireguard": {"endpoint": ""}})
+
     def test_names_and_injection(self):
         bad = ["", "Phone", "-phone", "a b", "phone\n[Peer]", "phone\nPublicKey = x", 'ph"one', "ph'one", "[Peer]",
                "phone;rm", "phone#x", "phone{", "x" * 64, "x" * 5000, "téléphone", "телефон",
@@ -208,7 +231,10 @@ class PeerScaleTest(PicdTestCase):
                                                           "enabled": i % 10 != 9, "route_all": i % 7 == 0})
                 self.assertEqual(status, 201, body)
             rules = cell.ruleset()
-            self.assertEqual(len(cell.wg_peers()), self.N - self.N // 10)
+            # Disabled peers are on the interface too, routed nowhere (no allowed IPs).
+            wg = cell.wg_peers()
+            self.assertEqual(len(wg), self.N)
+            self.assertEqual(sum(1 for _, ips in wg.values() if ips == "(none)"), self.N // 10)
             # peer-998 (10.2.3.232) has elements; peer-999 (10.2.3.233) is disabled and has none.
             self.assertTrue(re.search(r"10\.2\.3\.232(?![0-9])", rules), "peer-998 missing from the ruleset")
             self.assertFalse(re.search(r"10\.2\.3\.233(?![0-9])", rules), "disabled peer-999 in the ruleset")
@@ -234,7 +260,10 @@ class PeerRestartTest(PicdTestCase):
                      {"name": "c", "route_all": True, "service_access": ["files"]}):
             self.assertEqual(self.picd.post("/api/peers", body).status, 201)
         want_wg, want_rules = cell.wg_peers(), cell.ruleset()
-        self.assertEqual(len(want_wg), 2)  # b is disabled: not on the interface at all
+        # b is disabled: on the interface with no allowed IPs (its session survives, nothing is routed).
+        b_key = self.picd.get("/api/peers/b").json["public_key"]
+        self.assertEqual(len(want_wg), 3)
+        self.assertEqual(want_wg[b_key][1], "(none)")
 
         # wireguard-go dies: the supervisor restarts it and the peers are put back from the store.
         old = self.wg_pid()
@@ -252,7 +281,7 @@ class PeerRestartTest(PicdTestCase):
         self.assertEqual(cell.wg_peers(), want_wg)
         self.assertEqual(cell.ruleset(), want_rules)
         self.assertEqual(self.picd.put("/api/peers/b", {"enabled": True}).status, 200)
-        self.assertEqual(len(cell.wg_peers()), 3)
+        self.assertEqual(cell.wg_peers()[b_key][1], self.picd.get("/api/peers/b").json["ip"] + "/32")
 
 
 if __name__ == "__main__":

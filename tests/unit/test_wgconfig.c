@@ -55,6 +55,14 @@ static void test_client_made_key(void **state) {
         render_golden(&c, "wg-client-own-key.conf");
 }
 
+/* wireguard.endpoint unset: the LAN address picd guessed, with a comment telling what to set. */
+static void test_guessed_endpoint(void **state) {
+        WgClientConfig c = base();
+        c.endpoint = "192.168.1.20:51820";
+        c.endpoint_guessed = true;
+        render_golden(&c, "wg-client-lan-endpoint.conf");
+}
+
 static void test_refuses_malformed_inputs(void **state) {
         const char *bad_endpoints[] = { "vpn.example.org", "vpn.example.org:0", "vpn.example.org:51820\n[Peer]",
                                         "vpn example.org:1", "\"vpn\":1", "", "[::1]:51820" };
@@ -103,6 +111,7 @@ int main(void) {
                 cmocka_unit_test(test_split_tunnel),
                 cmocka_unit_test(test_full_tunnel),
                 cmocka_unit_test(test_client_made_key),
+                cmocka_unit_test(test_guessed_endpoint),
                 cmocka_unit_test(test_refuses_malformed_inputs),
                 cmocka_unit_test(test_endpoint_format),
         };

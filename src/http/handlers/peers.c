@@ -36,6 +36,8 @@ int http_peers_post(HttpRequest *req, HttpResponse *resp) {
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "peer \"%s\" created", p.name);
         json_t *o = peer_to_json(&req->cell->registry, &p);
         secret_wipe(&p, sizeof p);
+        if (o)
+                json_object_set_new(o, "warnings", peers_warnings(req->cell));
         return http_reply(resp, 201, o);
 }
 

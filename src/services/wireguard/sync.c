@@ -47,7 +47,7 @@ int wg_cmd_remove(WgCmds *m, const char *public_key_b64) {
         return 0;
 }
 
-int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, uint32_t ip) {
+int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, uint32_t ip, bool enabled) {
         char hex[WG_KEY_HEXLEN], psk[WG_KEY_HEXLEN], a[IPV4_STRLEN];
         int r = wg_key_to_hex(public_key_b64, hex);
         if (r < 0)
@@ -58,8 +58,9 @@ int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, ui
                         return r;
         } else
                 snprintf(psk, sizeof psk, "%064d", 0);
-        wg_cmds_put(m, "public_key=%s\npreshared_key=%s\nreplace_allowed_ips=true\nallowed_ip=%s/32\n", hex, psk,
-                    ipv4_format(ip, a));
+        wg_cmds_put(m, "public_key=%s\npreshared_key=%s\nreplace_allowed_ips=true\n", hex, psk);
+        if (enabled)
+                wg_cmds_put(m, "allowed_ip=%s/32\n", ipv4_format(ip, a));
         secret_wipe(psk, sizeof psk);
         return 0;
 }
@@ -77,7 +78,8 @@ static bool live_matches(const WgLivePeer *l, const WgWantPeer *w) {
         snprintf(a, sizeof a, "%s/32", ipv4_format(w->ip, ip));
         uint8_t d[8];
         wg_psk_digest(w->preshared_key, d);
-        return l->n_allowed_ips == 1 && streq(l->allowed_ips, a) && memcmp(d, l->psk_digest, sizeof d) == 0;
+        bool ips_ok = w->enabled ? l->n_allowed_ips == 1 && streq(l->allowed_ips, a) : l->n_allowed_ips == 0;
+        return ips_ok && memcmp(d, l->psk_digest, sizeof d) == 0;
 }
 
 int wg_sync_commands(WgWantPeer *want, size_t n_want, WgLivePeer *live, size_t n_live, WgCmds *ret,
@@ -95,7 +97,7 @@ int wg_sync_commands(WgWantPeer *want, size_t n_want, WgLivePeer *live, size_t n
         while (r >= 0 && (i < n_want || j < n_live)) {
                 int k = i == n_want ? 1 : j == n_live ? -1 : strcmp(want[i].public_key, live[j].public_key);
                 if (k < 0) {
-                        r = wg_cmd_upsert(ret, want[i].public_key, want[i].preshared_key, want[i].ip);
+                        r = wg_cmd_upsert(ret, want[i].public_key, want[i].preshared_key, want[i].ip, want[i].enabled);
                         st.added++;
                         i++;
                 } else if (k > 0) {
@@ -104,7 +106,8 @@ int wg_sync_commands(WgWantPeer *want, size_t n_want, WgLivePeer *live, size_t n
                         j++;
                 } else {
                         if (!live_matches(&live[j], &want[i])) {
-                                r = wg_cmd_upsert(ret, want[i].public_key, want[i].preshared_key, want[i].ip);
+                                r = wg_cmd_upsert(ret, want[i].public_key, want[i].preshared_key, want[i].ip,
+                                                  want[i].enabled);
                                 st.fixed++;
                         }
                         i++;

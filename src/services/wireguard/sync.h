@@ -1,5 +1,5 @@
 /* UAPI `set` commands for the cell's peers, as pure functions: one peer's add/fix or removal, and the
- * `wg syncconf`-style diff of the wanted (stored, enabled) peers against the live ones. The commands carry
+ * `wg syncconf`-style diff of the wanted (stored) peers against the live ones. The commands carry
  * preshared keys: WgCmds never reallocates and is wiped when done. */
 #pragma once
 #include <stdbool.h>
@@ -22,13 +22,16 @@ void wg_cmds_done(WgCmds *m);
 void wg_cmds_put(WgCmds *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "public_key=HEX / remove=true". -EINVAL for a key that is not a WireGuard key. */
 int wg_cmd_remove(WgCmds *m, const char *public_key_b64);
-/* Adds or fixes a peer: its preshared key ("" = none) and exactly one allowed IP, ip/32. */
-int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, uint32_t ip);
+/* Adds or fixes a peer: its preshared key ("" = none) and exactly one allowed IP, ip/32 — or, for a disabled
+ * peer, none: it keeps its session (so enabling it again is one `set`, with no new handshake), but nothing
+ * it sends is accepted and nothing is routed to it. */
+int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, uint32_t ip, bool enabled);
 
 typedef struct WgWantPeer {
         char public_key[45];
         char preshared_key[45]; /* "" = none */
         uint32_t ip;
+        bool enabled; /* false: on the interface with no allowed IPs */
 } WgWantPeer;
 
 typedef struct WgSyncStats {

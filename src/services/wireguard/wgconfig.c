@@ -56,6 +56,9 @@ int wg_client_config_render(const WgClientConfig *cfg, char **ret) {
         put(f, "PublicKey = %s\n", cfg->server_public_key);
         if (psk)
                 put(f, "PresharedKey = %s\n", cfg->preshared_key);
+        if (cfg->endpoint_guessed)
+                put(f, "# Endpoint is a LAN address of the cell (wireguard.endpoint is not set): away from that "
+                       "network, set wireguard.endpoint to the cell's public name or address and fetch this again\n");
         put(f, "Endpoint = %s\n", cfg->endpoint);
         if (cfg->route_all)
                 put(f, "AllowedIPs = 0.0.0.0/0\n");

@@ -16,6 +16,7 @@ typedef struct WgClientConfig {
         const char *server_public_key;
         const char *preshared_key;     /* NULL/"": none */
         const char *endpoint;          /* "host:port", from wg_endpoint_format() */
+        bool endpoint_guessed;         /* a LAN address of the cell (wireguard.endpoint unset): a comment says so */
         Cidr4 vpn;                     /* the cell's VPN address with prefix (the subnet is routed) */
         Cidr4 ip_range;                /* the service range (routed) */
         bool route_all;                /* full tunnel: AllowedIPs = 0.0.0.0/0 */

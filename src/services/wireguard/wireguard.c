@@ -1,7 +1,8 @@
 /* WireGuard module (see wireguard.h). The backend is wireguard-go driven over UAPI; kernel WireGuard is
- * detected through generic netlink and reported, but not driven (see choose_backend). A disabled peer is
- * removed from the interface entirely: it then cannot even complete a handshake, which is stricter than
- * keeping it with no allowed IPs; the store keeps its keys so enabling it again restores it as it was. */
+ * detected through generic netlink and reported, but not driven (see choose_backend). A disabled peer stays
+ * on the interface with no allowed IPs: WireGuard then drops everything it sends and routes nothing to it
+ * (and the firewall drops it too), but its session survives, so enabling it again is one `set` and its
+ * traffic flows at once — removing it made the client wait ~11 s for its own timeouts and a new handshake. */
 #include "services/wireguard/wireguard.h"
 
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "basic/util.h"
 #include "core/netns-run.h"
 #include "core/peer.h"
+#include "core/peers.h"
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
 #include "net/genl.h"
@@ -243,10 +245,8 @@ typedef struct WantList {
         int error;
 } WantList;
 
-static int collect_enabled(const Peer *p, void *userdata) {
+static int collect_want(const Peer *p, void *userdata) {
         WantList *w = userdata;
-        if (!p->enabled)
-                return 0;
         if (w->n == w->cap) {
                 size_t ncap = w->cap ? w->cap * 2 : 64;
                 WgWantPeer *nv = malloc(ncap * sizeof *nv);
@@ -264,6 +264,7 @@ static int collect_enabled(const Peer *p, void *userdata) {
         snprintf(x->public_key, sizeof x->public_key, "%s", p->public_key);
         snprintf(x->preshared_key, sizeof x->preshared_key, "%s", p->preshared_key);
         x->ip = p->ip;
+        x->enabled = p->enabled;
         return 0;
 }
 
@@ -280,7 +281,7 @@ static int reconcile(Cell *c, const char *ifname, PicError *err) {
                           strerror(-r));
                 goto out;
         }
-        r = store_peer_foreach(c->store, collect_enabled, &want);
+        r = store_peer_foreach(c->store, collect_want, &want);
         if (r >= 0 && want.error < 0)
                 r = want.error;
         if (r < 0) {
@@ -427,12 +428,14 @@ static int require_running(Cell *c, PicError *err) {
         return 0;
 }
 
+/* Every stored peer is on the interface, a disabled one with no allowed IPs (see the top of this file). */
 static int wg_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
-        bool was = old && old->enabled, is = new && new->enabled;
+        bool was = old != NULL, is = new != NULL;
         if (!was && !is)
                 return 0;
         bool same_key = was && is && streq(old->public_key, new->public_key);
-        if (same_key && old->ip == new->ip && streq(old->preshared_key, new->preshared_key))
+        if (same_key && old->ip == new->ip && streq(old->preshared_key, new->preshared_key) &&
+            old->enabled == new->enabled)
                 return 0; /* nothing WireGuard knows about changed (grants, description, route_all) */
         int r = require_running(c, err);
         if (r < 0)
@@ -448,7 +451,7 @@ static int wg_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
         if (was && !same_key)
                 r = wg_cmd_remove(&m, old->public_key);
         if (r >= 0 && is)
-                r = wg_cmd_upsert(&m, new->public_key, new->preshared_key, new->ip);
+                r = wg_cmd_upsert(&m, new->public_key, new->preshared_key, new->ip, new->enabled);
         if (r < 0)
                 r = pic_error(err, r, "public_key", "the peer's key is invalid");
         else
@@ -614,6 +617,7 @@ int svc_wireguard_status(Cell *c, json_t **ret, PicError *err) {
                                                            : json_null());
                 if (known && st.state == SERVICE_FAILED)
                         json_object_set_new(o, "failure", json_string(st.failure));
+                json_object_set_new(o, "warnings", peers_warnings(c));
         }
         wg_live_device_done(&live);
         if (!o)
@@ -720,6 +724,7 @@ int svc_wireguard_client_config(Cell *c, const Peer *p, char **ret, PicError *er
                 .endpoint = endpoint,
                 .route_all = p->route_all,
                 .keepalive = WG_CLIENT_KEEPALIVE,
+                .endpoint_guessed = !*settings_str(c->settings, "wireguard.endpoint"),
         };
         if (settings_vpn_address(c->settings, &cfg.vpn) < 0 || settings_ip_range(c->settings, &cfg.ip_range) < 0)
                 return pic_error(err, -EINVAL, NULL, "the cell's network settings are invalid");
