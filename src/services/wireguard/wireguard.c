@@ -522,7 +522,8 @@ static int v_backend(const char *key, json_t *v, PicError *err) {
 static const SettingDef settings[] = {
         SETTING_PORT("wireguard.port", 51820, "UDP port WireGuard listens on"),
         { "wireguard.endpoint", SETTING_STRING, "\"\"", setting_validate_endpoint, 0, 0, false,
-          "Host[:port] peers use to reach the cell; empty means the first address of the host" },
+          "Host[:port] peers use to reach the cell; empty means a guess, the host's first address (the API, "
+          "peer configs and the CLI warn about it)" },
         { "wireguard.backend", SETTING_STRING, "\"auto\"", v_backend, 0, 0, true,
           "auto, kernel or userspace (wireguard-go)" },
 };
