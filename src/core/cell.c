@@ -336,10 +336,10 @@ int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err)
         return first;
 }
 
-int cell_dns_record_changed(Cell *c, const DnsRecord *rec, PicError *err) {
+int cell_dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err) {
         for (size_t i = 0; i < c->n_services; i++) {
                 const ServiceOps *ops = c->services[i];
-                int r = ops->dns_record_changed ? ops->dns_record_changed(c, rec, err) : 0;
+                int r = ops->dns_record_changed ? ops->dns_record_changed(c, removed, added, err) : 0;
                 if (r < 0)
                         return r;
         }

@@ -56,9 +56,10 @@ typedef struct ServiceOps {
         int (*peer_changed)(Cell *c, const Peer *old, const Peer *new, PicError *err);
         /* A dynamic host name appeared (ip != 0) or went away (ip == 0), e.g. a DHCP lease. */
         int (*host_changed)(Cell *c, const char *hostname, uint32_t ip, PicError *err);
-        /* A custom DNS record was stored or deleted (inside the caller's transaction, or after its rollback):
-         * publish what the store now holds at rec->name (and, for a CNAME, the chains through it). */
-        int (*dns_record_changed)(Cell *c, const DnsRecord *rec, PicError *err);
+        /* A custom DNS record was stored (added non-NULL: publish it alongside what is there) or deleted
+         * (removed non-NULL: publish what the store now holds at its name, which also mends the name after a
+         * rollback), inside the caller's transaction. A CNAME also re-publishes the chains through it. */
+        int (*dns_record_changed)(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err);
         /* Whether the module should run now (e.g. dhcp.enabled); NULL = always. When it turns false the
          * reconciler removes the daemon and calls teardown. */
         bool (*enabled)(Cell *c);
@@ -135,4 +136,4 @@ int cell_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err);
 /* Tells every service about a dynamic host name (ip 0 = removed). Best effort: logs and returns the first error. */
 int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err);
 /* Tells the services that a stored DNS record changed; returns the first error. */
-int cell_dns_record_changed(Cell *c, const DnsRecord *rec, PicError *err);
+int cell_dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err);

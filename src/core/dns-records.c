@@ -586,15 +586,15 @@ static int record_write(Cell *c, void *userdata, PicError *err) {
 
 static int record_apply(Cell *c, void *userdata, PicError *err) {
         RecordChange *rc = userdata;
-        return cell_dns_record_changed(c, rc->rec, err);
+        return cell_dns_record_changed(c, rc->remove ? rc->rec : NULL, rc->remove ? NULL : rc->rec, err);
 }
 
-/* Publishing a name replaces all of it, so a failed or partial publish is mended by publishing the
- * rolled-back store. */
+/* Publishing a removal rebuilds the whole name from the store: after the rollback that mends a failed or
+ * partial publish of either kind. */
 static void record_undo(Cell *c, void *userdata, bool applied) {
         RecordChange *rc = userdata;
         PicError ignored = { 0 };
-        if (cell_dns_record_changed(c, rc->rec, &ignored) < 0)
+        if (cell_dns_record_changed(c, rc->rec, NULL, &ignored) < 0)
                 log_error("dns: could not restore \"%s\" after a rollback: %s", rc->rec->name, ignored.message);
 }
 

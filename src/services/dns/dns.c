@@ -338,12 +338,19 @@ static int cnames_publish_all(Cell *c, const char *zone, PicError *err) {
         return r;
 }
 
-static int dns_record_changed(Cell *c, const DnsRecord *rec, PicError *err) {
-        char zone[DNS_ZONE_MAX];
+static int dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err) {
+        const DnsRecord *rec = added ? added : removed;
+        char zone[DNS_ZONE_MAX], line[UNBOUND_CTL_LINE_MAX];
         int r = dns_zone_from_settings(c->settings, zone);
         if (r < 0)
                 return pic_error(err, r, NULL, "the cell has no valid zone name");
-        r = republish_name(c, zone, rec->name, err);
+        if (added) {
+                /* Just the new line: the name's other records keep answering throughout. */
+                if ((r = dns_record_to_rr(zone, added, line, sizeof line)) < 0)
+                        return pic_error(err, r, "value", "the record is too long");
+                r = ctl(c, "local_datas", line, NULL, err);
+        } else
+                r = republish_name(c, zone, removed->name, err);
         /* Other records change no chain: a CNAME's views depend on the names along it, not their data. */
         if (r >= 0 && streq(rec->type, "CNAME"))
                 r = cnames_publish(c, zone, rec->name, err);
