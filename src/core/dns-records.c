@@ -464,6 +464,17 @@ static int check_cname_rules(Store *store, const char *zone, const DnsRecord *r,
                 goto out;
         }
         char cur[DNS_RECORD_NAME_MAX], next[DNS_RECORD_NAME_MAX];
+        /* A name below a CNAME answers like the CNAME (unbound redirect zone): pointing there, or putting a
+         * CNAME above where another one points, would hide a chain link (and a loop) from the walk below. */
+        for (size_t i = 0; i < g.n; i++) {
+                bool target_below = target_relname(zone, r->value, cur) && is_below(cur, g.v[i].name);
+                bool other_below = target_relname(zone, g.v[i].target, next) && is_below(next, r->name);
+                if (target_below || other_below) {
+                        k = pic_error(err, -EEXIST, "value", "%s lies below the CNAME \"%s\"; CNAMEs may not point below a CNAME",
+                                      target_below ? r->value : g.v[i].target, target_below ? g.v[i].name : r->name);
+                        goto out;
+                }
+        }
         unsigned fwd = 0;
         if (target_relname(zone, r->value, cur)) {
                 for (;;) {

@@ -413,6 +413,7 @@ class DnsTest(PicdTestCase):
             ({"name": "x.calendar", "type": "CNAME", "value": "nas"}, "name"),     # below a service name
             ({"name": "nas", "type": "CNAME", "value": "www"}, "value"),            # www -> nas -> www
             ({"name": "self", "type": "CNAME", "value": "self"}, "value"),
+            ({"name": "v", "type": "CNAME", "value": "x.www"}, "value"),           # below a CNAME: answers as www
         ]
         for body, field in cases:
             with self.subTest(body=body):
@@ -425,6 +426,9 @@ class DnsTest(PicdTestCase):
         self.assertEqual(self.q(f"c8.{ZONE}")[1][-1], "172.20.0.67")
         self.assertError(self.picd.post("/api/dns/records", {"name": "c9", "type": "CNAME", "value": "c8"}), 409,
                          "value")
+        self.add("p", "CNAME", "x.q")
+        self.assertError(self.picd.post("/api/dns/records", {"name": "q", "type": "CNAME", "value": "p"}), 409,
+                         "value")  # q would answer for x.q, which p points at: a hidden loop
         self.assertError(self.picd.post("/api/dns/records", {"name": "nas", "type": "CNAME", "value": "c1"}),
                          409, "name")  # nas has an A now: a CNAME must be alone
         before = self.picd.get("/api/dns/records").json
