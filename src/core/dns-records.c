@@ -374,10 +374,13 @@ int dns_cname_grant(const char *zone, const DnsCnames *g, const char *relname) {
         /* Bounded: the store never holds a loop or a chain longer than DNS_CNAME_CHAIN_MAX. */
         for (int hops = 0; hops <= DNS_CNAME_CHAIN_MAX && next_hop(zone, g, cur, next); hops++)
                 memcpy(cur, next, sizeof cur);
+        /* Through the public table (not the array) so the service registry can replace it behind dns_builtins(). */
+        size_t n;
+        const DnsBuiltin *b = dns_builtins(&n);
         for (int gr = 0; gr < _GRANT_MAX; gr++) {
                 CellService svc = grant_service(gr);
-                for (size_t i = 1; i < ELEMENTSOF(builtins); i++)
-                        if (builtins[i].service == svc && (streq(cur, builtins[i].label) || is_below(cur, builtins[i].label)))
+                for (size_t i = 0; i < n; i++)
+                        if (!streq(b[i].label, "@") && b[i].service == svc && (streq(cur, b[i].label) || is_below(cur, b[i].label)))
                                 return gr;
         }
         return -1;
@@ -447,10 +450,12 @@ static int check_cname_rules(Store *store, const char *zone, const DnsRecord *r,
                 }
         if (!streq(r->type, "CNAME"))
                 goto out;
-        for (size_t i = 1; i < ELEMENTSOF(builtins); i++)
-                if (is_below(r->name, builtins[i].label)) {
+        size_t nb;
+        const DnsBuiltin *b = dns_builtins(&nb);
+        for (size_t i = 0; i < nb; i++)
+                if (!streq(b[i].label, "@") && is_below(r->name, b[i].label)) {
                         k = pic_error(err, -EEXIST, "name", "\"%s\" lies below the service name \"%s\"; a CNAME is not allowed there",
-                                      r->name, builtins[i].label);
+                                      r->name, b[i].label);
                         goto out;
                 }
         ConflictCtx cc = { .r = r };
