@@ -58,8 +58,9 @@ def dns_query(server, name, qtype=1, source=None, timeout=1.0, port=53):
 QUERIES = []
 
 
-def wait_answer(server, name, want_answer=True, source=None, deadline_s=5.0, port=53):
-    """Polls until the name answers (NOERROR with data) or stops answering; returns monotonic time of success.
+def wait_answer(server, name, want_answer=True, source=None, deadline_s=5.0, port=53, min_answers=1):
+    """Polls until the name answers (NOERROR with at least min_answers RRs: 2 for a CNAME with its target) or
+    stops answering; returns monotonic time of success.
     QUERIES counts the queries each call needed (1 = the first query already saw the change)."""
     end = time.monotonic() + deadline_s
     tries = 0
@@ -69,7 +70,7 @@ def wait_answer(server, name, want_answer=True, source=None, deadline_s=5.0, por
             rcode, an = dns_query(server, name, source=source, timeout=0.5, port=port)
         except socket.timeout:
             continue
-        if (rcode == 0 and an > 0) == want_answer:
+        if (rcode == 0 and an >= min_answers) == want_answer:
             QUERIES.append(tries)
             return time.monotonic()
     raise RuntimeError(f"{name} did not {'appear' if want_answer else 'disappear'} within {deadline_s}s")
@@ -180,7 +181,12 @@ def probe_main(server):
 # ---- the measurements -----------------------------------------------------------------------------------
 def bench_records(a, zone):
     ours, ours_post, ref, ref_call, ours_tries = [], [], [], [], []
+    cname, cname_post = [], []
     created = []
+    st, body = api(a.api_sock, "POST", "/api/dns/records", {"name": "bctarget", "type": "A", "value": "172.20.1.254"})
+    if st != 201:
+        raise RuntimeError(f"POST failed: {st} {body}")
+    created.append(body["id"])
     for i in range(a.samples):
         ip = f"172.20.1.{i % 250 + 1}"
         # picd: POST, then the first query that sees it.
@@ -201,6 +207,16 @@ def bench_records(a, zone):
         t1 = time.monotonic()
         ref.append(wait_answer(a.vip, f"{name}.{zone}") - t1)
         ref_call.append(t1 - t0)
+        # A CNAME: POST, then the first query that gets the CNAME and the target's address.
+        name = f"bc{i}"
+        t0 = time.monotonic()
+        st, body = api(a.api_sock, "POST", "/api/dns/records", {"name": name, "type": "CNAME", "value": "bctarget"})
+        t1 = time.monotonic()
+        if st != 201:
+            raise RuntimeError(f"POST failed: {st} {body}")
+        created.append(body["id"])
+        cname.append(wait_answer(a.vip, f"{name}.{zone}", min_answers=2) - t1)
+        cname_post.append(t1 - t0)
     for rid in created:
         api(a.api_sock, "DELETE", f"/api/dns/records/{rid}")
     unbound_ctl(a.ctl, "local_datas_remove", [f"br{i}.{zone}." for i in range(a.samples)])
@@ -208,6 +224,7 @@ def bench_records(a, zone):
         "post_return_to_answer": summary(ours), "post_round_trip": summary(ours_post),
         "ref_local_data_return_to_answer": summary(ref), "ref_local_data_call": summary(ref_call),
         "post_first_query_answered": sum(1 for t in ours_tries if t == 1), "post_samples": len(ours_tries),
+        "cname_post_round_trip": summary(cname_post), "cname_post_return_to_answer": summary(cname),
     }
 
 
@@ -394,6 +411,8 @@ def report(r):
     row("POST returned -> dig-equivalent query answers", rec["post_return_to_answer"])
     print(f"        (the first query after POST already had the record in {rec['post_first_query_answered']}"
           f" of {rec['post_samples']} samples)")
+    row("POST a CNAME round trip (16 views)", rec["cname_post_round_trip"])
+    row("CNAME POST returned -> query answers CNAME + A", rec["cname_post_return_to_answer"])
     row("raw control socket local_data call", rec["ref_local_data_call"], True)
     row("local_data returned -> query answers", rec["ref_local_data_return_to_answer"], True)
     g = r["grant_change"]

@@ -376,6 +376,16 @@ int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err)
         return first;
 }
 
+int cell_dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err) {
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceOps *ops = c->services[i];
+                int r = ops->dns_record_changed ? ops->dns_record_changed(c, removed, added, err) : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* A burst of changes (a bulk import, bench/peers) reuses the context; a cell at rest does not carry it.
  * Re-creating one later costs 1-25 ms (it re-reads the ruleset), which a person at the API does not notice. */
 #define NFT_IDLE_USEC (2 * USEC_PER_SEC)

@@ -10,6 +10,7 @@
 #include "net/nft.h"
 #include "core/settings.h"
 #include "core/supervisor.h"
+#include "store/dns.h"
 #include "store/peers.h"
 #include "store/store.h"
 
@@ -68,6 +69,10 @@ typedef struct ServiceOps {
         int (*peer_changed)(Cell *c, const Peer *old, const Peer *new, PicError *err);
         /* A dynamic host name appeared (ip != 0) or went away (ip == 0), e.g. a DHCP lease. */
         int (*host_changed)(Cell *c, const char *hostname, uint32_t ip, PicError *err);
+        /* A custom DNS record was stored (added non-NULL: publish it alongside what is there) or deleted
+         * (removed non-NULL: publish what the store now holds at its name, which also mends the name after a
+         * rollback), inside the caller's transaction. A CNAME also re-publishes the chains through it. */
+        int (*dns_record_changed)(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err);
         /* Whether the module should run now (e.g. dhcp.enabled); NULL = always. When it turns false the
          * reconciler removes the daemon and calls teardown. */
         bool (*enabled)(Cell *c);
@@ -155,3 +160,5 @@ int cell_nft_query(Cell *c, const char *script, char **ret_output, char **ret_er
 int cell_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err);
 /* Tells every service about a dynamic host name (ip 0 = removed). Best effort: logs and returns the first error. */
 int cell_host_changed(Cell *c, const char *hostname, uint32_t ip, PicError *err);
+/* Tells the services that a stored DNS record changed; returns the first error. */
+int cell_dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err);

@@ -8,6 +8,7 @@
 #include "basic/parse.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/mutation.h"
 #include "core/netns-run.h"
 #include "net/link.h"
 
@@ -247,11 +248,36 @@ static int sync_dhcp(Cell *c, PicError *err) {
 }
 
 /* After a failed change was rolled back, put the files back to the stored state. */
-static void resync_after_rollback(Cell *c) {
+static void resync_after_rollback(Cell *c, void *userdata, bool applied) {
         PicError ignored = { 0 };
         if (sync_dhcp(c, &ignored) < 0)
                 log_error("dhcp: could not restore the reservation files after a rollback: %s", ignored.message);
 }
+
+static int sync_step(Cell *c, void *userdata, PicError *err) {
+        return sync_dhcp(c, err);
+}
+
+static int insert_step(Cell *c, void *userdata, PicError *err) {
+        int r = store_dhcp_reservation_insert(c->store, userdata);
+        if (r < 0)
+                return pic_error(err, r, r == -EEXIST ? "mac" : NULL, "cannot store the reservation: %s",
+                                 r == -EEXIST ? "mac, ip or hostname is already taken" : strerror(-r));
+        return 0;
+}
+
+static int delete_step(Cell *c, void *userdata, PicError *err) {
+        int r = store_dhcp_reservation_delete(c->store, userdata);
+        return r < 0 ? pic_error(err, r, NULL, "cannot remove the reservation: %s", strerror(-r)) : 0;
+}
+
+/* dnsmasq reads the reservation files at once (inotify): writing them is the live part. */
+static const CellMutation reservation_add = {
+        .what = "the reservation", .write = insert_step, .apply = sync_step, .undo = resync_after_rollback,
+};
+static const CellMutation reservation_remove = {
+        .what = "the reservation removal", .write = delete_step, .apply = sync_step, .undo = resync_after_rollback,
+};
 
 static void publish(Cell *c, const char *hostname, uint32_t ip) {
         if (!settings_bool(c->settings, "dhcp.enabled"))
@@ -288,26 +314,9 @@ int dhcp_reservation_add(Cell *c, const char *mac, const char *ip, const char *h
                 return pic_error(err, -EEXIST, "hostname", "hostname \"%s\" is already reserved for %s", res.hostname,
                                  other.mac);
 
-        r = store_begin(c->store);
+        r = cell_mutate(c, &reservation_add, &res, err);
         if (r < 0)
-                return pic_error(err, r, NULL, "cannot store the reservation: %s", strerror(-r));
-        r = store_dhcp_reservation_insert(c->store, &res);
-        if (r < 0) {
-                store_rollback(c->store);
-                return pic_error(err, r, r == -EEXIST ? "mac" : NULL, "cannot store the reservation: %s",
-                                 r == -EEXIST ? "mac, ip or hostname is already taken" : strerror(-r));
-        }
-        r = sync_dhcp(c, err);
-        if (r >= 0) {
-                r = store_commit(c->store);
-                if (r < 0)
-                        pic_error(err, r, NULL, "cannot store the reservation: %s", strerror(-r));
-        }
-        if (r < 0) {
-                store_rollback(c->store);
-                resync_after_rollback(c);
                 return r;
-        }
         publish(c, res.hostname, res.ip);
         if (ret)
                 *ret = res;
@@ -324,24 +333,9 @@ int dhcp_reservation_remove(Cell *c, const char *mac, PicError *err) {
                 return pic_error(err, r, "mac", "no reservation for %s", norm);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot read the reservation: %s", strerror(-r));
-        r = store_begin(c->store);
+        r = cell_mutate(c, &reservation_remove, norm, err);
         if (r < 0)
-                return pic_error(err, r, NULL, "cannot remove the reservation: %s", strerror(-r));
-        r = store_dhcp_reservation_delete(c->store, norm);
-        if (r < 0)
-                pic_error(err, r, NULL, "cannot remove the reservation: %s", strerror(-r));
-        if (r >= 0)
-                r = sync_dhcp(c, err);
-        if (r >= 0) {
-                r = store_commit(c->store);
-                if (r < 0)
-                        pic_error(err, r, NULL, "cannot remove the reservation: %s", strerror(-r));
-        }
-        if (r < 0) {
-                store_rollback(c->store);
-                resync_after_rollback(c);
                 return r;
-        }
         publish(c, old.hostname, 0);
         return 0;
 }

@@ -1,14 +1,21 @@
-/* Custom DNS record grammar and normalisation (see dns-records.h for the naming rule), the rule that keeps
- * them off the services' names, and the RR text unbound receives. Every byte that reaches unbound passed one of these grammars. */
+/* Custom DNS record grammar and normalisation (see dns-records.h for the naming rule), the built-in name
+ * table, the CNAME graph rules, the RR text unbound receives, and the record mutations. Every byte that
+ * reaches unbound passed one of these grammars; the DNS service module only publishes what is stored. */
 #include "core/dns-records.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 
+#include "basic/log.h"
 #include "basic/netaddr.h"
 #include "basic/parse.h"
+#include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/mutation.h"
+#include "core/peer.h"
 
 static const char *const type_names[_DNS_TYPE_MAX] = {
         [DNS_TYPE_A] = "A",     [DNS_TYPE_AAAA] = "AAAA", [DNS_TYPE_CNAME] = "CNAME",
@@ -279,9 +286,116 @@ int dns_record_from_json(const char *zone, json_t *body, DnsRecord *ret, PicErro
         return 0;
 }
 
+/* name lies strictly below ancestor (both relative; "@" is the apex, above everything). */
+static bool is_below(const char *name, const char *ancestor) {
+        if (streq(ancestor, "@"))
+                return !streq(name, "@");
+        size_t n = strlen(name), a = strlen(ancestor);
+        return n > a + 1 && name[n - a - 1] == '.' && streq(name + n - a, ancestor);
+}
+
+/* An absolute name inside the zone → relative ("@" for the apex); false for a name outside it. */
+static bool target_relname(const char *zone, const char *abs, char ret[static DNS_RECORD_NAME_MAX]) {
+        size_t al = strlen(abs), zl = strlen(zone);
+        if (al == zl + 1 && strncmp(abs, zone, zl) == 0 && abs[zl] == '.') {
+                snprintf(ret, DNS_RECORD_NAME_MAX, "@");
+                return true;
+        }
+        if (al < zl + 3 || abs[al - 1] != '.' || abs[al - zl - 2] != '.' || strncmp(abs + al - zl - 1, zone, zl) != 0)
+                return false;
+        snprintf(ret, DNS_RECORD_NAME_MAX, "%.*s", (int) (al - zl - 2), abs);
+        return true;
+}
+
+static int cname_collect(const DnsRecord *r, void *userdata) {
+        DnsCnames *g = userdata;
+        if (!streq(r->type, "CNAME"))
+                return 0;
+        DnsCname *v = realloc(g->v, (g->n + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        g->v = v;
+        snprintf(v[g->n].name, sizeof v[g->n].name, "%s", r->name);
+        /* A stored CNAME value is a normalised name: at most 253 characters and the dot. */
+        snprintf(v[g->n].target, sizeof v[g->n].target, "%.254s", r->value);
+        g->n++;
+        return 0;
+}
+
+int dns_cnames_load(Store *s, DnsCnames *ret) {
+        DnsCnames g = { 0 };
+        int r = store_dns_record_foreach(s, cname_collect, &g);
+        if (r < 0) {
+                dns_cnames_done(&g);
+                return r;
+        }
+        *ret = g;
+        return 0;
+}
+
+void dns_cnames_done(DnsCnames *g) {
+        free(g->v);
+        *g = (DnsCnames) { 0 };
+}
+
+const char *dns_cnames_target(const DnsCnames *g, const char *relname) {
+        for (size_t i = 0; i < g->n; i++)
+                if (streq(g->v[i].name, relname))
+                        return g->v[i].target;
+        return NULL;
+}
+
+/* The in-zone name relname's CNAME points at, in ret; false when relname is no CNAME or points outside. */
+static bool next_hop(const char *zone, const DnsCnames *g, const char *relname, char ret[static DNS_RECORD_NAME_MAX]) {
+        const char *t = dns_cnames_target(g, relname);
+        return t && target_relname(zone, t, ret);
+}
+
+int dns_cname_grant(const Registry *reg, const char *zone, const DnsCnames *g, const char *relname) {
+        char cur[DNS_RECORD_NAME_MAX], next[DNS_RECORD_NAME_MAX];
+        snprintf(cur, sizeof cur, "%s", relname);
+        /* Bounded: the store never holds a loop or a chain longer than DNS_CNAME_CHAIN_MAX. */
+        for (int hops = 0; hops <= DNS_CNAME_CHAIN_MAX && next_hop(zone, g, cur, next); hops++)
+                memcpy(cur, next, sizeof cur);
+        /* The grantable services' names (never the apex: registry_add refuses it for a grant). */
+        for (unsigned gr = 0; gr < REGISTRY_GRANTS_MAX; gr++)
+                for (const char *const *l = reg->grants[gr] ? reg->grants[gr]->dns_labels : NULL; l && *l; l++)
+                        if (streq(cur, *l) || is_below(cur, *l))
+                                return (int) gr;
+        return -1;
+}
+
+static int affected_walk(const char *zone, const DnsCnames *g, const char *relname, unsigned depth,
+                         int (*fn)(const char *name, void *userdata), void *userdata) {
+        int r = fn(relname, userdata);
+        char hop[DNS_RECORD_NAME_MAX];
+        for (size_t i = 0; r >= 0 && depth < DNS_CNAME_CHAIN_MAX + 1 && i < g->n; i++)
+                if (next_hop(zone, g, g->v[i].name, hop) && streq(hop, relname))
+                        r = affected_walk(zone, g, g->v[i].name, depth + 1, fn, userdata);
+        return r;
+}
+
+int dns_cnames_affected(const char *zone, const DnsCnames *g, const char *relname,
+                        int (*fn)(const char *name, void *userdata), void *userdata) {
+        return affected_walk(zone, g, relname, 0, fn, userdata);
+}
+
+/* Longest chain of CNAMEs that ends at relname (0: none points at it). */
+static unsigned chain_into(const char *zone, const DnsCnames *g, const char *relname, unsigned depth) {
+        unsigned best = 0;
+        char hop[DNS_RECORD_NAME_MAX];
+        for (size_t i = 0; depth <= DNS_CNAME_CHAIN_MAX && i < g->n; i++)
+                if (next_hop(zone, g, g->v[i].name, hop) && streq(hop, relname)) {
+                        unsigned k = 1 + chain_into(zone, g, g->v[i].name, depth + 1);
+                        best = k > best ? k : best;
+                }
+        return best;
+}
+
 typedef struct ConflictCtx {
         const DnsRecord *r;
         bool cname_there, other_there;
+        char below[DNS_RECORD_NAME_MAX]; /* a stored name below r's name, "" if none */
 } ConflictCtx;
 
 static int conflict_cb(const DnsRecord *other, void *userdata) {
@@ -293,7 +407,82 @@ static int conflict_cb(const DnsRecord *other, void *userdata) {
         return 0;
 }
 
-int dns_record_check_conflicts(Store *store, const Registry *reg, const DnsRecord *r, PicError *err) {
+static int below_cb(const DnsRecord *other, void *userdata) {
+        ConflictCtx *cc = userdata;
+        if (!cc->below[0] && is_below(other->name, cc->r->name))
+                snprintf(cc->below, sizeof cc->below, "%s", other->name);
+        return 0;
+}
+
+/* The CNAME graph rules: nothing below a CNAME (unbound answers a CNAME's whole subtree with it), no loops,
+ * no chain longer than DNS_CNAME_CHAIN_MAX. */
+static int check_cname_rules(Store *store, const Registry *reg, const char *zone, const DnsRecord *r, PicError *err) {
+        DnsCnames g;
+        int k = dns_cnames_load(store, &g);
+        if (k < 0)
+                return pic_error(err, k, NULL, "cannot read the stored records");
+        for (size_t i = 0; i < g.n; i++)
+                if (is_below(r->name, g.v[i].name)) {
+                        k = pic_error(err, -EEXIST, "name", "\"%s\" lies below the CNAME \"%s\"; a CNAME's name can have no names below it",
+                                      r->name, g.v[i].name);
+                        goto out;
+                }
+        if (!streq(r->type, "CNAME"))
+                goto out;
+        for (size_t i = 0; i < reg->n; i++)
+                for (const char *const *l = reg->endpoints[i]->dns_labels; l && *l; l++)
+                        if (!streq(*l, "@") && is_below(r->name, *l)) {
+                                k = pic_error(err, -EEXIST, "name",
+                                              "\"%s\" lies below the service name \"%s\"; a CNAME is not allowed there",
+                                              r->name, *l);
+                                goto out;
+                        }
+        ConflictCtx cc = { .r = r };
+        if ((k = store_dns_record_foreach(store, below_cb, &cc)) < 0) {
+                k = pic_error(err, k, NULL, "cannot read the stored records");
+                goto out;
+        }
+        if (cc.below[0]) {
+                k = pic_error(err, -EEXIST, "name", "\"%s\" has names below it (\"%s\"); a CNAME's name can have none", r->name,
+                              cc.below);
+                goto out;
+        }
+        char cur[DNS_RECORD_NAME_MAX], next[DNS_RECORD_NAME_MAX];
+        /* A name below a CNAME answers like the CNAME (unbound redirect zone): pointing there, or putting a
+         * CNAME above where another one points, would hide a chain link (and a loop) from the walk below. */
+        for (size_t i = 0; i < g.n; i++) {
+                bool target_below = target_relname(zone, r->value, cur) && is_below(cur, g.v[i].name);
+                bool other_below = target_relname(zone, g.v[i].target, next) && is_below(next, r->name);
+                if (target_below || other_below) {
+                        k = pic_error(err, -EEXIST, "value", "%s lies below the CNAME \"%s\"; CNAMEs may not point below a CNAME",
+                                      target_below ? r->value : g.v[i].target, target_below ? g.v[i].name : r->name);
+                        goto out;
+                }
+        }
+        unsigned fwd = 0;
+        if (target_relname(zone, r->value, cur)) {
+                for (;;) {
+                        if (streq(cur, r->name)) {
+                                k = pic_error(err, -EEXIST, "value", "a CNAME from \"%s\" to %s would make a loop", r->name, r->value);
+                                goto out;
+                        }
+                        if (fwd > DNS_CNAME_CHAIN_MAX || !next_hop(zone, &g, cur, next))
+                                break;
+                        memcpy(cur, next, sizeof cur);
+                        fwd++;
+                }
+        }
+        unsigned total = chain_into(zone, &g, r->name, 0) + 1 + fwd;
+        if (total > DNS_CNAME_CHAIN_MAX)
+                k = pic_error(err, -EEXIST, "value", "this CNAME would make a chain of %u CNAMEs; at most %d are allowed", total,
+                              DNS_CNAME_CHAIN_MAX);
+out:
+        dns_cnames_done(&g);
+        return k < 0 ? k : 0;
+}
+
+int dns_record_check_conflicts(Store *store, const Registry *reg, const char *zone, const DnsRecord *r,
+                               PicError *err) {
         if (dns_name_is_builtin(reg, r->name))
                 return pic_error(err, -EEXIST, "name", "\"%s\" is a service name of the cell; pick another name",
                                  r->name);
@@ -310,7 +499,7 @@ int dns_record_check_conflicts(Store *store, const Registry *reg, const DnsRecor
                                  r->name);
         if (!cname && cc.cname_there)
                 return pic_error(err, -EEXIST, "name", "\"%s\" is a CNAME; it cannot have other records", r->name);
-        return 0;
+        return check_cname_rules(store, reg, zone, r, err);
 }
 
 int dns_record_to_rr(const char *zone, const DnsRecord *r, char *ret, size_t size) {
@@ -374,4 +563,73 @@ int dns_forwarders_parse(const char *s, uint32_t ret[static DNS_FORWARDERS_MAX],
         }
         *ret_n = n;
         return 0;
+}
+
+/* ---- mutations ---------------------------------------------------------------------------------------- */
+
+typedef struct RecordChange {
+        DnsRecord *rec;
+        bool remove;
+} RecordChange;
+
+static int record_write(Cell *c, void *userdata, PicError *err) {
+        RecordChange *rc = userdata;
+        int r = rc->remove ? store_dns_record_delete(c->store, rc->rec->id) : store_dns_record_insert(c->store, rc->rec);
+        if (r == -EEXIST)
+                return pic_error(err, r, "value", "this %s record of \"%s\" exists already", rc->rec->type, rc->rec->name);
+        return r < 0 ? pic_error(err, r, NULL, "cannot %s the record", rc->remove ? "delete" : "store") : 0;
+}
+
+static int record_apply(Cell *c, void *userdata, PicError *err) {
+        RecordChange *rc = userdata;
+        return cell_dns_record_changed(c, rc->remove ? rc->rec : NULL, rc->remove ? NULL : rc->rec, err);
+}
+
+/* Publishing a removal rebuilds the whole name from the store: after the rollback that mends a failed or
+ * partial publish of either kind. */
+static void record_undo(Cell *c, void *userdata, bool applied) {
+        RecordChange *rc = userdata;
+        PicError ignored = { 0 };
+        if (cell_dns_record_changed(c, rc->rec, NULL, &ignored) < 0)
+                log_error("dns: could not restore \"%s\" after a rollback: %s", rc->rec->name, ignored.message);
+}
+
+static const CellMutation record_mutation = {
+        .what = "the DNS record", .write = record_write, .apply = record_apply, .undo = record_undo,
+};
+
+int dns_record_add(Cell *c, json_t *body, DnsRecord *ret, PicError *err) {
+        char zone[DNS_ZONE_MAX], line[2000];
+        DnsRecord rec = { 0 };
+        int r = dns_zone_from_settings(c->settings, zone);
+        if (r < 0)
+                return pic_error(err, r, NULL, "the cell has no valid zone name");
+        if ((r = dns_record_from_json(zone, body, &rec, err)) < 0 ||
+            (r = dns_record_check_conflicts(c->store, &c->registry, zone, &rec, err)) < 0)
+                return r;
+        rec.created_at = wall_sec();
+        /* unbound takes a data line of at most 2048 bytes (UNBOUND_CTL_LINE_MAX). */
+        if (dns_record_to_rr(zone, &rec, line, sizeof line) < 0)
+                return pic_error(err, -ENAMETOOLONG, "value", "the record is too long");
+        RecordChange rc = { &rec, false };
+        r = cell_mutate(c, &record_mutation, &rc, err);
+        if (r >= 0)
+                *ret = rec;
+        return r;
+}
+
+int dns_record_remove(Cell *c, const char *id, DnsRecord *ret, PicError *err) {
+        uint64_t v;
+        if (parse_uint(id, 1, INT64_MAX, &v) < 0)
+                return pic_error(err, -EINVAL, "id", "a record id is a positive integer");
+        DnsRecord rec;
+        int r = store_dns_record_get(c->store, (int64_t) v, &rec);
+        if (r < 0)
+                return r == -ENOENT ? pic_error(err, r, "id", "no DNS record with id %" PRIu64, v)
+                                    : pic_error(err, r, NULL, "cannot read the record");
+        RecordChange rc = { &rec, true };
+        r = cell_mutate(c, &record_mutation, &rc, err);
+        if (r >= 0)
+                *ret = rec;
+        return r;
 }

@@ -8,6 +8,7 @@
 #include "basic/parse.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/mutation.h"
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
 
@@ -173,34 +174,44 @@ static int conflict_error(Cell *c, const Peer *p, PicError *err) {
         return pic_error(err, -EEXIST, "public_key", "another peer already uses this public key");
 }
 
+typedef struct PeerChange {
+        const Peer *old;
+        Peer *new;
+        int write; /* 0 insert, 1 update, 2 delete */
+} PeerChange;
+
+static int peer_write(Cell *c, void *userdata, PicError *err) {
+        PeerChange *pc = userdata;
+        int r = pc->write == 0 ? store_peer_insert(c->store, pc->new)
+                : pc->write == 1 ? store_peer_update(c->store, pc->new)
+                                 : store_peer_delete(c->store, pc->old->id);
+        if (r < 0)
+                return r == -EEXIST ? conflict_error(c, pc->new, err) : pic_error(err, r, NULL, "cannot store the peer");
+        return 0;
+}
+
+static int peer_apply(Cell *c, void *userdata, PicError *err) {
+        PeerChange *pc = userdata;
+        return cell_peer_changed(c, pc->old, pc->write == 2 ? NULL : pc->new, err);
+}
+
+/* cell_peer_changed() already takes back its own partial work when it fails: only a failed commit needs
+ * the reverse change. */
+static void peer_undo(Cell *c, void *userdata, bool applied) {
+        PeerChange *pc = userdata;
+        PicError ignored = { 0 };
+        if (applied && cell_peer_changed(c, pc->write == 2 ? NULL : pc->new, pc->old, &ignored) < 0)
+                log_error("peers: could not undo a peer change after a failed commit: %s", ignored.message);
+}
+
+static const CellMutation peer_mutation = {
+        .what = "the peer change", .write = peer_write, .apply = peer_apply, .undo = peer_undo,
+};
+
 /* Store write + live apply as one unit. write: 0 insert, 1 update, 2 delete. */
 static int commit_change(Cell *c, const Peer *old, Peer *new, int write, PicError *err) {
-        int r = store_begin(c->store);
-        if (r < 0)
-                return pic_error(err, r, NULL, "cannot start a store transaction");
-        if (write == 0)
-                r = store_peer_insert(c->store, new);
-        else if (write == 1)
-                r = store_peer_update(c->store, new);
-        else
-                r = store_peer_delete(c->store, old->id);
-        if (r < 0) {
-                store_rollback(c->store);
-                return r == -EEXIST ? conflict_error(c, new, err) : pic_error(err, r, NULL, "cannot store the peer");
-        }
-        r = cell_peer_changed(c, old, write == 2 ? NULL : new, err);
-        if (r < 0) {
-                store_rollback(c->store);
-                return r;
-        }
-        r = store_commit(c->store);
-        if (r < 0) {
-                store_rollback(c->store);
-                PicError ignored = { 0 };
-                cell_peer_changed(c, write == 2 ? NULL : new, old, &ignored);
-                return pic_error(err, r, NULL, "cannot commit the peer change");
-        }
-        return 0;
+        PeerChange pc = { old, new, write };
+        return cell_mutate(c, &peer_mutation, &pc, err);
 }
 
 /* The fields a create and an update share, applied onto p; absent fields leave p as it is. */

@@ -28,6 +28,23 @@ def dig(ns, server, name, rtype="A", source=None, tcp=False):
     return (m.group(1) if m else "TIMEOUT"), answers
 
 
+def dig_rrs(ns, server, name, rtype="A", source=None):
+    """(status, [(owner, type, rdata)...]) of one query from namespace ns: the answer section as a stub
+    resolver sees it (CNAME chain included)."""
+    argv = ["ip", "netns", "exec", ns, "dig", "+time=1", "+tries=2", "+noall", "+comments", "+answer",
+            f"@{server}", name, rtype]
+    if source:
+        argv.insert(5, f"-b{source}")
+    out = run(*argv, check=False, timeout=20).stdout
+    m = re.search(r"status: (\w+)", out)
+    rrs = []
+    for line in out.splitlines():
+        f = line.split(None, 4)
+        if line and not line.startswith(";") and len(f) == 5:
+            rrs.append((f[0], f[3], f[4]))
+    return (m.group(1) if m else "TIMEOUT"), rrs
+
+
 def unbound_pid(state_dir):
     conf = os.path.join(state_dir, "etc", "dns", "unbound.conf").encode()
     for pid in os.listdir("/proc"):
@@ -295,8 +312,133 @@ class DnsTest(PicdTestCase):
                   f"-b{STRANGER}", f"@{self.vip}", cal, check=False).stdout
         self.assertNotIn("status: NOERROR", out)
 
+    # -- CNAMEs ---------------------------------------------------------------------------------------
+    def rrs(self, name, rtype="A", source=None):
+        if source:
+            return dig_rrs(self.client.name, self.vip, name, rtype, source=source)
+        return dig_rrs(self.cell, self.vip, name, rtype)
+
+    def getent(self, name):
+        """What glibc (getaddrinfo, as browsers use it) resolves inside the cell namespace: its resolv.conf is
+        /etc/netns/<ns>/resolv.conf, which `ip netns exec` binds over /etc/resolv.conf."""
+        d = f"/etc/netns/{self.cell}"
+        if not os.path.exists(f"{d}/resolv.conf"):
+            os.makedirs(d, exist_ok=True)
+            with open(f"{d}/resolv.conf", "w") as f:
+                f.write(f"nameserver {self.vip}\noptions timeout:1 attempts:2\n")
+            self.addCleanup(lambda: (os.unlink(f"{d}/resolv.conf"), os.rmdir(d)))
+        out = run("ip", "netns", "exec", self.cell, "getent", "ahostsv4", name, check=False).stdout
+        return sorted({line.split()[0] for line in out.splitlines() if line.strip()})
+
+    def test_cname_in_zone_is_followed(self):
+        self.add("nas", "A", "172.20.0.60")
+        self.add("www", "CNAME", "nas")
+        self.assertEqual(self.rrs(f"www.{ZONE}"), ("NOERROR", [(f"www.{ZONE}.", "CNAME", f"nas.{ZONE}."),
+                                                              (f"nas.{ZONE}.", "A", "172.20.0.60")]))
+        self.assertEqual(self.getent(f"www.{ZONE}"), ["172.20.0.60"], "glibc gets the address")
+        # Over TCP, for other types, and a query for the CNAME itself is just the CNAME.
+        self.assertEqual(self.q(f"www.{ZONE}", tcp=True), ("NOERROR", [f"nas.{ZONE}.", "172.20.0.60"]))
+        self.assertEqual(self.q(f"www.{ZONE}", "CNAME"), ("NOERROR", [f"nas.{ZONE}."]))
+        # A CNAME to a service name, and one to the zone apex.
+        self.add("cal", "CNAME", f"calendar.{ZONE}.")
+        self.assertEqual(self.q(f"cal.{ZONE}"), ("NOERROR", [f"calendar.{ZONE}.", self.ips["calendar"]]))
+        self.add("home", "CNAME", "@")
+        self.assertEqual(self.q(f"home.{ZONE}"), ("NOERROR", [f"{ZONE}.", self.ips["api"]]))
+        # A peer (in its view) gets the chain too.
+        self.peer("gina", PEER_A, [])
+        self.assertEqual(self.qc(PEER_A, f"www.{ZONE}"), ("NOERROR", [f"nas.{ZONE}.", "172.20.0.60"]))
+
+    def test_cname_chains_follow_changes_and_deletes(self):
+        nas = self.add("nas", "A", "172.20.0.61")
+        self.add("b", "CNAME", "nas")
+        a = self.add("a", "CNAME", f"b.{ZONE}.")
+        self.assertEqual(self.rrs(f"a.{ZONE}"), ("NOERROR", [(f"a.{ZONE}.", "CNAME", f"b.{ZONE}."),
+                                                            (f"b.{ZONE}.", "CNAME", f"nas.{ZONE}."),
+                                                            (f"nas.{ZONE}.", "A", "172.20.0.61")]))
+        self.assertEqual(self.getent(f"a.{ZONE}"), ["172.20.0.61"])
+        # The target changes: the very next query follows it (nothing stale is cached).
+        self.assertEqual(self.picd.delete(f"/api/dns/records/{nas['id']}").status, 200)
+        self.created.remove(nas["id"])
+        self.assertEqual(self.q(f"a.{ZONE}"), ("NXDOMAIN", [f"b.{ZONE}.", f"nas.{ZONE}."]))
+        self.add("nas", "A", "172.20.0.62")
+        self.assertEqual(self.q(f"a.{ZONE}"), ("NOERROR", [f"b.{ZONE}.", f"nas.{ZONE}.", "172.20.0.62"]))
+        self.assertEqual(self.getent(f"a.{ZONE}"), ["172.20.0.62"])
+        # Deleting the CNAME: its name is gone, nothing of it is left in any view.
+        self.assertEqual(self.picd.delete(f"/api/dns/records/{a['id']}").status, 200)
+        self.created.remove(a["id"])
+        self.assertEqual(self.q(f"a.{ZONE}"), ("NXDOMAIN", []))
+        self.peer("hank", PEER_A, ["calendar", "files", "mail", "webdav"])
+        self.assertEqual(self.qc(PEER_A, f"a.{ZONE}"), ("NXDOMAIN", []))
+        self.assertEqual(self.qc(PEER_A, f"b.{ZONE}"), ("NOERROR", [f"nas.{ZONE}.", "172.20.0.62"]))
+        # The name is free again for any record.
+        self.add("a", "A", "172.20.0.63")
+        self.assertEqual(self.q(f"a.{ZONE}"), ("NOERROR", ["172.20.0.63"]))
+
+    def test_cname_to_a_service_follows_each_peers_grant(self):
+        self.add("cal", "CNAME", "calendar")
+        self.add("cal2", "CNAME", "cal")
+        self.peer("ivan", PEER_A, ["calendar"])
+        self.peer("judy", PEER_B, ["files"])
+        want = ("NOERROR", [f"calendar.{ZONE}.", self.ips["calendar"]])
+        self.assertEqual(self.qc(PEER_A, f"cal.{ZONE}"), want)
+        self.assertEqual(self.qc(PEER_A, f"cal2.{ZONE}"), ("NOERROR", [f"cal.{ZONE}."] + want[1]))
+        # A peer without the grant learns neither the service's address nor that the alias exists.
+        for name in (f"cal.{ZONE}", f"cal2.{ZONE}"):
+            for tcp in (False, True):
+                self.assertEqual(self.qc(PEER_B, name, tcp=tcp), ("NXDOMAIN", []), name)
+        # Even right after a granted peer's query (no shared cache answers for it).
+        self.assertEqual(self.qc(PEER_A, f"cal.{ZONE}"), want)
+        self.assertEqual(self.qc(PEER_B, f"cal.{ZONE}"), ("NXDOMAIN", []))
+        # Grants flip it, both ways.
+        self.assertEqual(self.picd.put("/api/peers/judy", {"service_access": ["calendar"]}).status, 200)
+        self.assertEqual(self.qc(PEER_B, f"cal2.{ZONE}")[1][-1], self.ips["calendar"])
+        self.assertEqual(self.picd.put("/api/peers/ivan", {"service_access": []}).status, 200)
+        self.assertEqual(self.qc(PEER_A, f"cal.{ZONE}"), ("NXDOMAIN", []))
+        # A chain that is re-pointed away from the service becomes visible to everyone.
+        self.add("web", "A", "172.20.0.64")
+        recs = {r["name"]: r for r in self.picd.get("/api/dns/records").json["records"]}
+        self.assertEqual(self.picd.delete(f"/api/dns/records/{recs['cal']['id']}").status, 200)
+        self.created.remove(recs["cal"]["id"])
+        self.add("cal", "CNAME", "web")
+        self.assertEqual(self.qc(PEER_A, f"cal2.{ZONE}"), ("NOERROR", [f"cal.{ZONE}.", f"web.{ZONE}.",
+                                                                        "172.20.0.64"]))
+
+    def test_cname_rules_are_409(self):
+        self.add("www", "CNAME", "nas")
+        self.add("sub.deep", "A", "172.20.0.65")
+        cases = [
+            ({"name": "x.www", "type": "A", "value": "172.20.0.66"}, "name"),     # below a CNAME
+            ({"name": "y.x.www", "type": "TXT", "value": "t"}, "name"),
+            ({"name": "deep", "type": "CNAME", "value": "nas"}, "name"),           # names below it exist
+            ({"name": "x.calendar", "type": "CNAME", "value": "nas"}, "name"),     # below a service name
+            ({"name": "nas", "type": "CNAME", "value": "www"}, "value"),            # www -> nas -> www
+            ({"name": "self", "type": "CNAME", "value": "self"}, "value"),
+            ({"name": "v", "type": "CNAME", "value": "x.www"}, "value"),           # below a CNAME: answers as www
+        ]
+        for body, field in cases:
+            with self.subTest(body=body):
+                self.assertError(self.picd.post("/api/dns/records", body), 409, field)
+        # Chains: 8 CNAMEs are fine, a 9th in front or behind is not.
+        self.add("c1", "CNAME", "nas")
+        for i in range(2, 9):
+            self.add(f"c{i}", "CNAME", f"c{i - 1}")
+        self.add("nas", "A", "172.20.0.67")
+        self.assertEqual(self.q(f"c8.{ZONE}")[1][-1], "172.20.0.67")
+        self.assertError(self.picd.post("/api/dns/records", {"name": "c9", "type": "CNAME", "value": "c8"}), 409,
+                         "value")
+        self.add("p", "CNAME", "x.q")
+        self.assertError(self.picd.post("/api/dns/records", {"name": "q", "type": "CNAME", "value": "p"}), 409,
+                         "value")  # q would answer for x.q, which p points at: a hidden loop
+        self.assertError(self.picd.post("/api/dns/records", {"name": "nas", "type": "CNAME", "value": "c1"}),
+                         409, "name")  # nas has an A now: a CNAME must be alone
+        before = self.picd.get("/api/dns/records").json
+        # Nothing of the refused requests was stored or published.
+        self.assertEqual(len(before["records"]), len(self.created))
+        self.assertEqual(self.q(f"c9.{ZONE}")[0], "NXDOMAIN")
+
     # -- forwarders -----------------------------------------------------------------------------------
-    def test_forwarders_to_an_upstream_unbound(self):
+    def start_upstream(self):
+        """A second unbound in its own namespace serving example.org; the cell forwards to it."""
         up = Netns()
         self.addCleanup(up.delete)
         a, b = unique("vu")[:15], unique("vv")[:15]
@@ -318,6 +460,19 @@ class DnsTest(PicdTestCase):
         self.addCleanup(stop_upstream)
         wait_for(lambda: dig(up.name, "10.98.0.2", "ext.example.org")[1] == ["192.0.2.7"], 10, what="upstream")
 
+    def test_cname_to_an_outside_name_is_resolved(self):
+        self.start_upstream()
+        self.assertEqual(self.picd.put("/api/config", {"dns": {"forwarders": "10.98.0.2"}}).status, 200)
+        self.addCleanup(lambda: self.picd.put("/api/config", {"dns": {"forwarders": ""}}))
+        self.add("ext", "CNAME", "ext.example.org.")
+        self.assertEqual(self.rrs(f"ext.{ZONE}"), ("NOERROR", [(f"ext.{ZONE}.", "CNAME", "ext.example.org."),
+                                                              ("ext.example.org.", "A", "192.0.2.7")]))
+        self.assertEqual(self.getent(f"ext.{ZONE}"), ["192.0.2.7"])
+        self.peer("kim", PEER_A, [])
+        self.assertEqual(self.qc(PEER_A, f"ext.{ZONE}"), ("NOERROR", ["ext.example.org.", "192.0.2.7"]))
+
+    def test_forwarders_to_an_upstream_unbound(self):
+        self.start_upstream()
         pid = unbound_pid(self.picd.state_dir)
         self.assertIsNotNone(pid)
         r = self.picd.put("/api/config", {"dns": {"forwarders": "10.98.0.2"}})
@@ -398,17 +553,23 @@ class DnsTest(PicdTestCase):
     def test_kill9_unbound_state_comes_back(self):
         self.add("kept", "A", "172.20.0.80")
         self.add("kept", "TXT", "still here")
+        self.add("alias", "CNAME", "kept")
+        self.add("calias", "CNAME", "calendar")
         self.peer("dave", PEER_A, ["calendar"])
         self.peer("erin", PEER_B, ["files"])
 
         def snapshot():
             return [self.q(f"kept.{ZONE}"), self.q(f"kept.{ZONE}", "TXT"),
                     self.qc(PEER_A, f"calendar.{ZONE}"), self.qc(PEER_B, f"calendar.{ZONE}"),
-                    self.qc(PEER_B, f"files.{ZONE}"), self.qc(PEER_A, f"kept.{ZONE}")]
+                    self.qc(PEER_B, f"files.{ZONE}"), self.qc(PEER_A, f"kept.{ZONE}"), self.q(f"alias.{ZONE}"),
+                    self.qc(PEER_A, f"calias.{ZONE}"), self.qc(PEER_B, f"calias.{ZONE}")]
         before = snapshot()
         self.assertEqual(before[0], ("NOERROR", ["172.20.0.80"]))
         self.assertEqual(before[2][0], "NOERROR")
         self.assertEqual(before[3][0], "NXDOMAIN")
+        self.assertEqual(before[6], ("NOERROR", [f"kept.{ZONE}.", "172.20.0.80"]))
+        self.assertEqual(before[7], ("NOERROR", [f"calendar.{ZONE}.", self.ips["calendar"]]))
+        self.assertEqual(before[8], ("NXDOMAIN", []))
         old = unbound_pid(self.picd.state_dir)
         os.kill(old, signal.SIGKILL)
         # While unbound is down and about to be restarted, a record is stored and comes with the re-apply.

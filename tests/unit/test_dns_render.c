@@ -86,8 +86,13 @@ static void test_unbound_conf_golden(void **state) {
         /* The facts the design rests on, spelled out so a golden update cannot silently drop them. */
         assert_true(has_line(text, "    interface: 172.20.0.2@53"));
         assert_true(has_line(text, "    interface-view: 172.20.0.2@5301 grants-1"));
-        assert_true(has_line(text, "    access-control: 172.20.0.0/24 allow"));
+        assert_true(has_line(text, "    access-control: 172.20.0.0/24 allow_snoop"));
         assert_null(strstr(text, "access-control: 10.0.0.0/24"));
+        /* CNAMEs: every non-peer client is in the all-services view, the cell zone is a stub to unbound itself. */
+        assert_true(has_line(text, "    access-control-view: 172.20.0.0/24 grants-15"));
+        assert_true(has_line(text, "    access-control-view: 127.0.0.0/8 grants-15"));
+        assert_null(strstr(text, "access-control-view: 10.0.0.0/24"));
+        assert_non_null(strstr(text, "stub-zone:\n    name: \"mycell.cell.\"\n    stub-addr: 172.20.0.2@53\n    stub-no-cache: yes\n"));
         assert_true(has_line(text, "    local-data: \"calendar.mycell.cell. 300 IN A 172.20.0.10\""));
         assert_true(has_line(text, "    local-data: \"mycell.cell. 300 IN A 172.20.0.5\""));
         assert_true(has_line(text, "    local-zone: \"0.0.10.in-addr.arpa.\" static"));
@@ -221,6 +226,39 @@ static void bad(const char *json, const char *field) {
         assert_int_equal(k, -EINVAL);
         assert_string_equal(err.field, field);
         assert_true(err.message[0] != '\0');
+}
+
+static int collect_name(const char *name, void *userdata) {
+        char *seen = userdata;
+        size_t n = strlen(seen);
+        snprintf(seen + n, 128 - n, "%s ", name);
+        return 0;
+}
+
+static void test_cname_graph(void **state) {
+        DnsCname v[] = {
+                { "a", "b.mycell.cell." }, { "b", "calendar.mycell.cell." }, { "c", "x.files.mycell.cell." },
+                { "d", "nas.mycell.cell." }, { "e", "a.mycell.cell." }, { "out", "calendar.example.org." },
+                { "apex", "mycell.cell." },
+        };
+        DnsCnames g = { v, ELEMENTSOF(v) };
+        const char *zone = "mycell.cell";
+        assert_string_equal(dns_cnames_target(&g, "d"), "nas.mycell.cell.");
+        assert_null(dns_cnames_target(&g, "nas"));
+        /* The grant a chain ends at: through other CNAMEs, at or below the service name, never outside. */
+        assert_int_equal(dns_cname_grant(cell_registry(), zone, &g, "b"), registry_grant_from_string(cell_registry(), "calendar"));
+        assert_int_equal(dns_cname_grant(cell_registry(), zone, &g, "e"), registry_grant_from_string(cell_registry(), "calendar"));
+        assert_int_equal(dns_cname_grant(cell_registry(), zone, &g, "c"), registry_grant_from_string(cell_registry(), "files"));
+        assert_int_equal(dns_cname_grant(cell_registry(), zone, &g, "d"), -1);
+        assert_int_equal(dns_cname_grant(cell_registry(), zone, &g, "out"), -1);
+        assert_int_equal(dns_cname_grant(cell_registry(), zone, &g, "apex"), -1);
+        /* Changing b changes the answers of a and e (they lead through it), nothing else. */
+        char seen[128] = "";
+        assert_int_equal(dns_cnames_affected(zone, &g, "b", collect_name, seen), 0);
+        assert_string_equal(seen, "b a e ");
+        seen[0] = '\0';
+        assert_int_equal(dns_cnames_affected(zone, &g, "nas", collect_name, seen), 0);
+        assert_string_equal(seen, "nas d ");
 }
 
 static void test_record_names(void **state) {
@@ -363,6 +401,7 @@ int main(void) {
                 cmocka_unit_test(test_nft_golden),
                 cmocka_unit_test(test_reverse_zones),
                 cmocka_unit_test(test_record_names),
+                cmocka_unit_test(test_cname_graph),
                 cmocka_unit_test(test_record_values),
                 cmocka_unit_test(test_forwarders_and_hostnames),
         };

@@ -1,10 +1,9 @@
 /* /api/dns/records: list, create and delete the cell's custom DNS records. Thin: core/dns-records.c holds
- * the grammar, services/dns the atomic store + live apply. */
+ * the grammar and the atomic store + live apply, services/dns publishes into unbound. */
 #include <stdio.h>
 
 #include "core/dns-records.h"
 #include "http/handlers/handlers.h"
-#include "services/dns/dns.h"
 
 typedef struct ListCtx {
         const char *zone;

@@ -107,11 +107,22 @@ int dns_render_unbound(const DnsParams *p, char **ret) {
         /* The VPN subnet gets no access-control line on purpose: any access-control* entry for a client
          * overrides interface-view, so peers are answered only through their view ports. Unknown VPN
          * addresses asking the DNS port are refused. The cell itself and the service range may ask. */
-        strbuf_printf(&b, "    access-control: 127.0.0.0/8 allow\n    access-control: %s allow\n",
+        /* The service range holds only the cell's own addresses. allow_snoop: unbound asks itself (the stub-zone
+         * below, from the range's first address) without the recursion bit when it follows a CNAME. */
+        strbuf_printf(&b, "    access-control: 127.0.0.0/8 allow\n    access-control: %s allow_snoop\n",
                       cidr4_format_network(&p->ip_range, net_s));
         strbuf_printf(&b, "    access-control: %s/32 allow\n", ipv4_format(p->vpn.addr, vpn_self));
         if (p->have_lan) /* DHCP clients get this server as theirs */
                 strbuf_printf(&b, "    access-control: %s allow\n", cidr4_format_network(&p->lan, net_s));
+        /* Everyone who is not a peer sees every service; being in a view lets them follow CNAMEs, whose
+         * redirect zones live only in the views (see services/dns/dns.c). */
+        unsigned all = n_views - 1; /* the view with every grant */
+        strbuf_printf(&b, "    access-control-view: 127.0.0.0/8 grants-%u\n    access-control-view: %s grants-%u\n", all,
+                      cidr4_format_network(&p->ip_range, net_s), all);
+        strbuf_printf(&b, "    access-control-view: %s/32 grants-%u\n", vpn_self, all);
+        if (p->have_lan)
+                strbuf_printf(&b, "    access-control-view: %s grants-%u\n", cidr4_format_network(&p->lan, net_s),
+                              all);
 
         strbuf_printf(&b, "    local-zone: \"%s.\" static\n", p->zone);
         /* Every name a module declared, at its virtual IP. */
@@ -170,6 +181,10 @@ int dns_render_unbound(const DnsParams *p, char **ret) {
                 }
         }
 
+        /* Following a CNAME to a name of the cell zone asks unbound itself (its local data answers); nothing
+         * of it is cached, so a changed target is seen by the next query. */
+        strbuf_printf(&b, "stub-zone:\n    name: \"%s.\"\n    stub-addr: %s@%u\n    stub-no-cache: yes\n", p->zone, vip_s,
+                      p->port);
         if (p->n_forwarders > 0) {
                 strbuf_puts(&b, "forward-zone:\n    name: \".\"\n");
                 for (size_t i = 0; i < p->n_forwarders; i++) {

@@ -247,6 +247,115 @@ static int republish_name(Cell *c, const char *zone, const char *relname, PicErr
         return r;
 }
 
+/* ---- CNAMEs ------------------------------------------------------------------------------------------ */
+
+/* unbound answers a local-data CNAME without following it, except inside a local zone of type redirect
+ * (its "local alias"): then it resolves the target like any query, and the stub-zone for the cell zone sends
+ * in-zone targets back to unbound itself. Such zones live in the views, never in the global tree: unbound
+ * 1.17.1 gives a zone added at runtime no parent (local_zones_add_zone looks its own name up as the parent),
+ * so a lookup that lands on it for a sibling name finds no zone at all. In a view that miss falls through to
+ * the global tree (view-first), which holds only config zones; and since nothing may lie below a CNAME or
+ * a CNAME below a service name, no view zone nests inside another. Every client is in a view: peers
+ * through their view port, everyone else through access-control-view (grants-all). A view whose grant set
+ * lacks the service a chain ends at answers that CNAME with NXDOMAIN, since the chase itself runs without
+ * the view. */
+static int cname_ttl(const DnsRecord *r, void *userdata) {
+        DnsRecord *rec = userdata;
+        if (streq(r->type, "CNAME"))
+                rec->ttl = r->ttl;
+        return 0;
+}
+
+typedef struct CnameCtx {
+        Cell *c;
+        const char *zone;
+        const DnsCnames *g;
+        PicError *err;
+} CnameCtx;
+
+static int cname_publish_one(const char *relname, void *userdata) {
+        CnameCtx *cx = userdata;
+        char fqdn[DNS_ZONE_MAX + 2], cmd[UNBOUND_CTL_CMD_MAX], line[UNBOUND_CTL_LINE_MAX];
+        int r = dns_fqdn(cx->zone, relname, fqdn, sizeof fqdn);
+        if (r < 0)
+                return pic_error(cx->err, r, "name", "name too long");
+        const char *target = dns_cnames_target(cx->g, relname);
+        int grant = target ? dns_cname_grant(&cx->c->registry, cx->zone, cx->g, relname) : -1;
+        if (target) {
+                /* The TTL of the stored record is what clients see for the CNAME. */
+                DnsRecord rec = { .ttl = DNS_TTL_DEFAULT };
+                snprintf(rec.name, sizeof rec.name, "%s", relname);
+                snprintf(rec.type, sizeof rec.type, "CNAME");
+                snprintf(rec.value, sizeof rec.value, "%s", target);
+                (void) store_dns_record_foreach_name(cx->c->store, relname, cname_ttl, &rec);
+                if ((r = dns_record_to_rr(cx->zone, &rec, line, sizeof line)) < 0)
+                        return pic_error(cx->err, r, "value", "the record is too long");
+        }
+        for (uint32_t v = 0; v < registry_dns_views(&cx->c->registry); v++) {
+                snprintf(cmd, sizeof cmd, "view_local_zone_remove grants-%u %s", v, fqdn);
+                if ((r = ctl(cx->c, cmd, NULL, NULL, cx->err)) < 0)
+                        return r;
+                if (!target)
+                        continue;
+                bool hidden = grant >= 0 && !(v & (1u << grant));
+                snprintf(cmd, sizeof cmd, "view_local_zone grants-%u %s %s", v, fqdn, hidden ? "always_nxdomain" : "redirect");
+                if ((r = ctl(cx->c, cmd, NULL, NULL, cx->err)) < 0)
+                        return r;
+                if (hidden)
+                        continue;
+                snprintf(cmd, sizeof cmd, "view_local_datas grants-%u", v);
+                if ((r = ctl(cx->c, cmd, line, NULL, cx->err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* relname's CNAME views and those of every chain through it, from the store. */
+static int cnames_publish(Cell *c, const char *zone, const char *relname, PicError *err) {
+        DnsCnames g;
+        int r = dns_cnames_load(c->store, &g);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read the stored CNAMEs");
+        CnameCtx cx = { c, zone, &g, err };
+        r = dns_cnames_affected(zone, &g, relname, cname_publish_one, &cx);
+        dns_cnames_done(&g);
+        return r;
+}
+
+/* After a start: every stored CNAME into every view. */
+static int cnames_publish_all(Cell *c, const char *zone, PicError *err) {
+        DnsCnames g;
+        int r = dns_cnames_load(c->store, &g);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read the stored CNAMEs");
+        CnameCtx cx = { c, zone, &g, err };
+        for (size_t i = 0; r >= 0 && i < g.n; i++)
+                r = cname_publish_one(g.v[i].name, &cx);
+        dns_cnames_done(&g);
+        return r;
+}
+
+static int dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err) {
+        const DnsRecord *rec = added ? added : removed;
+        char zone[DNS_ZONE_MAX], line[UNBOUND_CTL_LINE_MAX];
+        int r = dns_zone_from_settings(c->settings, zone);
+        if (r < 0)
+                return pic_error(err, r, NULL, "the cell has no valid zone name");
+        if (added) {
+                /* Just the new line: the name's other records keep answering throughout. */
+                if ((r = dns_record_to_rr(zone, added, line, sizeof line)) < 0)
+                        return pic_error(err, r, "value", "the record is too long");
+                r = ctl(c, "local_datas", line, NULL, err);
+        } else
+                r = republish_name(c, zone, removed->name, err);
+        /* Other records change no chain: a CNAME's views depend on the names along it, not their data. */
+        if (r >= 0 && streq(rec->type, "CNAME"))
+                r = cnames_publish(c, zone, rec->name, err);
+        if (unbound_will_reapply(c, r))
+                r = 0; /* stored: the re-apply after unbound's start publishes it */
+        return r;
+}
+
 static int forward_command(const DnsParams *p, char *cmd, size_t size) {
         if (p->n_forwarders == 0)
                 return snprintf(cmd, size, "forward off") < (int) size ? 0 : -ENAMETOOLONG;
@@ -288,6 +397,8 @@ static int reapply(Cell *c, DnsState *st, PicError *err) {
         if (b.len > 0)
                 r = ctl(c, "local_datas", b.data, NULL, err);
         strbuf_done(&b);
+        if (r >= 0)
+                r = cnames_publish_all(c, p.zone, err);
         if (r < 0)
                 return r;
         st->ready = true;
@@ -565,80 +676,5 @@ const ServiceOps svc_dns_ops = {
         .teardown = dns_teardown,
         .peer_changed = dns_peer_changed,
         .host_changed = dns_host_changed,
+        .dns_record_changed = dns_record_changed,
 };
-
-/* ---- records API ------------------------------------------------------------------------------------- */
-
-int dns_record_add(Cell *c, json_t *body, DnsRecord *ret, PicError *err) {
-        char zone[DNS_ZONE_MAX], line[UNBOUND_CTL_LINE_MAX];
-        DnsRecord rec = { 0 };
-        int r = dns_zone_from_settings(c->settings, zone);
-        if (r < 0)
-                return pic_error(err, r, NULL, "the cell has no valid zone name");
-        if ((r = dns_record_from_json(zone, body, &rec, err)) < 0 || (r = dns_record_check_conflicts(c->store, &c->registry, &rec, err)) < 0)
-                return r;
-        rec.created_at = wall_sec();
-        r = dns_record_to_rr(zone, &rec, line, sizeof line);
-        if (r < 0)
-                return pic_error(err, r, "value", "the record is too long");
-
-        if ((r = store_begin(c->store)) < 0)
-                return pic_error(err, r, NULL, "cannot start a store transaction");
-        r = store_dns_record_insert(c->store, &rec);
-        if (r < 0) {
-                store_rollback(c->store);
-                return r == -EEXIST ? pic_error(err, r, "value", "this %s record of \"%s\" exists already", rec.type, rec.name)
-                                    : pic_error(err, r, NULL, "cannot store the record");
-        }
-        r = ctl(c, "local_datas", line, NULL, err);
-        if (unbound_will_reapply(c, r))
-                r = 0; /* stored: the re-apply after unbound's start publishes it */
-        if (r < 0) {
-                store_rollback(c->store);
-                return r;
-        }
-        r = store_commit(c->store);
-        if (r < 0) {
-                store_rollback(c->store);
-                PicError ignored = { 0 };
-                (void) republish_name(c, zone, rec.name, &ignored);
-                return pic_error(err, r, NULL, "cannot commit the record");
-        }
-        *ret = rec;
-        return 0;
-}
-
-int dns_record_remove(Cell *c, const char *id, DnsRecord *ret, PicError *err) {
-        uint64_t v;
-        char zone[DNS_ZONE_MAX];
-        if (parse_uint(id, 1, INT64_MAX, &v) < 0)
-                return pic_error(err, -EINVAL, "id", "a record id is a positive integer");
-        DnsRecord rec;
-        int r = store_dns_record_get(c->store, (int64_t) v, &rec);
-        if (r < 0)
-                return r == -ENOENT ? pic_error(err, r, "id", "no DNS record with id %" PRIu64, v)
-                                    : pic_error(err, r, NULL, "cannot read the record");
-        if ((r = dns_zone_from_settings(c->settings, zone)) < 0)
-                return pic_error(err, r, NULL, "the cell has no valid zone name");
-        if ((r = store_begin(c->store)) < 0)
-                return pic_error(err, r, NULL, "cannot start a store transaction");
-        r = store_dns_record_delete(c->store, rec.id);
-        if (r < 0)
-                pic_error(err, r, NULL, "cannot delete the record");
-        else if ((r = republish_name(c, zone, rec.name, err)) < 0 && unbound_will_reapply(c, r))
-                r = 0; /* the restarting unbound will not have it */
-        if (r >= 0) {
-                r = store_commit(c->store);
-                if (r < 0)
-                        pic_error(err, r, NULL, "cannot commit the removal");
-        }
-        if (r < 0) {
-                store_rollback(c->store);
-                /* Put back what the store still says is there. */
-                PicError ignored = { 0 };
-                (void) republish_name(c, zone, rec.name, &ignored);
-                return r;
-        }
-        *ret = rec;
-        return 0;
-}
