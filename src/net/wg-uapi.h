@@ -13,11 +13,11 @@ typedef struct WgLivePeer {
         char public_key[45];     /* base64, as wg(8) prints it */
         bool has_preshared_key;  /* a non-zero preshared key is set */
         uint8_t psk_digest[8];   /* first bytes of BLAKE2b(psk): compare without keeping the key */
-        char endpoint[64];       /* "ip:port" or "[ip6]:port", "" when unknown */
+        char endpoint[64];       /* "ip:port" or "[ip6]:port" (address characters only), "" when unknown */
         int64_t last_handshake_sec; /* 0 = never */
-        uint64_t rx_bytes, tx_bytes;
+        uint64_t rx_bytes, tx_bytes; /* at most INT64_MAX */
         unsigned keepalive;      /* persistent keepalive interval, 0 = off */
-        char allowed_ips[256];   /* comma-separated, in the daemon's order ("" = none) */
+        char allowed_ips[256];   /* comma-separated address/prefix entries, in the daemon's order ("" = none) */
         unsigned n_allowed_ips;
 } WgLivePeer;
 
