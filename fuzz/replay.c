@@ -2,10 +2,13 @@
  * number of pseudo-random mutations of them, so ordinary CI (and the sanitizer build) exercises each
  * harness without libFuzzer. With clang -fsanitize=fuzzer the harness links libFuzzer's main instead. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,6 +23,27 @@ static uint64_t next(void) {
         return rng;
 }
 
+/* The input under test, written out by the crash handler so a failure found by a mutation can be replayed. */
+static const uint8_t *current;
+static size_t current_len;
+
+static void on_crash(int sig) {
+        int fd = open("replay-crash.bin", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                for (size_t off = 0; off < current_len;) {
+                        ssize_t k = write(fd, current + off, current_len - off);
+                        if (k <= 0)
+                                break;
+                        off += (size_t) k;
+                }
+                close(fd);
+        }
+        static const char msg[] = "replay: the failing input is in replay-crash.bin\n";
+        (void) !write(2, msg, sizeof msg - 1);
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
 /* Every input is handed over in a heap block of exactly its size, as libFuzzer does: a parser that reads
  * one byte past the end then trips ASan instead of reading the slack of a larger buffer. */
 static void run_one(const uint8_t *data, size_t len) {
@@ -29,7 +53,11 @@ static void run_one(const uint8_t *data, size_t len) {
                 exit(2);
         }
         memcpy(copy, data, len);
+        current = copy;
+        current_len = len;
         LLVMFuzzerTestOneInput(copy, len);
+        current = NULL;
+        current_len = 0;
         free(copy);
 }
 
@@ -43,6 +71,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         long iterations = argc > 2 ? strtol(argv[2], NULL, 10) : 20000;
+        signal(SIGABRT, on_crash);
+        signal(SIGSEGV, on_crash);
         DIR *d = opendir(argv[1]);
         if (!d) {
                 perror(argv[1]);
