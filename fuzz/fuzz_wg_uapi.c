@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(text);
                 return 0;
         }
-        if (d.listen_port > 65535 || (d.n_peers > 0) != (d.peers != NULL) ||
+        if (!strstr(text, "errno=0\n\n") || d.listen_port > 65535 || (d.n_peers > 0) != (d.peers != NULL) ||
             d.n_peers > count_lines_with(text, "public_key="))
                 abort();
         for (size_t i = 0; i < d.n_peers; i++)

@@ -305,6 +305,9 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
         size_t cap = 0;
         WgLivePeer *cur = NULL;
         int r = 0;
+        /* A complete dump ends "errno=0\n\n": anything shorter (cut at a NUL, a truncated read) would
+         * look like a device with fewer peers, and the reconciler would act on it. */
+        bool complete = false, last_errno_ok = false;
         for (const char *line = text; *line;) {
                 const char *nl = strchr(line, '\n');
                 if (!nl) {
@@ -313,8 +316,10 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                 }
                 size_t n = (size_t) (nl - line);
                 const char *next = nl + 1;
-                if (n == 0)
-                        break; /* the terminating blank line */
+                if (n == 0) {
+                        complete = last_errno_ok; /* the terminating blank line */
+                        break;
+                }
                 const char *eq = memchr(line, '=', n);
                 char key[64], val[256];
                 if (!eq || (size_t) (eq - line) >= sizeof key || (size_t) (nl - eq - 1) >= sizeof val) {
@@ -326,6 +331,7 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                 memcpy(val, eq + 1, (size_t) (nl - eq - 1));
                 val[nl - eq - 1] = '\0';
                 line = next;
+                last_errno_ok = false;
 
                 if (streq(key, "public_key")) {
                         if (d.n_peers == cap) {
@@ -350,6 +356,7 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                         r = streq(val, "0") ? 0 : -EBADMSG;
                         if (r < 0)
                                 break;
+                        last_errno_ok = true;
                         continue;
                 }
                 if (!cur) {
@@ -372,6 +379,8 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                 if (r < 0)
                         break;
         }
+        if (r == 0 && !complete)
+                r = -EBADMSG;
         if (r < 0) {
                 wg_live_device_done(&d);
                 return r;

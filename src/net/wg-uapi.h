@@ -39,7 +39,8 @@ int wg_uapi_set(const char *ifname, const char *commands, size_t len);
 /* `get=1`: the raw reply (contains the private key in hex: wipe it with wg_uapi_text_free()). */
 int wg_uapi_get(const char *ifname, char **ret_text, size_t *ret_len);
 void wg_uapi_text_free(char *text, size_t len);
-/* Pure parser of a `get` reply. Unknown keys are ignored; the private key is noted, never copied. */
+/* Pure parser of a whole `get` reply, which must end "errno=0\n\n". Unknown keys are ignored; the private
+ * key is noted, never copied. */
 int wg_uapi_parse(const char *text, WgLiveDevice *ret);
 /* `get` + parse. */
 int wg_uapi_get_device(const char *ifname, WgLiveDevice *ret);

@@ -74,6 +74,12 @@ static void test_parse_rejects_garbage(void **state) {
                 "no equals sign\nerrno=0\n\n",
                 "listen_port=1\nerrno=-22\n\n",
                 "listen_port=1", /* no newline: truncated */
+                /* cut before the verdict: a NUL or a short read must not pass for a device with fewer peers */
+                "listen_port=1\n",
+                "listen_port=1\npublic_key=" ZERO64 "\n",
+                "listen_port=1\nerrno=0\n",
+                "errno=0\nlisten_port=1\n\n",
+                "",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 WgLiveDevice d = { 0 };
