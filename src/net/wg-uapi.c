@@ -241,8 +241,15 @@ void wg_psk_digest(const char *psk_b64, uint8_t ret[8]) {
         sodium_memzero(k, sizeof k);
 }
 
+#define ENDPOINT_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.:[]%-_"
+
 static int parse_u64(const char *v, uint64_t *ret) {
         return parse_uint(v, 0, UINT64_MAX, ret);
+}
+
+/* Byte counters are shown as JSON integers (signed 64 bits); no interface moves 8 EiB. */
+static int parse_counter(const char *v, uint64_t *ret) {
+        return parse_uint(v, 0, INT64_MAX, ret);
 }
 
 static int peer_line(WgLivePeer *p, const char *key, const char *val) {
@@ -258,7 +265,9 @@ static int peer_line(WgLivePeer *p, const char *key, const char *val) {
                 sodium_memzero(k, sizeof k);
         } else if (streq(key, "endpoint")) {
                 size_t n = strlen(val);
-                if (n >= sizeof p->endpoint)
+                /* "1.2.3.4:5" or "[fe80::1%eth0]:5": anything else would reach the API's JSON (which refuses
+                 * invalid UTF-8, dropping the peer from the list) and the CLI's terminal. */
+                if (n >= sizeof p->endpoint || val[strspn(val, ENDPOINT_CHARS)] != '\0')
                         return -EBADMSG;
                 memcpy(p->endpoint, val, n + 1);
         } else if (streq(key, "last_handshake_time_sec")) {
@@ -266,10 +275,10 @@ static int peer_line(WgLivePeer *p, const char *key, const char *val) {
                         return -EBADMSG;
                 p->last_handshake_sec = (int64_t) u;
         } else if (streq(key, "rx_bytes")) {
-                if (parse_u64(val, &p->rx_bytes) < 0)
+                if (parse_counter(val, &p->rx_bytes) < 0)
                         return -EBADMSG;
         } else if (streq(key, "tx_bytes")) {
-                if (parse_u64(val, &p->tx_bytes) < 0)
+                if (parse_counter(val, &p->tx_bytes) < 0)
                         return -EBADMSG;
         } else if (streq(key, "persistent_keepalive_interval")) {
                 if (parse_uint(val, 0, 65535, &u) < 0)
@@ -277,6 +286,9 @@ static int peer_line(WgLivePeer *p, const char *key, const char *val) {
                 p->keepalive = (unsigned) u;
         } else if (streq(key, "allowed_ip")) {
                 size_t have = strlen(p->allowed_ips), add = strlen(val);
+                /* An address/prefix: a comma would split one entry into two in the comma-separated list. */
+                if (add == 0 || val[strspn(val, "0123456789abcdefABCDEF.:/")] != '\0')
+                        return -EBADMSG;
                 /* Keep what fits; the count stays exact so a comparison never mistakes a cut list for a match. */
                 if (have + add + 2 < sizeof p->allowed_ips) {
                         if (have)
@@ -293,6 +305,9 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
         size_t cap = 0;
         WgLivePeer *cur = NULL;
         int r = 0;
+        /* A complete dump ends "errno=0\n\n": anything shorter (cut at a NUL, a truncated read) would
+         * look like a device with fewer peers, and the reconciler would act on it. */
+        bool complete = false, last_errno_ok = false;
         for (const char *line = text; *line;) {
                 const char *nl = strchr(line, '\n');
                 if (!nl) {
@@ -301,8 +316,10 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                 }
                 size_t n = (size_t) (nl - line);
                 const char *next = nl + 1;
-                if (n == 0)
-                        break; /* the terminating blank line */
+                if (n == 0) {
+                        complete = last_errno_ok; /* the terminating blank line */
+                        break;
+                }
                 const char *eq = memchr(line, '=', n);
                 char key[64], val[256];
                 if (!eq || (size_t) (eq - line) >= sizeof key || (size_t) (nl - eq - 1) >= sizeof val) {
@@ -314,6 +331,7 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                 memcpy(val, eq + 1, (size_t) (nl - eq - 1));
                 val[nl - eq - 1] = '\0';
                 line = next;
+                last_errno_ok = false;
 
                 if (streq(key, "public_key")) {
                         if (d.n_peers == cap) {
@@ -338,6 +356,7 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                         r = streq(val, "0") ? 0 : -EBADMSG;
                         if (r < 0)
                                 break;
+                        last_errno_ok = true;
                         continue;
                 }
                 if (!cur) {
@@ -360,6 +379,8 @@ int wg_uapi_parse(const char *text, WgLiveDevice *ret) {
                 if (r < 0)
                         break;
         }
+        if (r == 0 && !complete)
+                r = -EBADMSG;
         if (r < 0) {
                 wg_live_device_done(&d);
                 return r;

@@ -13,11 +13,11 @@ typedef struct WgLivePeer {
         char public_key[45];     /* base64, as wg(8) prints it */
         bool has_preshared_key;  /* a non-zero preshared key is set */
         uint8_t psk_digest[8];   /* first bytes of BLAKE2b(psk): compare without keeping the key */
-        char endpoint[64];       /* "ip:port" or "[ip6]:port", "" when unknown */
+        char endpoint[64];       /* "ip:port" or "[ip6]:port" (address characters only), "" when unknown */
         int64_t last_handshake_sec; /* 0 = never */
-        uint64_t rx_bytes, tx_bytes;
+        uint64_t rx_bytes, tx_bytes; /* at most INT64_MAX */
         unsigned keepalive;      /* persistent keepalive interval, 0 = off */
-        char allowed_ips[256];   /* comma-separated, in the daemon's order ("" = none) */
+        char allowed_ips[256];   /* comma-separated address/prefix entries, in the daemon's order ("" = none) */
         unsigned n_allowed_ips;
 } WgLivePeer;
 
@@ -39,7 +39,8 @@ int wg_uapi_set(const char *ifname, const char *commands, size_t len);
 /* `get=1`: the raw reply (contains the private key in hex: wipe it with wg_uapi_text_free()). */
 int wg_uapi_get(const char *ifname, char **ret_text, size_t *ret_len);
 void wg_uapi_text_free(char *text, size_t len);
-/* Pure parser of a `get` reply. Unknown keys are ignored; the private key is noted, never copied. */
+/* Pure parser of a whole `get` reply, which must end "errno=0\n\n". Unknown keys are ignored; the private
+ * key is noted, never copied. */
 int wg_uapi_parse(const char *text, WgLiveDevice *ret);
 /* `get` + parse. */
 int wg_uapi_get_device(const char *ifname, WgLiveDevice *ret);

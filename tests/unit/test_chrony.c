@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -30,6 +31,20 @@ static void test_tracking(void **state) {
         assert_int_equal(chrony_parse_tracking("7F7F0101,,99,1,0,0,0,0,0,0,0,0,0,Normal", &t), -EBADMSG);
         assert_int_equal(chrony_parse_tracking("7F7F0101,,10,1,x,0,0,0,0,0,0,0,0,Normal", &t), -EBADMSG);
         assert_int_equal(chrony_parse_tracking("zz,,10,1,0,0,0,0,0,0,0,0,0,Normal", &t), -EBADMSG);
+}
+
+/* Numbers are taken only in the form chronyc prints (found by fuzz/fuzz_chrony: strtod took ".5"). */
+static void test_tracking_numbers_strict(void **state) {
+        ChronyTracking t;
+        const char *bad[] = { ".5", "5.", "+1.0", " 1.0", "0x1p-3", "1e", "1.0e+", "--1", "1,5" };
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                char line[256];
+                snprintf(line, sizeof line, "7F7F0101,,10,1,%s,0,0,0,0,0,0,0,0,Normal\n", bad[i]);
+                assert_int_equal(chrony_parse_tracking(line, &t), -EBADMSG);
+        }
+        assert_int_equal(chrony_parse_tracking("7F7F0101,,10,1,-1.25e-05,0,0,0,0,0,3E2,0,0,Normal\n", &t), 0);
+        assert_true(t.system_offset == -1.25e-05);
+        assert_true(t.root_delay == 300.0);
 }
 
 static void test_serverstats(void **state) {
@@ -118,7 +133,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tracking),         cmocka_unit_test(test_serverstats),
                 cmocka_unit_test(test_clients),          cmocka_unit_test(test_dns_query_and_reply),
-                cmocka_unit_test(test_ntp),
+                cmocka_unit_test(test_ntp),              cmocka_unit_test(test_tracking_numbers_strict),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

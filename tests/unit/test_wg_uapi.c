@@ -74,12 +74,46 @@ static void test_parse_rejects_garbage(void **state) {
                 "no equals sign\nerrno=0\n\n",
                 "listen_port=1\nerrno=-22\n\n",
                 "listen_port=1", /* no newline: truncated */
+                /* cut before the verdict: a NUL or a short read must not pass for a device with fewer peers */
+                "listen_port=1\n",
+                "listen_port=1\npublic_key=" ZERO64 "\n",
+                "listen_port=1\nerrno=0\n",
+                "errno=0\nlisten_port=1\n\n",
+                "",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 WgLiveDevice d = { 0 };
                 assert_int_equal(wg_uapi_parse(bad[i], &d), -EBADMSG);
                 assert_null(d.peers);
         }
+}
+
+/* Found by fuzz/fuzz_wg_uapi: values the API could not show, or would show wrongly, are refused. */
+static void test_parse_rejects_unshowable(void **state) {
+        const char *bad[] = {
+                /* invalid UTF-8 in the endpoint made json_pack fail and the peer vanish from /api/wireguard/peers */
+                "public_key=" ZERO64 "\nendpoint=10.0.0.1:51820\xff\xfe\nerrno=0\n\n",
+                "public_key=" ZERO64 "\nendpoint=10.0.0.1:1\x1b[2J\nerrno=0\n\n",
+                /* a comma inside one allowed_ip turned one entry into two in the list */
+                "public_key=" ZERO64 "\nallowed_ip=10.0.0.1/32,10.0.0.2/32\nerrno=0\n\n",
+                "public_key=" ZERO64 "\nallowed_ip=\nerrno=0\n\n",
+                /* counters above INT64_MAX came out negative as JSON integers */
+                "public_key=" ZERO64 "\nrx_bytes=9223372036854775808\nerrno=0\n\n",
+                "public_key=" ZERO64 "\ntx_bytes=18446744073709551615\nerrno=0\n\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                WgLiveDevice d = { 0 };
+                assert_int_equal(wg_uapi_parse(bad[i], &d), -EBADMSG);
+                assert_null(d.peers);
+        }
+        WgLiveDevice d;
+        assert_int_equal(wg_uapi_parse("public_key=" ZERO64 "\nendpoint=[fe80::1%eth0]:51820\nrx_bytes=9223372036854775807\n"
+                                       "allowed_ip=fe80::/64\nerrno=0\n\n",
+                                       &d),
+                         0);
+        assert_string_equal(d.peers[0].endpoint, "[fe80::1%eth0]:51820");
+        assert_int_equal(d.peers[0].rx_bytes, INT64_MAX);
+        wg_live_device_done(&d);
 }
 
 static void test_socket_path(void **state) {
@@ -97,6 +131,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_dump),
                 cmocka_unit_test(test_parse_rejects_garbage),
+                cmocka_unit_test(test_parse_rejects_unshowable),
                 cmocka_unit_test(test_socket_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,6 +36,27 @@ const char *unbound_ctl_reply_error(const char *reply) {
         return NULL;
 }
 
+int unbound_ctl_reply_check(const char *reply, size_t len, PicError *err) {
+        /* Callers read the reply as a C string: a NUL would hide whatever follows it, an error line included. */
+        if (memchr(reply, '\0', len))
+                return pic_error(err, -EBADMSG, NULL, "unbound's answer holds a NUL byte");
+        const char *e = unbound_ctl_reply_error(reply);
+        if (!e)
+                return 0;
+        /* One line of unbound's own words for an API message: short, and plain ASCII, because unbound echoes
+         * the offending data line and a cut inside a UTF-8 sequence would make the JSON reply unencodable. */
+        char line[401];
+        size_t n = 0;
+        for (const char *p = e; *p && *p != '\n' && n < sizeof line - 1; p++) {
+                unsigned char ch = (unsigned char) *p;
+                line[n++] = ch < 0x20 || ch == 0x7f ? ' ' : ch > 0x7f ? '?' : (char) ch;
+        }
+        while (n > 0 && line[n - 1] == ' ')
+                n--;
+        line[n] = '\0';
+        return pic_error(err, -EBADMSG, NULL, "unbound: %s", line);
+}
+
 static int connect_socket(const char *path, int *ret_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof sa.sun_path)
@@ -108,13 +129,12 @@ int unbound_ctl(const char *socket_path, const char *command, const char *lines,
                         return pic_error(err, e, NULL, "unbound's answer is too large");
                 }
         }
+        size_t len = reply.len;
         char *text = strbuf_steal(&reply);
         if (!text)
                 return pic_error(err, -ENOMEM, NULL, "out of memory");
-        const char *e = unbound_ctl_reply_error(text);
-        if (e) {
-                size_t n = strcspn(e, "\n");
-                r = pic_error(err, -EBADMSG, NULL, "unbound: %.*s", (int) (n > 400 ? 400 : n), e);
+        r = unbound_ctl_reply_check(text, len, err);
+        if (r < 0) {
                 free(text);
                 return r;
         }

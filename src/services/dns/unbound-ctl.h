@@ -15,3 +15,6 @@
 int unbound_ctl(const char *socket_path, const char *command, const char *lines, char **ret_reply, PicError *err);
 /* The first line of reply starting with "error" (unbound's failure report), or NULL. */
 const char *unbound_ctl_reply_error(const char *reply);
+/* Judges a whole reply of len bytes: 0 when it holds no error line; -EBADMSG with err naming unbound's first
+ * error line (control characters blanked, at most 400 bytes) when it does, or when it holds a NUL byte. */
+int unbound_ctl_reply_check(const char *reply, size_t len, PicError *err);

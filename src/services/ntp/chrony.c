@@ -3,6 +3,7 @@
 #include "services/ntp/chrony.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,8 +31,35 @@ static size_t split_line(const char *text, char *buf, size_t size, char *field[s
         return n;
 }
 
+/* What chronyc prints with %f or %e: [-]digits[.digits][e[+-]digits]. strtod() alone would also take
+ * leading blanks, "+", ".5", hex floats and "infinity". */
+static bool is_number_text(const char *s) {
+        if (*s == '-')
+                s++;
+        size_t n = strspn(s, "0123456789");
+        if (n == 0)
+                return false;
+        s += n;
+        if (*s == '.') {
+                n = strspn(++s, "0123456789");
+                if (n == 0)
+                        return false;
+                s += n;
+        }
+        if (*s == 'e' || *s == 'E') {
+                s++;
+                if (*s == '-' || *s == '+')
+                        s++;
+                n = strspn(s, "0123456789");
+                if (n == 0)
+                        return false;
+                s += n;
+        }
+        return *s == '\0';
+}
+
 static int parse_double(const char *s, double *ret) {
-        if (!s || !*s)
+        if (!s || !is_number_text(s))
                 return -EINVAL;
         char *end;
         errno = 0;
