@@ -5,12 +5,12 @@
  *   1. extract into STATE/.restore-X/new/, accepting only plain files the signed manifest lists, with the
  *      manifest's size and hash; check the database; carry the live audit trail into it; open it once as
  *      the store would. Any failure here removes the staging dir: nothing changed.
- *   2. close the live store and write STATE/restore-journal naming X (atomically). From here a crash
+ *   2. stop every daemon, close the live store and write STATE/restore-journal naming X (atomically). From here a crash
  *      rolls forward at the next start (backup_recover), because everything in new/ is already verified.
  *   3. move each live item (picd.db and its -wal/-shm, keys/, etc/) into X/old/, then the new one in.
  *      Every step is a rename and the presence of X/new/<item> says whether it is still to do, so rolling
  *      forward from any point converges on the new state.
- *   4. reopen the store, reload settings, re-sync services; on failure the same swap runs from old/ back
+ *   4. reopen the store, reload settings, start every service again as at boot; on failure the same swap runs from old/ back
  *      (journaled as "revert"). Last, the journal goes, then the staging dir. */
 #include "core/backup.h"
 
@@ -1270,15 +1270,11 @@ static int activate(Cell *c, PicError *err) {
         return 0;
 }
 
+/* Every module starts again as at boot on the state now in place: a restart alone would skip setup, and
+ * the generated dirs a daemon needs (dnsmasq's hosts.d) are not in an archive when they were empty. */
 static int resync(Cell *c, json_t *names, PicError *err) {
-        for (size_t i = 0; i < c->n_services; i++) {
-                int r = cell_service_sync(c, c->services[i], true, err);
-                if (r < 0)
-                        return r;
-                if (names)
-                        json_array_append_new(names, json_string(c->services[i]->name));
-        }
-        return 0;
+        cell_services_down(c);
+        return cell_services_up(c, names, err);
 }
 
 /* Last resort when the store cannot be opened at all: an empty in-memory store (every credential fails,
@@ -1299,6 +1295,9 @@ static void reopen_or_quit(Cell *c) {
  * in the middle still converges. Returns whether the journal is gone (the staging dir may then go). */
 static bool revert(Cell *c, const char *staging) {
         char src[PATH_MAX], dst[PATH_MAX];
+        /* Daemons already started on the new state must not read files while they move back. */
+        cell_services_down(c);
+        c->store = store_free(c->store);
         int r = staging_halves(c->state_dir, staging, true, src, dst);
         if (r >= 0)
                 r = journal_write(c->state_dir, staging, true);
@@ -1356,8 +1355,10 @@ int backup_restore(Cell *c, const char *id, json_t *ret_services, PicError *err)
                 return r;
         }
 
-        /* The point of no return is the journal; the store closes first so its WAL is checkpointed away and
-         * the swap moves a database that is whole in one file. */
+        /* The point of no return is the journal; the daemons stop first (their modules still read the old
+         * store as they let go), then the store closes so its WAL is checkpointed away and the swap moves a
+         * database that is whole in one file. */
+        cell_services_down(c);
         c->store = store_free(c->store);
         struct stat wst;
         if (stat(wal, &wst) == 0 && wst.st_size > 0)
@@ -1369,6 +1370,9 @@ int backup_restore(Cell *c, const char *id, json_t *ret_services, PicError *err)
         }
         if (r < 0) {
                 reopen_or_quit(c);
+                PicError e = { 0 };
+                if (cell_services_up(c, NULL, &e) < 0)
+                        log_error("restore: restarting the services failed: %s", e.message);
                 rm_rf(base);
                 return r;
         }

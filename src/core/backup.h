@@ -34,8 +34,8 @@ int backup_delete(Cell *c, const char *id, PicError *err);
 /* All or nothing: -EINVAL/-ENOENT as above; -EBADMSG when the archive is damaged, truncated, tampered
  * with, signed by another key or holds an entry that is not a plain file listed in its manifest — and
  * then nothing changed. On success the store, keys/ and etc/ are the archive's (the audit trail is carried
- * forward), c->store and c->settings are reopened, and every service is re-synced with a restart; the
- * names of the re-synced services are appended to ret_services (may be NULL). If re-syncing fails the old
+ * forward), c->store and c->settings are reopened, and every service is stopped and started again as at
+ * boot (setup included); the names of the restarted services are appended to ret_services (may be NULL). If re-syncing fails the old
  * state is put back and the error returned. */
 int backup_restore(Cell *c, const char *id, json_t *ret_services, PicError *err);
 

@@ -1053,6 +1053,48 @@ void supervisor_stop_all(Supervisor *s) {
         s->stopping_all = false;
 }
 
+void supervisor_stop_all_blocking(Supervisor *s) {
+        if (!s)
+                return;
+        s->stopping_all = true;
+        for (size_t i = 0; i < s->n_services; i++) {
+                Service *svc = s->services[i];
+                if (svc->state == SERVICE_RUNNING || svc->state == SERVICE_BACKOFF ||
+                    (svc->state == SERVICE_STOPPING && svc->pending != PENDING_NONE))
+                        (void) supervisor_stop(s, svc->name);
+        }
+        uint64_t longest = 0;
+        for (size_t i = 0; i < s->n_services; i++)
+                if (s->services[i]->pid > 0 && s->services[i]->stop_timeout_usec > longest)
+                        longest = s->services[i]->stop_timeout_usec;
+        for (Service *svc = s->removed; svc; svc = svc->next_removed)
+                if (svc->stop_timeout_usec > longest)
+                        longest = svc->stop_timeout_usec;
+        uint64_t kill_at = now_usec() + longest, deadline = kill_at + KILL_GRACE_USEC;
+        bool killed = false;
+        /* The kill timers are loop timers, which do not fire here: SIGKILL is sent by this loop instead. */
+        reap_children(s);
+        while (any_child(s)) {
+                uint64_t now = now_usec();
+                if (now >= deadline) {
+                        log_warn("supervisor: children still running after SIGKILL; giving up waiting");
+                        break;
+                }
+                if (!killed && now >= kill_at) {
+                        for (size_t i = 0; i < s->n_services; i++)
+                                if (s->services[i]->pid > 0)
+                                        (void) kill(s->services[i]->pid, SIGKILL);
+                        for (Service *svc = s->removed; svc; svc = svc->next_removed)
+                                if (svc->pid > 0)
+                                        (void) kill(svc->pid, SIGKILL);
+                        killed = true;
+                }
+                usleep(5 * 1000);
+                reap_children(s);
+        }
+        s->stopping_all = false;
+}
+
 int supervisor_status(Supervisor *s, const char *name, ServiceStatus *ret) {
         if (!ret)
                 return -EINVAL;
