@@ -1086,6 +1086,12 @@ static int stage(Cell *c, int archive_fd, const char *id, const char *new_dir, P
         r = store_open(db, &s);
         if (r >= 0)
                 r = settings_load(s, &set);
+        /* A session from the archive would come back from the past (one signed out since, too): every
+         * session ends with a restore, and the response says so. */
+        if (r >= 0) {
+                int k = store_session_delete_all(s);
+                r = k < 0 ? k : 0;
+        }
         settings_free(set);
         store_free(s);
         if (r < 0)

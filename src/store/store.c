@@ -410,6 +410,14 @@ int store_session_delete_user(Store *s, int64_t user_id, const uint8_t keep[32])
         return r < 0 ? r : sqlite3_changes(s->db);
 }
 
+int store_session_delete_all(Store *s) {
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM sessions");
+        if (!st)
+                return -EIO;
+        int r = store_step_done(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
 int store_session_prune(Store *s, int64_t now, int64_t idle_limit) {
         sqlite3_stmt *st = store_prepare(s, "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen + ?2 <= ?1");
         if (!st)

@@ -118,6 +118,7 @@ class BackupRestoreTest(BackupTestCase):
     def test_round_trip(self):
         p = self.picd
         early = p.make_token("read")
+        early_cookie, _ = p.login()
         self.set_name("alpha")
         self.write_state_file("keys/test-wg.key", "key-before")
         self.write_state_file("etc/dns/test.conf", "conf-before\n")
@@ -143,11 +144,18 @@ class BackupRestoreTest(BackupTestCase):
         self.write_state_file("keys/test-wg.key", "key-after")
         self.write_state_file("etc/after-backup.conf", "new\n")
         late = p.make_token("read")
+        late_cookie, _ = p.login()
+        self.assertEqual(p.get("/api/config", auth=False, headers={"Cookie": early_cookie}).status, 200)
         last_before_restore = p.get("/api/audit?limit=1").json["entries"][0]["id"]
 
         r = p.post(f"/api/config/restore/{bid}")
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["restored"])
+        # Every web session ends, and the response says so: none comes back from the archive either.
+        self.assertIs(r.json["sessions_ended"], True)
+        self.assertIn("sign in again", r.json["message"])
+        for cookie in (early_cookie, late_cookie):
+            self.assertEqual(p.get("/api/config", auth=False, headers={"Cookie": cookie}).status, 401)
         self.assertEqual(self.cell_name(), "alpha")
         with open(self.path("keys/test-wg.key")) as f:
             self.assertEqual(f.read(), "key-before")
