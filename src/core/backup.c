@@ -566,7 +566,10 @@ out:
 /* ---- archives ---- */
 
 static int archive_fail(struct archive *a, PicError *err, const char *what) {
-        return pic_error(err, -EIO, NULL, "%s: %s", what, AR->archive_error_string(a) ? AR->archive_error_string(a) : "error");
+        /* A full disk stays that (507 naming the file, from the caller), not an anonymous I/O error. */
+        int e = AR->archive_errno(a);
+        return pic_error(err, e == ENOSPC || e == EDQUOT ? -e : -EIO, NULL, "%s: %s", what,
+                         AR->archive_error_string(a) ? AR->archive_error_string(a) : "error");
 }
 
 static int archive_put(struct archive *a, const char *name, uint64_t size, mode_t mode, int64_t mtime, const void *buf,
@@ -742,7 +745,7 @@ int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
         /* The database through SQLite's online backup: a consistent copy while picd keeps running. */
         r = store_backup_to(c->store, db);
         if (r < 0) {
-                r = pic_error(err, r, NULL, "cannot copy the store: %s", strerror(-r));
+                r = pic_error(err, r, NULL, "cannot copy the store to %s: %s", db, strerror(-r));
                 goto out;
         }
         BackupFile *f = file_list_add(&files, DB_NAME);
@@ -792,6 +795,8 @@ int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
                 goto out;
         }
         r = write_archive(af.fd, manifest, snap, &files, info.created, err);
+        if (r == -ENOSPC || r == -EDQUOT)
+                r = pic_error(err, r, NULL, "cannot write %s: %s", dest, strerror(-r));
         if (r < 0)
                 goto out;
         struct stat st;
