@@ -212,6 +212,11 @@ sqlite3 *store_db(Store *s) {
         return s->db;
 }
 
+void store_release_memory(Store *s) {
+        if (s)
+                (void) sqlite3_db_release_memory(s->db);
+}
+
 const char *store_path(Store *s) {
         return s->path;
 }

@@ -14,6 +14,8 @@ int store_open(const char *path, Store **ret);
 Store *store_free(Store *s);
 int store_schema_version(Store *s);
 const char *store_path(Store *s);
+/* Hands back the page cache's unused memory (after one-off work such as a backup's online copy). */
+void store_release_memory(Store *s);
 
 /* Explicit transactions for multi-call changes: everything between begin and commit is all or nothing. */
 int store_begin(Store *s);

@@ -387,6 +387,34 @@ class HostileArchiveTest(BackupTestCase):
                 self.expect_rejected(bid)
                 self.assertFalse(os.path.lexists(self.path(name)))
 
+    def test_signed_modes_are_masked(self):
+        """A signed manifest chooses no mode a restore writes: world-writable or executable files come back 0644,
+        anything below keys/ 0600, and setuid is no mode at all (422)."""
+        bid, members = self.prepare("modes")
+        key = self.key()
+        info, data = members[0]
+        m = json.loads(data)
+        added = {"etc/world-writable.conf": 0o777, "etc/private.conf": 0o600, "keys/leaky.key": 0o644}
+        for name, mode in added.items():
+            m["files"].append({"path": name, "size": 2, "mode": mode, "sha256": hashlib.sha256(b"x\n").hexdigest()})
+            members.append((file_info(name, b"x\n"), b"x\n"))
+        members[0] = (info, sign(m, key))
+        write_members(self.archive(bid), members)
+        r = self.picd.post(f"/api/config/restore/{bid}")
+        self.assertEqual(r.status, 200, r)
+        modes = {n: os.stat(self.path(n)).st_mode & 0o7777 for n in added}
+        self.assertEqual(modes, {"etc/world-writable.conf": 0o644, "etc/private.conf": 0o600, "keys/leaky.key": 0o600})
+
+        bid, members = self.prepare("setuid")
+        info, data = members[0]
+        m = json.loads(data)
+        m["files"].append({"path": "etc/suid", "size": 2, "mode": 0o4755, "sha256": hashlib.sha256(b"x\n").hexdigest()})
+        members.append((file_info("etc/suid", b"x\n"), b"x\n"))
+        members[0] = (info, sign(m, self.key()))
+        write_members(self.archive(bid), members)
+        self.expect_rejected(bid)
+        self.assertFalse(os.path.exists(self.path("etc/suid")))
+
     def test_duplicate_member(self):
         bid, members = self.prepare("dup")
         db = next(x for x in members if x[0].name == "picd.db")
