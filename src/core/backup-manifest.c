@@ -111,6 +111,16 @@ static int manifest_mac(json_t *m, const uint8_t key[static BACKUP_KEY_BYTES],
         return 0;
 }
 
+int backup_manifest_sign(json_t *m, const uint8_t key[static BACKUP_KEY_BYTES]) {
+        uint8_t mac[crypto_auth_hmacsha256_BYTES];
+        char hex[sizeof mac * 2 + 1];
+        int r = manifest_mac(m, key, mac);
+        if (r < 0)
+                return r;
+        sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+        return json_object_set_new(m, "hmac", json_string(hex)) < 0 ? -ENOMEM : 0;
+}
+
 char *backup_manifest_build(const BackupManifestInfo *info, const BackupFileList *files,
                             const uint8_t key[static BACKUP_KEY_BYTES]) {
         json_t *arr = json_array();
@@ -121,16 +131,10 @@ char *backup_manifest_build(const BackupManifestInfo *info, const BackupFileList
         json_t *m = json_pack("{s:i, s:s, s:s, s:I, s:s, s:i, s:o}", "format", BACKUP_FORMAT, "picd_version",
                               PIC_VERSION, "id", info->id, "created", (json_int_t) info->created, "cell_name",
                               info->cell_name, "schema_version", info->schema_version, "files", arr);
-        if (!m)
-                return NULL;
-        uint8_t mac[crypto_auth_hmacsha256_BYTES];
-        char hex[sizeof mac * 2 + 1];
-        if (manifest_mac(m, key, mac) < 0) {
+        if (!m || backup_manifest_sign(m, key) < 0) {
                 json_decref(m);
                 return NULL;
         }
-        sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
-        json_object_set_new(m, "hmac", json_string(hex));
         char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         json_decref(m);
         return text;

@@ -60,6 +60,8 @@ typedef struct BackupManifestInfo {
 /* The manifest text (pretty JSON with "hmac"), or NULL when out of memory. Caller frees. */
 char *backup_manifest_build(const BackupManifestInfo *info, const BackupFileList *files,
                             const uint8_t key[static BACKUP_KEY_BYTES]);
+/* Sets m's "hmac" to the HMAC of everything else in m under key. */
+int backup_manifest_sign(json_t *m, const uint8_t key[static BACKUP_KEY_BYTES]);
 /* Whether m (a parsed manifest) carries a valid HMAC under key. */
 bool backup_manifest_signed_by(json_t *m, const uint8_t key[static BACKUP_KEY_BYTES]);
 /* Signature first (a foreign or altered manifest is not looked at further), then every field as strictly as if
