@@ -1070,9 +1070,9 @@ void supervisor_stop_all_blocking(Supervisor *s) {
         for (Service *svc = s->removed; svc; svc = svc->next_removed)
                 if (svc->stop_timeout_usec > longest)
                         longest = svc->stop_timeout_usec;
-        uint64_t kill_at = now_usec() + longest, deadline = kill_at + KILL_GRACE_USEC;
-        bool killed = false;
-        /* The kill timers are loop timers, which do not fire here: SIGKILL is sent by this loop instead. */
+        uint64_t t0 = now_usec(), deadline = t0 + longest + KILL_GRACE_USEC;
+        /* The kill timers are loop timers, which do not fire here: each child past its own stop timeout gets
+         * SIGKILL from this loop instead (again each round: harmless, an unreaped pid is not reused). */
         reap_children(s);
         while (any_child(s)) {
                 uint64_t now = now_usec();
@@ -1080,15 +1080,12 @@ void supervisor_stop_all_blocking(Supervisor *s) {
                         log_warn("supervisor: children still running after SIGKILL; giving up waiting");
                         break;
                 }
-                if (!killed && now >= kill_at) {
-                        for (size_t i = 0; i < s->n_services; i++)
-                                if (s->services[i]->pid > 0)
-                                        (void) kill(s->services[i]->pid, SIGKILL);
-                        for (Service *svc = s->removed; svc; svc = svc->next_removed)
-                                if (svc->pid > 0)
-                                        (void) kill(svc->pid, SIGKILL);
-                        killed = true;
-                }
+                for (size_t i = 0; i < s->n_services; i++)
+                        if (s->services[i]->pid > 0 && now >= t0 + s->services[i]->stop_timeout_usec)
+                                (void) kill(s->services[i]->pid, SIGKILL);
+                for (Service *svc = s->removed; svc; svc = svc->next_removed)
+                        if (svc->pid > 0 && now >= t0 + svc->stop_timeout_usec)
+                                (void) kill(svc->pid, SIGKILL);
                 usleep(5 * 1000);
                 reap_children(s);
         }
