@@ -47,8 +47,10 @@ static size_t read_full(int fd, void *buf, size_t n) {
 }
 
 /* Runs fn in a child and hands back its result, error and output (at most BACKUP_MANIFEST_MAX bytes). The child
- * ends with _exit: no atexit handler, stdio flush or sanitizer report of the parent's state runs twice. */
-static int run_in_child(child_fn fn, void *userdata, char **ret_out, size_t *ret_len, PicError *err) {
+ * ends with _exit: no atexit handler, stdio flush or sanitizer report of the parent's state runs twice. A child
+ * that dies returns `died`: reading, that is an archive libarchive could not survive (-EBADMSG, nothing was
+ * changed), writing an I/O failure. */
+static int run_in_child(child_fn fn, void *userdata, int died, char **ret_out, size_t *ret_len, PicError *err) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return pic_error(err, negative_errno(), NULL, "cannot start the archive worker: %m");
@@ -77,7 +79,7 @@ static int run_in_child(child_fn fn, void *userdata, char **ret_out, size_t *ret
         _cleanup_free_ char *out = NULL;
         int r = 0;
         if (read_full(p[0], &rep, sizeof rep) != sizeof rep)
-                r = pic_error(err, -EIO, NULL, "the archive worker died");
+                r = pic_error(err, died, NULL, "the archive worker died on this archive");
         else if (rep.r < 0) {
                 if (err)
                         *err = rep.err;
@@ -85,13 +87,13 @@ static int run_in_child(child_fn fn, void *userdata, char **ret_out, size_t *ret
         } else if (rep.len > BACKUP_MANIFEST_MAX || !(out = malloc((size_t) rep.len + 1)))
                 r = -ENOMEM;
         else if (read_full(p[0], out, (size_t) rep.len) != rep.len)
-                r = pic_error(err, -EIO, NULL, "the archive worker died");
+                r = pic_error(err, died, NULL, "the archive worker died on this archive");
         close(p[0]);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (r >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-                r = pic_error(err, -EIO, NULL, "the archive worker failed");
+                r = pic_error(err, died, NULL, "the archive worker failed on this archive");
         if (r < 0)
                 return r;
         if (ret_out) {
@@ -342,7 +344,7 @@ static int write_child(void *userdata, char **ret_out, size_t *ret_len, PicError
 int backup_archive_write(int fd, const char *manifest, const char *snap_dir, const BackupFileList *files, int64_t mtime,
                          PicError *err) {
         WriteArgs a = { fd, manifest, snap_dir, files, mtime };
-        return run_in_child(write_child, &a, NULL, NULL, err);
+        return run_in_child(write_child, &a, -EIO, NULL, NULL, err);
 }
 
 static int manifest_child(void *userdata, char **ret_out, size_t *ret_len, PicError *err) {
@@ -358,7 +360,7 @@ static int manifest_child(void *userdata, char **ret_out, size_t *ret_len, PicEr
 }
 
 int backup_archive_read_manifest(int fd, char **ret, size_t *ret_len, PicError *err) {
-        return run_in_child(manifest_child, &fd, ret, ret_len, err);
+        return run_in_child(manifest_child, &fd, -EBADMSG, ret, ret_len, err);
 }
 
 typedef struct ExtractArgs {
@@ -376,5 +378,5 @@ static int extract_child(void *userdata, char **ret_out, size_t *ret_len, PicErr
 int backup_archive_extract(int fd, const char *want_id, const uint8_t key[static BACKUP_KEY_BYTES], int new_fd,
                            PicError *err) {
         ExtractArgs a = { .fd = fd, .new_fd = new_fd, .id = want_id, .key = key };
-        return run_in_child(extract_child, &a, NULL, NULL, err);
+        return run_in_child(extract_child, &a, -EBADMSG, NULL, NULL, err);
 }
