@@ -32,6 +32,7 @@
 #include "core/backup-journal.h"
 #include "core/backup-manifest.h"
 
+/* Short local names for the layout and limits the backup-*.h modules share. */
 #define KEY_BYTES BACKUP_KEY_BYTES
 #define SHA_HEX BACKUP_SHA_HEX
 #define DB_NAME BACKUP_DB_NAME
