@@ -15,7 +15,7 @@
         X(archive_entry_free) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_set_size) \
         X(archive_entry_pathname) X(archive_entry_set_pathname) X(archive_entry_symlink)                  \
         X(archive_entry_hardlink) X(archive_entry_filetype) X(archive_entry_set_filetype)                 \
-        X(archive_entry_set_perm) X(archive_entry_set_mtime)
+        X(archive_entry_set_perm) X(archive_entry_set_mtime) X(archive_errno)
 
 typedef struct ArchiveLib {
 #define ARCHIVE_LIB_FIELD(f) __typeof__(&f) f;

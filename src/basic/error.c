@@ -13,8 +13,12 @@ const char *pic_error_code_from_errno(int r) {
                 return "not_found";
         case EEXIST:
         case EBUSY:
-        case ENOSPC:
                 return "conflict";
+        case EXFULL: /* a pool the cell hands out from (VPN addresses) has nothing left: not the disk */
+                return "exhausted";
+        case ENOSPC:
+        case EDQUOT:
+                return "insufficient_storage";
         case EADDRNOTAVAIL:
                 return "not_configured";
         case EACCES:

@@ -67,8 +67,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         if (r >= 0)
                 r = atomic_file_finish(&f);
         if (r < 0) {
-                atomic_file_abort(&f);
-                return pic_error(err, r, NULL, "cannot write %s: %s", f.tmp, strerror(-r));
+                atomic_file_abort(&f); /* clears f.tmp: name the file the caller asked for */
+                return pic_error(err, r, NULL, "cannot write %s: %s", path, strerror(-r));
         }
         if (check) {
                 r = check(f.tmp, userdata, err);

@@ -70,6 +70,8 @@ int cmd_backup_restore(Cli *c, char **args, size_t n) {
                 api_print_raw(&r);
         else {
                 printf("Restored backup %s.\n", text_sanitize(args[0], b, sizeof b));
+                if (json_is_true(json_object_get(r.json, "sessions_ended")))
+                        printf("Every web session has ended: sign in again. API tokens are those of the backup.\n");
                 json_t *pending = json_object_get(r.json, "pending");
                 if (json_is_true(json_object_get(r.json, "restart_required")) || json_array_size(pending) > 0)
                         printf("Some restored settings wait for a restart: run `pic config apply`.\n");

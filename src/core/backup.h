@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "basic/error.h"
+#include "core/backup-journal.h" /* backup_recover() */
 #include "core/cell.h"
 
 /* Ids follow [a-z0-9][a-z0-9-]*, at most 64 characters ("pic-20250101-120000-a1b2c3"). */
@@ -34,13 +35,8 @@ int backup_delete(Cell *c, const char *id, PicError *err);
 /* All or nothing: -EINVAL/-ENOENT as above; -EBADMSG when the archive is damaged, truncated, tampered
  * with, signed by another key or holds an entry that is not a plain file listed in its manifest — and
  * then nothing changed. On success the store, keys/ and etc/ are the archive's (the audit trail is carried
- * forward), c->store and c->settings are reopened, and every service is re-synced with a restart; the
- * names of the re-synced services are appended to ret_services (may be NULL). If re-syncing fails the old
- * state is put back and the error returned. */
+ * forward), c->store and c->settings are reopened, and every service is stopped and started again as at
+ * boot (setup included); the names of the restarted services are appended to ret_services (may be NULL).
+ * If re-syncing fails the old state is put back and the error returned. */
 int backup_restore(Cell *c, const char *id, json_t *ret_services, PicError *err);
 
-/* Called by picd before the store is opened: finishes a restore that was interrupted after its journal
- * was written (the staged files were verified before that), and removes unjournaled staging dirs and
- * temp files of interrupted backups. Returns 1 if it completed a restore, 0 if there was none, negative
- * errno on failure (-EBADMSG for a damaged journal: then picd must not start). */
-int backup_recover(const char *state_dir);

@@ -334,6 +334,36 @@ void cell_stop_services(Cell *c) {
         c->nft = nft_free(c->nft);
 }
 
+void cell_services_down(Cell *c) {
+        supervisor_stop_all_blocking(c->supervisor);
+        for (size_t i = c->n_services; i > 0; i--)
+                if (c->services[i - 1]->teardown)
+                        c->services[i - 1]->teardown(c);
+        /* Forgotten by the supervisor too, so the next sync takes the first-start path, setup included. */
+        for (size_t i = 0; i < c->n_services; i++)
+                (void) supervisor_remove(c->supervisor, c->services[i]->name);
+}
+
+int cell_services_up(Cell *c, json_t *ret_names, PicError *err) {
+        int k = cell_attach(c);
+        if (k < 0)
+                return pic_error(err, k, NULL, "a service module watches a setting no module declares");
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceOps *ops = c->services[i];
+                int r = 0;
+                /* A daemon's setup runs inside the sync (first start); one without a process runs it here. */
+                if (!ops->argv && ops->setup && (!ops->enabled || ops->enabled(c)))
+                        r = ops->setup(c, err);
+                if (r >= 0)
+                        r = cell_service_sync(c, ops, false, err);
+                if (r < 0)
+                        return r;
+                if (ret_names && cell_service_is_listed(ops))
+                        json_array_append_new(ret_names, json_string(ops->name));
+        }
+        return 0;
+}
+
 int cell_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
         size_t done = 0;
         int r = 0;

@@ -146,6 +146,14 @@ void cell_start_services(Cell *c);
 int cell_apply_settings(Cell *c, char *const *keys, size_t n_keys, bool restart, json_t *ret_services,
                         PicError *err);
 void cell_stop_services(Cell *c);
+/* For a restore, which swaps the state every daemon and generated file derives from: stops every daemon
+ * (synchronously), drops every module's live state and forgets the daemons, so that cell_services_up() then
+ * takes the whole first-start path on the new state — setup (generated dirs such as dnsmasq's hosts.d, keys
+ * loaded again), render, start. */
+void cell_services_down(Cell *c);
+/* Starts every enabled module as at boot; unlike cell_start_services, stops at and returns the first
+ * failure. Appends the names of the modules brought up to ret_names (may be NULL). */
+int cell_services_up(Cell *c, json_t *ret_names, PicError *err);
 
 /* Runs an nftables script in the cell's namespace as one transaction through the cell's one context (its
  * ruleset cache makes small edits cheap even with 10,000 elements). On failure *ret_error gets nft's own

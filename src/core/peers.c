@@ -127,7 +127,7 @@ static int allocate_ip(Cell *c, uint32_t *ret, PicError *err) {
         }
         free(taken);
         if (cand > last)
-                return pic_error(err, -ENOSPC, "ip", "the VPN subnet is full");
+                return pic_error(err, -EXFULL, "ip", "the VPN subnet is full");
         *ret = cand;
         return 0;
 }

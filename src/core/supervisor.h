@@ -71,6 +71,9 @@ int supervisor_stop(Supervisor *s, const char *name);
 int supervisor_restart(Supervisor *s, const char *name);
 /* Synchronous stop of every child for shutdown: runs the loop until all are reaped (bounded by timeouts). */
 void supervisor_stop_all(Supervisor *s);
+/* The same without running the loop, for callers inside a loop callback (an API request): a nested loop
+ * would dispatch other events, that request included, again. Polls waitpid; SIGKILL after the timeout. */
+void supervisor_stop_all_blocking(Supervisor *s);
 
 int supervisor_status(Supervisor *s, const char *name, ServiceStatus *ret);
 /* Names in registration order; the array and strings belong to the supervisor, valid until add/remove. */

@@ -65,7 +65,7 @@ int http_status_from_errno(int r) {
                 return 404;
         case EEXIST:
         case EBUSY:
-        case ENOSPC:
+        case EXFULL:
         case EADDRNOTAVAIL: /* the cell lacks a setting the request needs (e.g. wireguard.endpoint) */
                 return 409;
         case E2BIG:
@@ -74,6 +74,9 @@ int http_status_from_errno(int r) {
                 return 413;
         case EBADMSG:
                 return 422;
+        case ENOSPC: /* the disk, never "name taken": clients read 409 that way */
+        case EDQUOT:
+                return 507;
         case EAGAIN:
                 return 429;
         case EHOSTDOWN:
@@ -191,6 +194,19 @@ static void audit(HttpRequest *req, HttpResponse *resp) {
                 log_error_errno(r, "cannot write audit record for %s %s", req->method, req->path);
 }
 
+/* A disk that filled up inside the store reaches here as a message without a file; the store is the file
+ * every mutation writes, so it is named (a message with a path in it already names its file). */
+static void name_full_file(HttpRequest *req, HttpResponse *resp) {
+        json_t *e = json_object_get(resp->json, "error");
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        const char *db = req->cell->store ? store_path(req->cell->store) : NULL;
+        if (!msg || !db || strchr(msg, '/'))
+                return;
+        char text[1024];
+        snprintf(text, sizeof text, "%s (writing %s)", msg, db);
+        json_object_set_new(e, "message", json_string(text));
+}
+
 static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_unix) {
         size_t n_routes;
         const Route *routes = http_routes(&n_routes);
@@ -263,6 +279,8 @@ static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_u
         route->handler(req, resp);
         if (resp->status == 0)
                 http_reply_error(resp, 500, "internal", NULL, "handler produced no response");
+        if (resp->status == 507)
+                name_full_file(req, resp);
 audit:
         if (is_mutation(req->method) && !(route->flags & ROUTE_NO_AUDIT))
                 audit(req, resp);

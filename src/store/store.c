@@ -212,6 +212,11 @@ sqlite3 *store_db(Store *s) {
         return s->db;
 }
 
+void store_release_memory(Store *s) {
+        if (s)
+                (void) sqlite3_db_release_memory(s->db);
+}
+
 const char *store_path(Store *s) {
         return s->path;
 }
@@ -406,6 +411,14 @@ int store_session_delete_user(Store *s, int64_t user_id, const uint8_t keep[32])
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
         sqlite3_bind_blob(st, 2, keep ? keep : none, 32, SQLITE_STATIC);
+        int r = store_step_done(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_session_delete_all(Store *s) {
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM sessions");
+        if (!st)
+                return -EIO;
         int r = store_step_done(s, st);
         return r < 0 ? r : sqlite3_changes(s->db);
 }

@@ -14,6 +14,8 @@ int store_open(const char *path, Store **ret);
 Store *store_free(Store *s);
 int store_schema_version(Store *s);
 const char *store_path(Store *s);
+/* Hands back the page cache's unused memory (after one-off work such as a backup's online copy). */
+void store_release_memory(Store *s);
 
 /* Explicit transactions for multi-call changes: everything between begin and commit is all or nothing. */
 int store_begin(Store *s);
@@ -59,6 +61,8 @@ int store_session_touch(Store *s, const uint8_t hash[32], int64_t now);
 int store_session_delete(Store *s, const uint8_t hash[32]);
 /* Deletes every session of user except keep (may be NULL); returns how many. */
 int store_session_delete_user(Store *s, int64_t user_id, const uint8_t keep[32]);
+/* Deletes every session (a restored store: its sessions would come back from the past); returns how many. */
+int store_session_delete_all(Store *s);
 int store_session_prune(Store *s, int64_t now, int64_t idle_limit);
 
 /* ---- API tokens (stored hashed) ---- */

@@ -11,10 +11,12 @@ import secrets
 import shutil
 import sys
 import tarfile
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pic import PicdTestCase, main  # noqa: E402
+from pic import SLOW, Netns, PicdTestCase, main, run, unique, wait_for  # noqa: E402
+from test_dhcp import SCRIPT as DHCP_HOOK  # noqa: E402
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HMAC_CONTEXT = b"pic-backup-manifest-v1\n"
@@ -116,6 +118,7 @@ class BackupRestoreTest(BackupTestCase):
     def test_round_trip(self):
         p = self.picd
         early = p.make_token("read")
+        early_cookie, _ = p.login()
         self.set_name("alpha")
         self.write_state_file("keys/test-wg.key", "key-before")
         self.write_state_file("etc/dns/test.conf", "conf-before\n")
@@ -141,11 +144,18 @@ class BackupRestoreTest(BackupTestCase):
         self.write_state_file("keys/test-wg.key", "key-after")
         self.write_state_file("etc/after-backup.conf", "new\n")
         late = p.make_token("read")
+        late_cookie, _ = p.login()
+        self.assertEqual(p.get("/api/config", auth=False, headers={"Cookie": early_cookie}).status, 200)
         last_before_restore = p.get("/api/audit?limit=1").json["entries"][0]["id"]
 
         r = p.post(f"/api/config/restore/{bid}")
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["restored"])
+        # Every web session ends, and the response says so: none comes back from the archive either.
+        self.assertIs(r.json["sessions_ended"], True)
+        self.assertIn("sign in again", r.json["message"])
+        for cookie in (early_cookie, late_cookie):
+            self.assertEqual(p.get("/api/config", auth=False, headers={"Cookie": cookie}).status, 401)
         self.assertEqual(self.cell_name(), "alpha")
         with open(self.path("keys/test-wg.key")) as f:
             self.assertEqual(f.read(), "key-before")
@@ -205,6 +215,71 @@ class BackupRestoreTest(BackupTestCase):
                 self.assertError(self.picd.delete(f"/api/config/backups/{bid}", token=tok), 403)
         self.assertError(self.picd.post("/api/config/backup", auth=False), 401)
         self.assertTrue(os.path.exists(self.archive(bid)))
+
+
+class RestoreLeavesDaemonsWhole(BackupTestCase):
+    """A restore runs every module's start path again: dnsmasq's hosts.d (empty, so not in the archive) is
+    there again and a reservation made after the restore is served to a real DHCP client."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.TemporaryDirectory(prefix="restore-dhcp-")
+        cls.script = os.path.join(cls.tmp.name, "hook.sh")
+        with open(cls.script, "w") as f:
+            f.write(DHCP_HOOK)
+        os.chmod(cls.script, 0o755)
+        cls.client = Netns()
+        cls.cell_if, cls.client_if = unique("rc")[:15], unique("rl")[:15]
+        try:
+            run("ip", "link", "add", cls.cell_if, "netns", cls.picd.netns, "type", "veth", "peer", "name",
+                cls.client_if, "netns", cls.client.name)
+            run("ip", "-n", cls.picd.netns, "addr", "add", "192.168.214.1/24", "dev", cls.cell_if)
+            run("ip", "-n", cls.picd.netns, "link", "set", cls.cell_if, "up")
+            run("ip", "-n", cls.client.name, "link", "set", cls.client_if, "address", "02:14:00:00:00:01")
+            run("ip", "-n", cls.client.name, "link", "set", cls.client_if, "up")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.client.delete()
+            cls.tmp.cleanup()
+        finally:
+            super().tearDownClass()
+
+    def dhcp_state(self):
+        return next(s for s in self.picd.get("/api/services").json["services"] if s["name"] == "dhcp")
+
+    def lease_ip(self):
+        out = os.path.join(self.tmp.name, "lease-" + self.client_if)
+        if os.path.exists(out):
+            os.unlink(out)
+        self.client.exec("udhcpc", "-i", self.client_if, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", self.script,
+                         timeout=30 * SLOW)
+        with open(out) as f:
+            return dict(line.split("=", 1) for line in f.read().splitlines())["ip"]
+
+    def test_reservation_after_restore_is_served(self):
+        p = self.picd
+        r = p.put("/api/config", {"dhcp": {"enabled": True, "interface": self.cell_if,
+                                           "range_start": "192.168.214.100", "range_end": "192.168.214.150"}})
+        self.assertEqual(r.status, 200, r)
+        wait_for(lambda: self.dhcp_state()["state"] == "running", what="dnsmasq running")
+        bid = self.backup()
+        pid_before = self.dhcp_state()["pid"]
+        r = p.post(f"/api/config/restore/{bid}")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("dhcp", r.json["restarted"])
+        state = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] != pid_before else None)(
+            self.dhcp_state()), what="dnsmasq running again")
+        r = p.post("/api/dhcp/reservations", {"mac": "02:14:00:00:00:01", "ip": "192.168.214.20", "hostname": "nas"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.lease_ip(), "192.168.214.20")
+        self.assertEqual(self.dhcp_state()["pid"], state["pid"], "a reservation must not need a restart")
+        self.assertNotIn("bad dynamic directory", p.logs())
 
 
 class HostileArchiveTest(BackupTestCase):
@@ -311,6 +386,34 @@ class HostileArchiveTest(BackupTestCase):
                 write_members(self.archive(bid), members)
                 self.expect_rejected(bid)
                 self.assertFalse(os.path.lexists(self.path(name)))
+
+    def test_signed_modes_are_masked(self):
+        """A signed manifest chooses no mode a restore writes: world-writable or executable files come back 0644,
+        anything below keys/ 0600, and setuid is no mode at all (422)."""
+        bid, members = self.prepare("modes")
+        key = self.key()
+        info, data = members[0]
+        m = json.loads(data)
+        added = {"etc/world-writable.conf": 0o777, "etc/private.conf": 0o600, "keys/leaky.key": 0o644}
+        for name, mode in added.items():
+            m["files"].append({"path": name, "size": 2, "mode": mode, "sha256": hashlib.sha256(b"x\n").hexdigest()})
+            members.append((file_info(name, b"x\n"), b"x\n"))
+        members[0] = (info, sign(m, key))
+        write_members(self.archive(bid), members)
+        r = self.picd.post(f"/api/config/restore/{bid}")
+        self.assertEqual(r.status, 200, r)
+        modes = {n: os.stat(self.path(n)).st_mode & 0o7777 for n in added}
+        self.assertEqual(modes, {"etc/world-writable.conf": 0o644, "etc/private.conf": 0o600, "keys/leaky.key": 0o600})
+
+        bid, members = self.prepare("setuid")
+        info, data = members[0]
+        m = json.loads(data)
+        m["files"].append({"path": "etc/suid", "size": 2, "mode": 0o4755, "sha256": hashlib.sha256(b"x\n").hexdigest()})
+        members.append((file_info("etc/suid", b"x\n"), b"x\n"))
+        members[0] = (info, sign(m, self.key()))
+        write_members(self.archive(bid), members)
+        self.expect_rejected(bid)
+        self.assertFalse(os.path.exists(self.path("etc/suid")))
 
     def test_duplicate_member(self):
         bid, members = self.prepare("dup")

@@ -293,6 +293,7 @@ class CliTest(PicdTestCase):
             self.assertExit(self.picd.cli("config", "set", "cell_name", changed), 0)
             res = self.picd.cli("backup", "restore", backup_id)
             self.assertExit(res, 0)
+            self.assertIn("Every web session has ended: sign in again.", res.stdout)
             self.assertEqual(self.config()["cell_name"], saved)
             res = self.picd.cli("backup", "restore", "no-such-backup")
             self.assertExit(res, 1)

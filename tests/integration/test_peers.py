@@ -154,6 +154,7 @@ class PeerValidationTest(PicdTestCase):
         before = self.cell.snapshot()
         r = self.picd.post("/api/peers", {"name": "p5"})
         self.assertError(r, 409, "ip")
+        self.assertEqual(r.json["error"]["code"], "exhausted")  # a full subnet, not a full disk (507)
         self.assertIn("full", r.json["error"]["message"])
         self.assertEqual(self.cell.snapshot(), before)
         # Freed addresses are reused.

@@ -1,5 +1,6 @@
-/* Unit tests of core/backup.c: the id grammar, crash recovery of a journaled restore from every point of
- * the swap (the state must end old or new, never a mix), and an in-process backup/restore round trip. */
+/* Unit tests of core/backup*.c: the id grammar, the manifest (mode mask, signature, strict fields), crash
+ * recovery of a journaled restore from every point of the swap (the state must end old or new, never a mix), and
+ * an in-process backup/restore round trip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "basic/fileio.h"
+#include "core/backup-manifest.h"
 #include "core/backup.h"
 
 static char *make_tmpdir(void) {
@@ -123,6 +125,70 @@ static void assert_old_state(const char *d) {
         assert_string_equal(get(d, "etc/dns/e"), "old-etc");
         assert_true(present(d, "etc/only-old"));
         assert_false(present(d, STAGING));
+}
+
+static const uint8_t test_key[BACKUP_KEY_BYTES] = { 1, 2, 3 };
+
+static char *manifest_of(const char *const *paths, const mode_t *modes, size_t n, const uint8_t *key) {
+        BackupFileList l = { 0 };
+        for (size_t i = 0; i < n; i++) {
+                BackupFile *f = backup_file_list_add(&l, paths[i]);
+                assert_non_null(f);
+                f->size = 1;
+                f->mode = modes[i];
+                memset(f->sha256, 'a', BACKUP_SHA_HEX - 1);
+                f->sha256[BACKUP_SHA_HEX - 1] = '\0';
+        }
+        BackupManifestInfo info = { .id = "pic-1", .created = 1, .cell_name = "c", .schema_version = 1 };
+        char *text = backup_manifest_build(&info, &l, key);
+        assert_non_null(text);
+        backup_file_list_done(&l);
+        return text;
+}
+
+static void test_manifest_masks_modes(void **state) {
+        assert_int_equal(backup_mode_mask("etc/a.conf", 0644), 0644);
+        assert_int_equal(backup_mode_mask("etc/a.conf", 0777), 0644);
+        assert_int_equal(backup_mode_mask("etc/a.conf", 04755), 0644);
+        assert_int_equal(backup_mode_mask("etc/a.conf", 0700), 0600);
+        assert_int_equal(backup_mode_mask("etc/a.conf", 0), 0600);
+        assert_int_equal(backup_mode_mask("keys/wg.key", 0644), 0600);
+        assert_int_equal(backup_mode_mask("picd.db", 0666), 0600);
+
+        const char *paths[] = { "picd.db", "etc/dns/unbound.conf", "etc/x", "keys/wg.key" };
+        const mode_t modes[] = { 0600, 0644, 0777, 0644 };
+        char *text = manifest_of(paths, modes, 4, test_key);
+        BackupFileList l = { 0 };
+        PicError err = { 0 };
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), 0);
+        assert_int_equal(l.n, 4);
+        const mode_t want[] = { 0600, 0644, 0644, 0600 };
+        for (size_t i = 0; i < 4; i++) {
+                assert_string_equal(l.v[i].path, paths[i]);
+                assert_int_equal(l.v[i].mode, want[i]);
+        }
+        backup_file_list_done(&l);
+
+        /* Another key, another id, or one changed byte: refused, with a reason. */
+        const uint8_t other[BACKUP_KEY_BYTES] = { 9 };
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", other, &l, &err), -EBADMSG);
+        assert_non_null(strstr(err.message, "backup key"));
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-2", test_key, &l, &err), -EBADMSG);
+        char *p = strstr(text, "unbound");
+        p[0] = 'U';
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        free(text);
+
+        /* Signed, but setuid is no mode at all; and a path that climbs out is refused whatever the signature. */
+        const char *bad_paths[] = { "picd.db", "etc/suid" };
+        const mode_t bad_modes[] = { 0600, 04755 };
+        text = manifest_of(bad_paths, bad_modes, 2, test_key);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        free(text);
+        const char *esc_paths[] = { "picd.db", "etc/../../x" };
+        text = manifest_of(esc_paths, modes, 2, test_key);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        free(text);
 }
 
 static void test_recover_rolls_forward_from_every_step(void **state) {
@@ -332,6 +398,7 @@ static void test_round_trip(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_id_grammar),
+                cmocka_unit_test(test_manifest_masks_modes),
                 cmocka_unit_test(test_recover_rolls_forward_from_every_step),
                 cmocka_unit_test(test_recover_drops_unjournaled_staging),
                 cmocka_unit_test(test_recover_revert_direction),

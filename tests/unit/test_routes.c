@@ -41,7 +41,12 @@ static void test_status_map(void **state) {
         assert_int_equal(http_status_from_errno(-EPERM), 403);
         assert_int_equal(http_status_from_errno(-ENOENT), 404);
         assert_int_equal(http_status_from_errno(-EEXIST), 409);
-        assert_int_equal(http_status_from_errno(-ENOSPC), 409);
+        /* A full disk is never "name taken"; a full VPN subnet is a conflict with its own code. */
+        assert_int_equal(http_status_from_errno(-ENOSPC), 507);
+        assert_int_equal(http_status_from_errno(-EDQUOT), 507);
+        assert_string_equal(pic_error_code_from_errno(-ENOSPC), "insufficient_storage");
+        assert_int_equal(http_status_from_errno(-EXFULL), 409);
+        assert_string_equal(pic_error_code_from_errno(-EXFULL), "exhausted");
         assert_int_equal(http_status_from_errno(-E2BIG), 413);
         assert_int_equal(http_status_from_errno(-EBADMSG), 422);
         assert_int_equal(http_status_from_errno(-EAGAIN), 429);

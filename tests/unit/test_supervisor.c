@@ -512,6 +512,43 @@ static void test_stop_all_then_usable(void **state) {
         assert_int_equal(status_of(f, "one").state, SERVICE_RUNNING);
 }
 
+static void mark_fired(Loop *l, void *userdata) {
+        *(bool *) userdata = true;
+}
+
+/* The restore stops every daemon from inside an API request: a nested loop would dispatch that request again.
+ * The blocking stop reaps (and kills what ignores SIGTERM) without running the loop. */
+static void test_stop_all_blocking_runs_no_loop(void **state) {
+        Fixture *f = *state;
+        char *calm[] = { testchild(), "--print", "ready", "--sleep-forever", NULL };
+        char *stubborn[] = { testchild(), "--ignore-term", "--print", "ready", "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "calm", .argv = calm }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "stubborn", .argv = stubborn,
+                                                                  .stop_timeout_usec = 200 * USEC_PER_MSEC }), 0);
+        assert_int_equal(supervisor_start(f->sup, "calm"), 0);
+        assert_int_equal(supervisor_start(f->sup, "stubborn"), 0);
+        pid_t p1 = status_of(f, "calm").pid, p2 = status_of(f, "stubborn").pid;
+        assert_true(wait_logs(f, "calm", "ready", 2000));
+        assert_true(wait_logs(f, "stubborn", "ready", 2000));
+
+        bool fired = false;
+        LoopTimer *t = NULL;
+        assert_int_equal(loop_add_timer(f->loop, 0, mark_fired, &fired, &t), 0);
+        uint64_t t0 = now_usec();
+        supervisor_stop_all_blocking(f->sup);
+        uint64_t took = now_usec() - t0;
+        assert_false(fired);
+        assert_int_equal(status_of(f, "calm").state, SERVICE_STOPPED);
+        assert_int_equal(status_of(f, "stubborn").state, SERVICE_STOPPED);
+        assert_int_equal(status_of(f, "stubborn").last_exit_signal, SIGKILL);
+        assert_true(took >= 200 * USEC_PER_MSEC && took < 3 * USEC_PER_SEC);
+        assert_reaped(p1);
+        assert_reaped(p2);
+        loop_cancel_timer(f->loop, t);
+        assert_int_equal(supervisor_start(f->sup, "calm"), 0);
+        assert_int_equal(status_of(f, "calm").state, SERVICE_RUNNING);
+}
+
 static void test_remove_running(void **state) {
         Fixture *f = *state;
         char *argv[] = { testchild(), "--sleep-forever", NULL };
@@ -666,6 +703,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_restart_counts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_stops_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_all_then_usable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_all_blocking_runs_no_loop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_remove_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_add_validation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_log_ring_keeps_last_whole_lines, setup, teardown),

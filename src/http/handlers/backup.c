@@ -43,6 +43,9 @@ int http_restore_post(HttpRequest *req, HttpResponse *resp) {
                 return http_reply_errno(resp, r, &err);
         }
         snprintf(resp->audit_detail, sizeof resp->audit_detail, "restored backup %s", req->params[0]);
-        return http_reply(resp, 200, json_pack("{s:s, s:b, s:o}", "id", req->params[0], "restored", 1, "restarted",
-                                               services));
+        return http_reply(resp, 200,
+                          json_pack("{s:s, s:b, s:o, s:b, s:s}", "id", req->params[0], "restored", 1, "restarted", services,
+                                    "sessions_ended", 1, "message",
+                                    "Restored. Every web session has ended: sign in again. API tokens are those of "
+                                    "the backup."));
 }
