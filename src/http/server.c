@@ -155,14 +155,19 @@ static void resolve_remote(HttpRequest *req, bool is_unix) {
                 return;
         const char *last = strrchr(xff, ',');
         last = last ? last + 1 : xff;
-        while (*last == ' ')
-                last++;
-        char cand[IPV4_STRLEN + 8];
-        snprintf(cand, sizeof cand, "%s", last);
-        cand[strcspn(cand, " ")] = '\0';
-        uint32_t ip;
-        if (ipv4_parse(cand, &ip) == 0)
-                snprintf(req->remote, sizeof req->remote, "%s", cand);
+        char ip[IP_STRLEN];
+        if (ip_client_parse(last, ip) == 0) {
+                snprintf(req->remote, sizeof req->remote, "%s", ip);
+                return;
+        }
+        /* Not an address: never fall back to the proxy's own (often local) address, which would make the
+         * client local and put every such client in one login rate-limit bucket. "xff:" + the entry's
+         * printable characters is no address (so never local) and a key of its own. */
+        size_t o = (size_t) snprintf(req->remote, sizeof req->remote, "xff:");
+        for (const char *p = last; *p && o + 1 < sizeof req->remote; p++)
+                if (*p > ' ' && *p < 0x7f && *p != '"' && *p != '\\')
+                        req->remote[o++] = *p;
+        req->remote[o] = '\0';
 }
 
 /* Local: loopback, the unix socket, or inside the cell's own networks (VPN subnet, service range). */
