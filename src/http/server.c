@@ -46,7 +46,9 @@ struct HttpServer {
 /* One request across libmicrohttpd's calls: admitted (route, auth, limits) on its headers, then its body. */
 typedef struct ReqCtx {
         HttpRequest req;
+        HttpResponse resp;
         const Route *route;
+        bool refused; /* resp holds the refusal, sent once the (absent) body is complete */
         char scratch[1024];
         SecretBuf body;
         bool too_large;
@@ -217,9 +219,14 @@ static bool content_type_is_json(const char *ct) {
         return *ct == '\0' || *ct == ';';
 }
 
+static bool announces_body(HttpRequest *req) {
+        const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        return (cl && cl[strspn(cl, "0")] != '\0') || http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
 /* Everything decided on the headers alone, before a byte of the body is read: route, credentials, CSRF,
  * the local-only layer, the declared size and the media type. Returns false with resp filled when the
- * request is refused; libmicrohttpd then answers without reading the body (nor sending 100 Continue). */
+ * request is refused; one that announces a body is answered without reading it (nor sending 100 Continue). */
 static bool admit(ReqCtx *rc, HttpResponse *resp, bool is_unix) {
         HttpRequest *req = &rc->req;
         size_t n_routes;
@@ -279,8 +286,7 @@ static bool admit(ReqCtx *rc, HttpResponse *resp, bool is_unix) {
                 http_reply_error(resp, 413, "too_large", NULL, "request body exceeds 1 MiB");
                 goto refused;
         }
-        bool has_body = declared > 0 || http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        if (has_body && !content_type_is_json(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        if (announces_body(req) && !content_type_is_json(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
                 http_reply_error(resp, 415, "unsupported_media_type", NULL,
                                  "request body must be JSON, sent with Content-Type: application/json");
                 goto refused;
@@ -367,6 +373,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, HttpRequest *req, Http
         enum MHD_Result ret = send_response(conn, resp, allow ? allow_copy : NULL);
         json_decref(resp->json);
         free(resp->raw);
+        *resp = (HttpResponse) { 0 };
         json_decref(req->body);
         req->body = NULL;
         return ret;
@@ -388,15 +395,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                           .via_unix = l->is_unix };
                 if (l->is_unix)
                         http_auth_unix_peer(&rc->req);
-                HttpResponse resp = { 0 };
-                if (!admit(rc, &resp, l->is_unix))
-                        return reply(conn, &rc->req, &resp);
+                if (!admit(rc, &rc->resp, l->is_unix)) {
+                        /* A refused body is never read: answering now makes libmicrohttpd skip it and close.
+                         * Without a body the answer waits for the next call, like any reply, so the
+                         * connection stays open for the next request. */
+                        if (announces_body(&rc->req))
+                                return reply(conn, &rc->req, &rc->resp);
+                        rc->refused = true;
+                }
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
                 /* Memory follows the bytes that arrived, not the declared length (which costs nothing to
                  * send). A chunked body has no declared length: it is cut off here and answered 413 at its end. */
-                if (!rc->too_large) {
+                if (!rc->too_large && !rc->refused) {
                         int r = secret_buf_append(&rc->body, upload_data, *upload_data_size, BODY_MAX);
                         if (r == -ENOMEM)
                                 return MHD_NO;
@@ -408,9 +420,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *upload_data_size = 0;
                 return MHD_YES;
         }
-        HttpResponse resp = { 0 };
-        dispatch(rc, &resp);
-        return reply(conn, &rc->req, &resp);
+        if (!rc->refused)
+                dispatch(rc, &rc->resp);
+        return reply(conn, &rc->req, &rc->resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -418,6 +430,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!rc)
                 return;
         secret_buf_done(&rc->body); /* a login or password change carried a password */
+        json_decref(rc->resp.json); /* a refusal never sent: the connection closed first */
+        free(rc->resp.raw);
+        json_decref(rc->req.body);
         free(rc);
         *con_cls = NULL;
 }

@@ -79,6 +79,20 @@ class BodyTest(PicdTestCase):
         sock.close()
         self.assertError(r, 404)
 
+    def test_a_refusal_without_a_body_keeps_the_connection(self):
+        conn = http.client.HTTPConnection(self.picd.host, self.picd.port, timeout=WAIT * SLOW)
+        try:
+            for method, path, status in (("GET", "/api/peers", 401), ("GET", "/nothing", 404),
+                                         ("DELETE", "/health", 405), ("GET", "/health", 200)):
+                conn.request(method, path)
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, status)
+                self.assertNotEqual((r.getheader("Connection") or "").lower(), "close", (method, path))
+                self.assertIsNotNone(conn.sock, (method, path))
+        finally:
+            conn.close()
+
     def test_declared_oversize_body_is_413_before_it_is_sent(self):
         first, r, sock = self.headers_only("POST", "/api/peers", (1 << 20) + 1,
                                            f"Authorization: Bearer {self.picd.token}\r\nExpect: 100-continue\r\n")
