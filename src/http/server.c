@@ -48,7 +48,8 @@ typedef struct ReqCtx {
         HttpRequest req;
         HttpResponse resp;
         const Route *route;
-        bool refused; /* resp holds the refusal, sent once the (absent) body is complete */
+        bool refused; /* resp holds the refusal, sent once the body is complete (absent or dropped) */
+        bool drain;   /* the refusal may wait for the body, which is read and dropped */
         char scratch[1024];
         SecretBuf body;
         bool too_large;
@@ -282,6 +283,10 @@ static bool admit(ReqCtx *rc, HttpResponse *resp, bool is_unix) {
         }
         const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
         uint64_t declared = 0;
+        /* From here a client with credentials is authorized: a refusal may wait until its body is read and
+         * dropped (never stored), so a client that is still sending gets the answer rather than a reset
+         * connection. Nobody's body on a public route (login) is read for a refusal. */
+        rc->drain = route->auth != AUTH_PUBLIC;
         if (cl && parse_uint(cl, 0, UINT64_MAX, &declared) == 0 && declared > BODY_MAX) {
                 http_reply_error(resp, 413, "too_large", NULL, "request body exceeds 1 MiB");
                 goto refused;
@@ -396,10 +401,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (l->is_unix)
                         http_auth_unix_peer(&rc->req);
                 if (!admit(rc, &rc->resp, l->is_unix)) {
-                        /* A refused body is never read: answering now makes libmicrohttpd skip it and close.
-                         * Without a body the answer waits for the next call, like any reply, so the
-                         * connection stays open for the next request. */
-                        if (announces_body(&rc->req))
+                        /* Answering now makes libmicrohttpd skip the body and close the connection: so it is for
+                         * anyone not authorized, and for a client that waits for "100 Continue" (nothing is in
+                         * flight). Its close resets a connection with body bytes still arriving, so an
+                         * authorized client that already sends gets its answer after the body (dropped, never
+                         * stored). Without a body the answer waits for the next call like any reply, which
+                         * keeps the connection open. */
+                        const char *expect = http_header(&rc->req, MHD_HTTP_HEADER_EXPECT);
+                        if (announces_body(&rc->req) &&
+                            (!rc->drain || (expect && strcasecmp(expect, "100-continue") == 0)))
                                 return reply(conn, &rc->req, &rc->resp);
                         rc->refused = true;
                 }

@@ -103,6 +103,19 @@ class BodyTest(PicdTestCase):
         finally:
             sock.close()
 
+    def test_an_authorized_client_already_sending_gets_its_413_not_a_reset(self):
+        # No Expect: the client sends 4 MiB at once. Answering before the body would close a connection with
+        # bytes still arriving (a reset: http.client raises instead of showing the 413).
+        r = self.picd.request("PUT", "/api/config", raw=b'{"cell_name":"' + b"a" * (4 << 20) + b'"}',
+                              headers={"Content-Type": "application/json"})
+        self.assertError(r, 413)
+        r = self.picd.request("PUT", "/api/config", raw=b'{"cell_name":"' + b"a" * (4 << 20) + b'"}',
+                              headers={"Content-Type": "text/plain"})
+        self.assertError(r, 413)
+        r = self.picd.request("PUT", "/api/config", raw=b'{"cell_name":"' + b"a" * (900 << 10) + b'"}',
+                              headers={"Content-Type": "text/plain"})
+        self.assertError(r, 415)
+
     def token_body(self, name, pad):
         return b'{"name": "' + name.encode() + b'", "scope": "read"' + b" " * pad + b"}"
 
