@@ -3,10 +3,13 @@ before it reads a body, so a refused request is answered without its body being 
 arrive in any pieces up to 1 MiB; a body that is not declared JSON is refused with 415."""
 import http.client
 import json
+import os
+import re
 import socket
 import time
+import unittest
 
-from pic import SLOW, PicdTestCase, Response, main, run, unique
+from pic import SLOW, SOURCE, PicdTestCase, Response, main, run, unique
 
 WAIT = 10  # seconds (scaled by SLOW): picd answers at once; without the fix it waits for a body never sent
 
@@ -192,6 +195,27 @@ class BodyTest(PicdTestCase):
         self.assertError(r, 415)
         # a POST without a body (apply) is not affected
         self.assertEqual(self.picd.post("/api/config/apply").status, 200)
+
+
+class OpenapiTest(unittest.TestCase):
+    def test_every_operation_with_a_body_documents_415(self):
+        ops, key = {}, None
+        with open(os.path.join(SOURCE, "api", "openapi.yaml")) as f:
+            for line in f:
+                m = re.match(r"^  (/\S*):\s*$", line)
+                if m:
+                    path = m.group(1)
+                m = re.match(r"^    (get|put|post|delete|patch):\s*$", line)
+                if m:
+                    key = (m.group(1).upper(), path)
+                    ops[key] = set()
+                elif key and re.match(r"^      requestBody:", line):
+                    ops[key].add("body")
+                elif key and re.match(r"""^        ['"]415['"]:""", line):
+                    ops[key].add("415")
+        with_body = [k for k, v in ops.items() if "body" in v]
+        self.assertGreaterEqual(len(with_body), 9)
+        self.assertEqual([k for k in with_body if "415" not in ops[k]], [])
 
 
 if __name__ == "__main__":
