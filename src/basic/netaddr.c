@@ -45,6 +45,67 @@ bool ipv6_is_valid(const char *s) {
         return s && strlen(s) < INET6_ADDRSTRLEN && strchr(s, ':') && inet_pton(AF_INET6, s, &a) == 1;
 }
 
+static bool port_is_valid(const char *s) {
+        uint64_t port;
+        return parse_uint(s, 1, 65535, &port) == 0;
+}
+
+int ip_client_parse(const char *s, char ret[static IP_STRLEN]) {
+        if (!s)
+                return -EINVAL;
+        while (*s == ' ' || *s == '\t')
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        /* The longest valid form is "[" + an IPv6 address + "]:65535". */
+        char buf[IP_STRLEN + 8];
+        if (n == 0 || n >= sizeof buf)
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+
+        char *host = buf;
+        if (buf[0] == '[') {
+                char *close = strchr(buf, ']');
+                if (!close || (close[1] && (close[1] != ':' || !port_is_valid(close + 2))))
+                        return -EINVAL;
+                *close = '\0';
+                host = buf + 1;
+                if (!strchr(host, ':'))
+                        return -EINVAL; /* brackets are for IPv6 only */
+        } else {
+                char *colon = strchr(buf, ':');
+                /* exactly one colon: IPv4 with a port; more: a bare IPv6 address */
+                if (colon && !strchr(colon + 1, ':')) {
+                        if (!port_is_valid(colon + 1))
+                                return -EINVAL;
+                        *colon = '\0';
+                        if (!strchr(buf, '.'))
+                                return -EINVAL;
+                }
+        }
+
+        uint32_t v4;
+        if (ipv4_parse(host, &v4) == 0) {
+                ipv4_format(v4, ret);
+                return 0;
+        }
+        struct in6_addr a;
+        /* inet_pton takes no zone index ("%eth0") and no other text around the address. */
+        if (!strchr(host, ':') || inet_pton(AF_INET6, host, &a) != 1)
+                return -EINVAL;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+                v4 = (uint32_t) a.s6_addr[12] << 24 | (uint32_t) a.s6_addr[13] << 16 | (uint32_t) a.s6_addr[14] << 8 |
+                     a.s6_addr[15];
+                ipv4_format(v4, ret);
+                return 0;
+        }
+        if (!inet_ntop(AF_INET6, &a, ret, IP_STRLEN))
+                return -EINVAL;
+        return 0;
+}
+
 int cidr4_parse(const char *s, bool require_prefix, Cidr4 *ret) {
         if (!s || strlen(s) >= CIDR4_STRLEN)
                 return -EINVAL;

@@ -11,10 +11,15 @@ typedef struct Cidr4 {
 
 #define IPV4_STRLEN 16
 #define CIDR4_STRLEN 19
+#define IP_STRLEN 46 /* INET6_ADDRSTRLEN */
 
 /* Dotted quad, exactly four decimal parts 0..255, no leading zeros. */
 int ipv4_parse(const char *s, uint32_t *ret);
 bool ipv6_is_valid(const char *s);
+/* A client address as a proxy reports it (one X-Forwarded-For entry): IPv4 or IPv6, optionally with a port
+ * ("203.0.113.9:4444", "[2001:db8::1]:443") and surrounding blanks. Writes the address in canonical form
+ * (IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4); -EINVAL for anything else. */
+int ip_client_parse(const char *s, char ret[static IP_STRLEN]);
 /* "a.b.c.d/len". A bare address is -EINVAL when require_prefix, else /32. */
 int cidr4_parse(const char *s, bool require_prefix, Cidr4 *ret);
 uint32_t cidr4_mask(const Cidr4 *c);

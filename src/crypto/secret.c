@@ -24,6 +24,47 @@ void secret_free(void *p) {
         free(p);
 }
 
+int secret_buf_reserve(SecretBuf *b, size_t size) {
+        if (size >= SIZE_MAX / 2)
+                return -E2BIG;
+        if (size < b->cap)
+                return 0;
+        char *n = malloc(size + 1);
+        if (!n)
+                return -ENOMEM;
+        if (b->len)
+                memcpy(n, b->data, b->len);
+        n[b->len] = '\0';
+        secret_free(b->data);
+        b->data = n;
+        b->cap = size + 1;
+        return 0;
+}
+
+int secret_buf_append(SecretBuf *b, const void *p, size_t n, size_t max) {
+        if (n > max || b->len > max - n)
+                return -E2BIG;
+        size_t need = b->len + n;
+        if (need >= b->cap) {
+                size_t size = b->cap ? b->cap * 2 : 1024;
+                while (size < need && size < SIZE_MAX / 4)
+                        size *= 2;
+                size = size > max ? max : size;
+                int r = secret_buf_reserve(b, size > need ? size : need);
+                if (r < 0)
+                        return r;
+        }
+        memcpy(b->data + b->len, p, n);
+        b->len = need;
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+void secret_buf_done(SecretBuf *b) {
+        secret_free(b->data);
+        *b = (SecretBuf) { 0 };
+}
+
 int secret_token_new(char ret[static SECRET_TOKEN_STRLEN]) {
         uint8_t raw[SECRET_TOKEN_BYTES];
         randombytes_buf(raw, sizeof raw);

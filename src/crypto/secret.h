@@ -15,6 +15,19 @@ void secret_wipe(void *p, size_t n);
 /* free() that first wipes the whole allocation: for buffers that may hold keys or tokens (response
  * bodies, jansson's strings), whose length the freeing code does not know. */
 void secret_free(void *p);
+/* A growable buffer for bytes that may hold a secret (a request body carrying a password). It grows
+ * geometrically, so filling it costs time linear in its length; each growth copies into a new allocation
+ * and wipes the old one, because realloc() could leave an unwiped copy behind. Always NUL-terminated.
+ * The owner releases it with secret_buf_done(), which wipes it. */
+typedef struct SecretBuf {
+        char *data;
+        size_t len, cap;
+} SecretBuf;
+/* Makes room for size bytes (plus the NUL) in one allocation, e.g. a declared Content-Length. */
+int secret_buf_reserve(SecretBuf *b, size_t size);
+/* -E2BIG (buffer unchanged) when the result would exceed max bytes; -ENOMEM. */
+int secret_buf_append(SecretBuf *b, const void *p, size_t n, size_t max);
+void secret_buf_done(SecretBuf *b);
 /* Random token for people or programs to hold: "pic_" + base64url. */
 int secret_token_new(char ret[static SECRET_TOKEN_STRLEN]);
 /* Random URL-safe text of exactly len characters (len < 128). */

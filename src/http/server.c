@@ -1,5 +1,6 @@
-/* libmicrohttpd glue: accepts, body collection with a hard cap (413), routing (404/405 + Allow), auth and
- * CSRF checks, the local-only layer, JSON parsing, dispatch, audit of every mutation, and the reply. */
+/* libmicrohttpd glue: accepts; on the headers alone routing (404/405 + Allow), auth and CSRF checks, the
+ * local-only layer, size (413) and media type (415); then body collection with a hard cap, JSON parsing,
+ * dispatch, audit of every mutation, and the reply. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -42,10 +43,15 @@ struct HttpServer {
         int port;
 };
 
+/* One request across libmicrohttpd's calls: admitted (route, auth, limits) on its headers, then its body. */
 typedef struct ReqCtx {
+        HttpRequest req;
+        HttpResponse resp;
+        const Route *route;
+        bool refused; /* resp holds the refusal, sent once the body is complete (absent or dropped) */
+        bool drain;   /* the refusal may wait for the body, which is read and dropped */
         char scratch[1024];
-        char *body;
-        size_t len;
+        SecretBuf body;
         bool too_large;
 } ReqCtx;
 
@@ -158,14 +164,19 @@ static void resolve_remote(HttpRequest *req, bool is_unix) {
                 return;
         const char *last = strrchr(xff, ',');
         last = last ? last + 1 : xff;
-        while (*last == ' ')
-                last++;
-        char cand[IPV4_STRLEN + 8];
-        snprintf(cand, sizeof cand, "%s", last);
-        cand[strcspn(cand, " ")] = '\0';
-        uint32_t ip;
-        if (ipv4_parse(cand, &ip) == 0)
-                snprintf(req->remote, sizeof req->remote, "%s", cand);
+        char ip[IP_STRLEN];
+        if (ip_client_parse(last, ip) == 0) {
+                snprintf(req->remote, sizeof req->remote, "%s", ip);
+                return;
+        }
+        /* Not an address: never fall back to the proxy's own (often local) address, which would make the
+         * client local and put every such client in one login rate-limit bucket. "xff:" + the entry's
+         * printable characters is no address (so never local) and a key of its own. */
+        size_t o = (size_t) snprintf(req->remote, sizeof req->remote, "xff:");
+        for (const char *p = last; *p && o + 1 < sizeof req->remote; p++)
+                if (*p > ' ' && *p < 0x7f && *p != '"' && *p != '\\')
+                        req->remote[o++] = *p;
+        req->remote[o] = '\0';
 }
 
 /* Local: loopback, the unix socket, or inside the cell's own networks (VPN subnet, service range). */
@@ -207,21 +218,46 @@ static void name_full_file(HttpRequest *req, HttpResponse *resp) {
         json_object_set_new(e, "message", json_string(text));
 }
 
-static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_unix) {
+static void audit_mutation(ReqCtx *rc, HttpResponse *resp) {
+        if (is_mutation(rc->req.method) && !(rc->route->flags & ROUTE_NO_AUDIT))
+                audit(&rc->req, resp);
+}
+
+/* application/json in any case, optionally with parameters ("; charset=utf-8"). */
+static bool content_type_is_json(const char *ct) {
+        static const char json[] = "application/json";
+        if (!ct)
+                return false;
+        ct += strspn(ct, " \t");
+        if (strncasecmp(ct, json, sizeof json - 1) != 0)
+                return false;
+        ct += sizeof json - 1;
+        ct += strspn(ct, " \t");
+        return *ct == '\0' || *ct == ';';
+}
+
+static bool announces_body(HttpRequest *req) {
+        const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        return (cl && cl[strspn(cl, "0")] != '\0') || http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* Everything decided on the headers alone, before a byte of the body is read: route, credentials, CSRF,
+ * the local-only layer, the declared size and the media type. Returns false with resp filled when the
+ * request is refused; one that announces a body is answered without reading it (nor sending 100 Continue). */
+static bool admit(ReqCtx *rc, HttpResponse *resp, bool is_unix) {
+        HttpRequest *req = &rc->req;
         size_t n_routes;
         const Route *routes = http_routes(&n_routes);
-        const Route *route = NULL;
         char allow[128] = "";
-        /* Holds the path parameters handlers see through req->params; lives until the reply is sent. */
-        char *scratch = rc->scratch;
 
         resolve_remote(req, is_unix);
         for (size_t i = 0; i < n_routes; i++) {
                 size_t np = 0;
-                if (!http_route_match(routes[i].pattern, req->path, req->params, &np, scratch, sizeof rc->scratch))
+                /* scratch holds the path parameters handlers see through req->params. */
+                if (!http_route_match(routes[i].pattern, req->path, req->params, &np, rc->scratch, sizeof rc->scratch))
                         continue;
                 if (streq(routes[i].method, req->method) || (streq(req->method, "HEAD") && streq(routes[i].method, "GET"))) {
-                        route = &routes[i];
+                        rc->route = &routes[i];
                         req->n_params = np;
                         break;
                 }
@@ -231,13 +267,14 @@ static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_u
                         strncat(allow, routes[i].method, sizeof allow - strlen(allow) - 1);
                 }
         }
+        const Route *route = rc->route;
         if (!route) {
                 if (*allow) {
                         http_reply_error(resp, 405, "method_not_allowed", NULL, "method not allowed on this path");
                         json_object_set_new(resp->json, "allow", json_string(allow));
                 } else
                         http_reply_error(resp, 404, "not_found", NULL, "no such API path");
-                return;
+                return false;
         }
         if (route->auth != AUTH_PUBLIC) {
                 int r = http_auth_resolve(req, &req->who);
@@ -245,30 +282,54 @@ static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_u
                         http_reply_error(resp, 401, "unauthorized", NULL,
                                          r == -EKEYEXPIRED ? "credentials expired; log in again"
                                                            : "authentication required");
-                        goto audit;
+                        goto refused;
                 }
                 if (req->who.level < route->auth) {
                         http_reply_error(resp, 403, "forbidden", NULL, "this credential's scope does not allow this");
-                        goto audit;
+                        goto refused;
                 }
                 if (req->who.kind == PRINCIPAL_SESSION && is_mutation(req->method) && !http_auth_csrf_ok(req)) {
                         http_reply_error(resp, 403, "csrf", NULL, "missing or wrong X-CSRF-Token header");
-                        goto audit;
+                        goto refused;
                 }
         }
         if ((route->flags & ROUTE_LOCAL_ONLY) && !remote_is_local(req)) {
                 http_reply_error(resp, 403, "local_only", NULL, "this operation is allowed only from the cell's own networks");
-                goto audit;
+                goto refused;
         }
+        const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        uint64_t declared = 0;
+        /* From here a client with credentials is authorized: a refusal may wait until its body is read and
+         * dropped (never stored), so a client that is still sending gets the answer rather than a reset
+         * connection. Nobody's body on a public route (login) is read for a refusal. */
+        rc->drain = route->auth != AUTH_PUBLIC;
+        if (cl && parse_uint(cl, 0, UINT64_MAX, &declared) == 0 && declared > BODY_MAX) {
+                http_reply_error(resp, 413, "too_large", NULL, "request body exceeds 1 MiB");
+                goto refused;
+        }
+        if (announces_body(req) && !content_type_is_json(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+                http_reply_error(resp, 415, "unsupported_media_type", NULL,
+                                 "request body must be JSON, sent with Content-Type: application/json");
+                goto refused;
+        }
+        return true;
+refused:
+        audit_mutation(rc, resp);
+        return false;
+}
+
+/* The body has arrived: parse it, run the handler, audit. */
+static void dispatch(ReqCtx *rc, HttpResponse *resp) {
+        HttpRequest *req = &rc->req;
         if (rc->too_large) {
                 http_reply_error(resp, 413, "too_large", NULL, "request body exceeds 1 MiB");
                 goto audit;
         }
-        if (rc->len > 0) {
+        if (rc->body.len > 0) {
                 json_error_t jerr;
-                req->body = json_loadb(rc->body, rc->len, JSON_REJECT_DUPLICATES, &jerr);
-                req->raw_body = rc->body;
-                req->raw_body_len = rc->len;
+                req->body = json_loadb(rc->body.data, rc->body.len, JSON_REJECT_DUPLICATES, &jerr);
+                req->raw_body = rc->body.data;
+                req->raw_body_len = rc->body.len;
                 if (!req->body) {
                         char msg[256];
                         snprintf(msg, sizeof msg, "request body is not valid JSON: %s (line %d)", jerr.text, jerr.line);
@@ -276,14 +337,13 @@ static void dispatch(HttpRequest *req, HttpResponse *resp, ReqCtx *rc, bool is_u
                         goto audit;
                 }
         }
-        route->handler(req, resp);
+        rc->route->handler(req, resp);
         if (resp->status == 0)
                 http_reply_error(resp, 500, "internal", NULL, "handler produced no response");
         if (resp->status == 507)
                 name_full_file(req, resp);
 audit:
-        if (is_mutation(req->method) && !(route->flags & ROUTE_NO_AUDIT))
-                audit(req, resp);
+        audit_mutation(rc, resp);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *resp, const char *allow_hdr) {
@@ -324,70 +384,83 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *
         return ret;
 }
 
+static enum MHD_Result reply(struct MHD_Connection *conn, HttpRequest *req, HttpResponse *resp) {
+        const char *allow = NULL;
+        if (resp->status == 405 && resp->json)
+                allow = json_string_value(json_object_get(resp->json, "allow"));
+        char allow_copy[128] = "";
+        if (allow) {
+                snprintf(allow_copy, sizeof allow_copy, "%s", allow);
+                json_object_del(resp->json, "allow");
+        }
+        enum MHD_Result ret = send_response(conn, resp, allow ? allow_copy : NULL);
+        json_decref(resp->json);
+        free(resp->raw);
+        *resp = (HttpResponse) { 0 };
+        json_decref(req->body);
+        req->body = NULL;
+        return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         Listener *l = cls;
         ReqCtx *rc = *con_cls;
         if (!rc) {
+                /* Headers complete, body not read yet. */
                 rc = calloc(1, sizeof *rc);
                 if (!rc)
                         return MHD_NO;
                 *con_cls = rc;
-                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                uint64_t n;
-                if (cl && parse_uint(cl, 0, UINT64_MAX, &n) == 0 && n > BODY_MAX)
-                        rc->too_large = true;
+                /* url and method live in the connection's pool until the request completes. */
+                rc->req = (HttpRequest) { .cell = l->server->cell, .conn = conn, .method = method, .path = url,
+                                          .via_unix = l->is_unix };
+                if (l->is_unix)
+                        http_auth_unix_peer(&rc->req);
+                if (!admit(rc, &rc->resp, l->is_unix)) {
+                        /* Answering now makes libmicrohttpd skip the body and close the connection: so it is for
+                         * anyone not authorized, and for a client that waits for "100 Continue" (nothing is in
+                         * flight). Its close resets a connection with body bytes still arriving, so an
+                         * authorized client that already sends gets its answer after the body (dropped, never
+                         * stored). Without a body the answer waits for the next call like any reply, which
+                         * keeps the connection open. */
+                        const char *expect = http_header(&rc->req, MHD_HTTP_HEADER_EXPECT);
+                        if (announces_body(&rc->req) &&
+                            (!rc->drain || (expect && strcasecmp(expect, "100-continue") == 0)))
+                                return reply(conn, &rc->req, &rc->resp);
+                        rc->refused = true;
+                }
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
-                if (!rc->too_large && rc->len + *upload_data_size <= BODY_MAX) {
-                        /* Not realloc(): it could leave an unwiped copy of a password behind. */
-                        char *n = malloc(rc->len + *upload_data_size + 1);
-                        if (!n)
+                /* Memory follows the bytes that arrived, not the declared length (which costs nothing to
+                 * send). A chunked body has no declared length: it is cut off here and answered 413 at its end. */
+                if (!rc->too_large && !rc->refused) {
+                        int r = secret_buf_append(&rc->body, upload_data, *upload_data_size, BODY_MAX);
+                        if (r == -ENOMEM)
                                 return MHD_NO;
-                        if (rc->len)
-                                memcpy(n, rc->body, rc->len);
-                        secret_free(rc->body);
-                        rc->body = n;
-                        memcpy(rc->body + rc->len, upload_data, *upload_data_size);
-                        rc->len += *upload_data_size;
-                        rc->body[rc->len] = '\0';
-                } else {
-                        rc->too_large = true;
-                        secret_free(rc->body);
-                        rc->body = NULL;
-                        rc->len = 0;
+                        if (r < 0) {
+                                rc->too_large = true;
+                                secret_buf_done(&rc->body);
+                        }
                 }
                 *upload_data_size = 0;
                 return MHD_YES;
         }
-
-        HttpRequest req = { .cell = l->server->cell, .conn = conn, .method = method, .path = url, .via_unix = l->is_unix };
-        HttpResponse resp = { 0 };
-        if (l->is_unix)
-                http_auth_unix_peer(&req);
-        dispatch(&req, &resp, rc, l->is_unix);
-        const char *allow = NULL;
-        if (resp.status == 405 && resp.json)
-                allow = json_string_value(json_object_get(resp.json, "allow"));
-        char allow_copy[128] = "";
-        if (allow) {
-                snprintf(allow_copy, sizeof allow_copy, "%s", allow);
-                json_object_del(resp.json, "allow");
-        }
-        enum MHD_Result ret = send_response(conn, &resp, allow ? allow_copy : NULL);
-        json_decref(resp.json);
-        free(resp.raw);
-        json_decref(req.body);
-        return ret;
+        if (!rc->refused)
+                dispatch(rc, &rc->resp);
+        return reply(conn, &rc->req, &rc->resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         ReqCtx *rc = *con_cls;
         if (!rc)
                 return;
-        secret_free(rc->body); /* a login or password change carried a password */
+        secret_buf_done(&rc->body); /* a login or password change carried a password */
+        json_decref(rc->resp.json); /* a refusal never sent: the connection closed first */
+        free(rc->resp.raw);
+        json_decref(rc->req.body);
         free(rc);
         *con_cls = NULL;
 }

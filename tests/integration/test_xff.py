@@ -1,10 +1,11 @@
 """The "local only" layer seen from another host: picd runs in one namespace, a client in another joined by
 a veth pair. A spoofed X-Forwarded-For is ignored unless it comes from the configured trusted proxy, and
-then only its right-most entry counts."""
+then only its right-most entry counts. Behind a proxy on the cell's own host, an entry that is not a plain
+IPv4 address (IPv6, address:port, garbage, empty) is still the client, never the proxy's local address."""
 import json
 import unittest
 
-from pic import ApiAssertions, Netns, Picd, Response, main, run, veth_pair
+from pic import ApiAssertions, Netns, Picd, PicdTestCase, Response, main, run, veth_pair
 
 SERVER_IP, CLIENT_IP = "192.168.250.1", "192.168.250.2"
 
@@ -102,6 +103,57 @@ class XffTest(unittest.TestCase, ApiAssertions):
         self.assertIn(CLIENT_IP, remotes)       # direct calls: the socket peer
         self.assertIn("127.0.0.1", remotes)     # through the trusted proxy: its right-most entry
         self.assertNotIn("10.0.0.2", remotes)   # spoofed while no proxy was trusted: never believed
+
+
+class XffLocalProxyTest(PicdTestCase):
+    """The trusted proxy runs on the cell's host (127.0.0.1), so its own address is local: only what it
+    forwards decides whether the client is."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.picd.put("/api/config", {"api": {"trusted_proxy": "127.0.0.1"}})
+        assert r.status == 200, r
+
+    def apply(self, xff):
+        return self.picd.post("/api/config/apply", headers={"X-Forwarded-For": xff})
+
+    def login(self, xff, password):
+        return self.picd.request("POST", "/api/auth/login", auth=False, headers={"X-Forwarded-For": xff},
+                                 body={"username": "admin", "password": password})
+
+    def test_1_unparsable_or_remote_forwarded_entries_are_not_local(self):
+        for xff in ("2001:db8::1", "203.0.113.9:4444", "[2001:db8::1]:443", "garbage", "", "1.2.3.4, ",
+                    "::ffff:203.0.113.9", "127.0.0.1:0", "[127.0.0.1]", "::1%lo"):
+            with self.subTest(xff=xff):
+                r = self.apply(xff)
+                self.assertError(r, 403)
+                self.assertEqual(r.json["error"]["code"], "local_only")
+
+    def test_2_local_forwarded_entries_in_any_form_are_local(self):
+        for xff in ("127.0.0.1", "::1", "[::1]:8080", "127.0.0.1:5555", "203.0.113.9, ::ffff:127.0.0.1"):
+            with self.subTest(xff=xff):
+                self.assertEqual(self.apply(xff).status, 200)
+
+    def test_3_audit_names_the_forwarded_client(self):
+        self.apply("2001:DB8:0::7")
+        self.apply("203.0.113.9:4444")
+        self.apply("garbage")
+        entries = self.picd.get("/api/audit?limit=100").json["entries"]
+        remotes = {e["remote"] for e in entries if e["path"] == "/api/config/apply"}
+        self.assertIn("2001:db8::7", remotes)   # canonical form
+        self.assertIn("203.0.113.9", remotes)   # the proxy's port is not part of the client
+        self.assertIn("xff:garbage", remotes)   # unparsable: recorded as such, not as the proxy
+
+    def test_4_unparsable_clients_do_not_share_the_proxys_rate_limit_bucket(self):
+        for _ in range(5):
+            self.assertEqual(self.login("garbage", "wrong-password").status, 401)
+        # that client is limited ...
+        self.assertEqual(self.login("garbage", self.picd.admin_password()).status, 429)
+        # ... but not every other client whose entry is not a plain IPv4 address, nor the proxy itself
+        for xff in ("2001:db8::1", "203.0.113.9:4444", "", "other-garbage", "127.0.0.1"):
+            with self.subTest(xff=xff):
+                self.assertEqual(self.login(xff, self.picd.admin_password()).status, 200)
 
 
 if __name__ == "__main__":

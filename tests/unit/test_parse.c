@@ -131,11 +131,41 @@ static void test_cidr(void **state) {
         assert_true(cidr4_host(&c, 16, &ip) < 0);
 }
 
+/* X-Forwarded-For entries: every address form a proxy writes is the client; anything else is refused so the
+ * caller never falls back to the proxy's own address. */
+static void test_client_addr(void **state) {
+        static const struct {
+                const char *in, *out;
+        } good[] = {
+                { "203.0.113.9", "203.0.113.9" },     { " 203.0.113.9 ", "203.0.113.9" },
+                { "203.0.113.9:4444", "203.0.113.9" }, { "2001:DB8:0::1", "2001:db8::1" },
+                { "[2001:db8::1]", "2001:db8::1" },    { "[2001:db8::1]:443", "2001:db8::1" },
+                { "::1", "::1" },                      { "::ffff:127.0.0.1", "127.0.0.1" },
+                { "[::ffff:10.0.0.2]:80", "10.0.0.2" },
+        };
+        char ip[IP_STRLEN];
+        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+                assert_int_equal(ip_client_parse(good[i].in, ip), 0);
+                assert_string_equal(ip, good[i].out);
+        }
+        const char *bad[] = { "", " ", "garbage", "203.0.113.9:", "203.0.113.9:0", "203.0.113.9:65536",
+                              "203.0.113.9:44x", "[203.0.113.9]", "[2001:db8::1", "[2001:db8::1]x", "[2001:db8::1]:",
+                              "::1%lo", "2001:db8::1:", "unknown", "1.2.3.4 5.6.7.8", "_hidden", "localhost:80",
+                              "0x7f.0.0.1", "127.1", ":80" };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                assert_true(ip_client_parse(bad[i], ip) < 0);
+        char longer[200];
+        memset(longer, '1', sizeof longer - 1);
+        longer[sizeof longer - 1] = '\0';
+        assert_true(ip_client_parse(longer, ip) < 0);
+        assert_true(ip_client_parse(NULL, ip) < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_uint), cmocka_unit_test(test_names),  cmocka_unit_test(test_dns_names),
                 cmocka_unit_test(test_endpoints),  cmocka_unit_test(test_config_text), cmocka_unit_test(test_ipv4),
-                cmocka_unit_test(test_cidr),
+                cmocka_unit_test(test_cidr),       cmocka_unit_test(test_client_addr),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
