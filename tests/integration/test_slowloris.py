@@ -244,9 +244,15 @@ class SlowlorisTest(unittest.TestCase):
         try:
             for _ in range(300):
                 socks.append(self.connect_from(ATTACKER))
-            time.sleep(0.5)
-            dropped = sum(1 for s in socks if self._eof(s))
-            self.assertGreaterEqual(dropped, 300 - 64, "picd kept more than 64 connections of one address")
+            # picd closes the surplus as it accepts it. Bounded well below the 5 s header deadline (not scaled
+            # for slow builds), so what is counted here is the per-address limit, not the deadline.
+            deadline = time.monotonic() + 3
+            while True:
+                dropped = sum(1 for s in socks if self._eof(s))
+                if dropped >= 300 - 64 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertGreaterEqual(dropped, 300 - 64, "picd kept more than 64 connections of one address open")
             status, took = self.health_from(USER)
             self.assertEqual(status, 200)
             self.assertLess(took, ANSWER_S)
