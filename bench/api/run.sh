@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench/api: throughput and latency of picd's GET /health and GET /api/config under wrk, next to nginx serving
-# the very same bytes as static files (1 worker = like for like, auto = machine ceiling), plus picd's RSS.
+# the very same bytes as static files (1 worker = like for like, auto = machine ceiling), plus picd's RSS, and
+# picd once more while a slowloris client holds 2,000 unfinished requests open from another loopback address.
 #
-# Usage: bench/api/run.sh BUILD_DIR      (as root; loopback only; about 80 s with the defaults)
+# Usage: bench/api/run.sh BUILD_DIR      (as root; loopback only; about 110 s with the defaults)
 # Knobs (environment): BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_THREADS=1 BENCH_CONNECTIONS=32
+#                      BENCH_SLOWLORIS=2000
 # Exit: 0 targets met, 1 a target missed (or a run had errors), 2 set-up failure.
 set -euo pipefail
 
@@ -16,12 +18,13 @@ DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 THREADS=${BENCH_THREADS:-1}
 CONNS=${BENCH_CONNECTIONS:-32}
-for v in DURATION WARMUP THREADS CONNS; do
+SLOWLORIS=${BENCH_SLOWLORIS:-2000}
+for v in DURATION WARMUP THREADS CONNS SLOWLORIS; do
         [[ ${!v} =~ ^[0-9]{1,4}$ ]] || { echo "bench/api: $v must be a small integer" >&2; exit 2; }
 done
-# Six measured runs (2 paths x 3 servers): keep the whole thing under two minutes.
-if [ "$DURATION" -lt 1 ] || [ $((DURATION + WARMUP)) -gt 16 ] || [ "$THREADS" -lt 1 ] || [ "$CONNS" -lt "$THREADS" ]; then
-        echo "bench/api: need DURATION >= 1, DURATION + WARMUP <= 16, 1 <= THREADS <= CONNECTIONS" >&2
+# Eight measured runs (2 paths x 3 servers, and picd under slowloris): keep the whole thing about two minutes.
+if [ "$SLOWLORIS" -lt 1 ] || [ "$DURATION" -lt 1 ] || [ $((DURATION + WARMUP)) -gt 16 ] || [ "$THREADS" -lt 1 ] || [ "$CONNS" -lt "$THREADS" ]; then
+        echo "bench/api: need DURATION >= 1, DURATION + WARMUP <= 16, 1 <= THREADS <= CONNECTIONS, SLOWLORIS >= 1" >&2
         exit 2
 fi
 
@@ -50,6 +53,7 @@ PICD_PID=
 NGINX_PID_1=
 NGINX_PID_auto=
 WRK_PID=
+SLOW_PID=
 NETNS_OURS=0
 
 # Stops one child by PID: the polite signal, up to 5 s, then SIGKILL; always reaped.
@@ -69,6 +73,7 @@ cleanup() {
         local rc=$?
         trap - EXIT INT TERM
         stop_pid "$WRK_PID" TERM
+        stop_pid "$SLOW_PID" TERM
         stop_pid "$NGINX_PID_1" QUIT
         stop_pid "$NGINX_PID_auto" QUIT
         stop_pid "$PICD_PID" TERM
@@ -224,7 +229,38 @@ EOF
         done
 }
 
+# The slowloris client: another loopback address (the whole 127/8 is local, nothing is added to any interface),
+# so its connections count against their own per-address share, not wrk's. start_slowloris waits until all
+# of them had their handshake; stop_slowloris appends what it saw to SLOW_RESULTS.
+SLOW_SOURCE=127.0.0.2
+start_slowloris() {
+        local out=$TMP/slowloris.out
+        : >"$out"
+        taskset -c "$CLIENT_CPU" python3 "$HERE/slowloris.py" "$SLOW_SOURCE" 127.0.0.1 "$PICD_PORT" "$SLOWLORIS" \
+                >"$out" 2>"$TMP/slowloris.err" &
+        SLOW_PID=$!
+        for _ in $(seq 400); do
+                grep -q '^ready ' "$out" && break
+                kill -0 "$SLOW_PID" 2>/dev/null || { cat "$TMP/slowloris.err" >&2; die "the slowloris client died"; }
+                sleep 0.1
+        done
+        grep -q '^ready ' "$out" || die "the slowloris client did not get its connections open within 40 s"
+        echo "  slowloris   $(sed -n 's/^ready //p' "$out") of $SLOWLORIS connections from $SLOW_SOURCE had their handshake"
+}
+stop_slowloris() {
+        local path=$1
+        stop_pid "$SLOW_PID" TERM
+        SLOW_PID=
+        local line
+        line=$(grep '^{' "$TMP/slowloris.out" || true)
+        [ -n "$line" ] || die "the slowloris client printed no summary"
+        python3 -c 'import json, sys; r = json.loads(sys.argv[2]); r["path"] = sys.argv[1]; print(json.dumps(r))' \
+                "$path" "$line" >>"$SLOW_RESULTS"
+}
+
 RESULTS=$TMP/results.jsonl
+SLOW_RESULTS=$TMP/slowloris.jsonl
+: >"$SLOW_RESULTS"
 : >"$RESULTS"
 WWW=$TMP/www
 PRIV=$TMP/priv
@@ -272,6 +308,9 @@ for path in /health /api/config; do
         hdr=
         [ "$path" = /api/config ] && hdr=$AUTH
         run_wrk picd "$path" "$BASE$path" "$hdr" "$PICD_PID"
+        start_slowloris
+        run_wrk picd-slowloris "$path" "$BASE$path" "$hdr" "$PICD_PID"
+        stop_slowloris "$path"
         run_wrk nginx-1 "$path" "http://127.0.0.1:$NGINX_PORT_1$path" "$hdr" "$NGINX_PID_1" tree
         run_wrk nginx-auto "$path" "http://127.0.0.1:$NGINX_PORT_auto$path" "$hdr" "$NGINX_PID_auto" tree
 done
@@ -289,6 +328,7 @@ cat >"$TMP/meta.json" <<EOF
  "picd": "$PICD",
  "picd_version": "$("$PICD" --version | awk '{print $2}')", "cpus": $NCPU,
  "loadavg_1min": {"start": $LOAD1, "end": $LOAD1_END},
+ "slowloris": {"connections": $SLOWLORIS, "source": "$SLOW_SOURCE"},
  "wrk": {"threads": $THREADS, "connections": $CONNS, "duration_s": $DURATION, "warmup_s": $WARMUP,
          "server_cpu": $SERVER_CPU, "client_cpu": $CLIENT_CPU},
  "body_bytes": {"/health": $(stat -c %s "$WWW/health.json"), "/api/config": $(stat -c %s "$WWW/config.json")},
@@ -296,5 +336,5 @@ cat >"$TMP/meta.json" <<EOF
  "nginx_rss_kb_after": {"1": $NGINX_RSS_1, "auto": $NGINX_RSS_AUTO}}
 EOF
 rc=0
-python3 "$HERE/report.py" "$TMP/meta.json" "$RESULTS" "$ROOT/bench/results/api-$STAMP.json" || rc=$?
+python3 "$HERE/report.py" "$TMP/meta.json" "$RESULTS" "$SLOW_RESULTS" "$ROOT/bench/results/api-$STAMP.json" || rc=$?
 exit "$rc"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -28,13 +29,39 @@
  * so its size is paid in CPU per request and in RSS per connection: 64 KiB cost 15% of a /health request
  * and 32 MiB of RSS at 512 connections; 16 KiB costs a quarter of that. */
 #define CONN_POOL_BYTES (16 * 1024)
+/* Slots and how one client is kept from taking them all (a slowloris holds connections open by sending a
+ * request very slowly or not at all): no address gets more than CONN_PER_IP of the CONN_LIMIT slots, so
+ * the rest stay free for other clients; a request's headers must be complete within HEADER_DEADLINE and the
+ * whole request within REQUEST_DEADLINE of the connection being ready for it (accepted, or the previous
+ * reply sent), however slowly the bytes trickle in; a connection with no traffic at all for IDLE_TIMEOUT_S
+ * (a client that stops reading a reply) is closed by libmicrohttpd itself. Bodies are at most 1 MiB, so 10 s
+ * still allows a 1 Mbit/s uplink. Browsers open 6 connections per host and wrk in bench/api 32. */
+#define CONN_LIMIT 1024u
+#define CONN_PER_IP 64u
+#define HEADER_DEADLINE (5 * USEC_PER_SEC)
+#define REQUEST_DEADLINE (10 * USEC_PER_SEC)
+#define IDLE_TIMEOUT_S 10u
+#define SWEEP_INTERVAL (500 * USEC_PER_MSEC)
+#define LISTEN_BACKLOG 1024
+
+typedef struct Conn Conn;
 
 typedef struct Listener {
         struct HttpServer *server;
         struct MHD_Daemon *mhd;
         int epfd;
         bool is_unix;
+        Conn *conns; /* every open connection, for the request deadlines */
+        uint64_t next_sweep, last_prepare;
 } Listener;
+
+/* One open connection (libmicrohttpd's socket context), from accept until libmicrohttpd closes it. */
+struct Conn {
+        Conn *prev, *next;
+        struct MHD_Connection *conn;
+        uint64_t ready_since; /* accepted, or the previous reply fully sent */
+        bool cut;
+};
 
 struct HttpServer {
         Cell *cell;
@@ -454,6 +481,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (sc && sc->socket_context) /* keep-alive: the next request gets its own deadlines */
+                ((Conn *) sc->socket_context)->ready_since = now_usec();
         ReqCtx *rc = *con_cls;
         if (!rc)
                 return;
@@ -463,6 +493,51 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         json_decref(rc->req.body);
         free(rc);
         *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        Listener *l = cls;
+        Conn *c = *socket_context;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                c = calloc(1, sizeof *c);
+                if (!c) /* untracked: only libmicrohttpd's idle timeout applies to it */
+                        return;
+                c->conn = conn;
+                c->ready_since = now_usec();
+                c->next = l->conns;
+                if (l->conns)
+                        l->conns->prev = c;
+                l->conns = c;
+                *socket_context = c;
+                return;
+        }
+        if (!c)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                l->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        free(c);
+        *socket_context = NULL;
+}
+
+/* Cuts connections whose request is overdue. libmicrohttpd has no call to drop a connection, so the socket is
+ * shut down: its next read sees the end and it closes the connection the ordinary way. A connection whose
+ * reply is queued is left alone (a slow reader is the idle timeout's business). */
+static void sweep_deadlines(Listener *l, uint64_t now) {
+        for (Conn *c = l->conns; c; c = c->next) {
+                if (c->cut || MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_HTTP_STATUS))
+                        continue;
+                bool have_headers = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) != NULL;
+                if (now - c->ready_since < (have_headers ? REQUEST_DEADLINE : HEADER_DEADLINE))
+                        continue;
+                const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (fd && shutdown(fd->connect_fd, SHUT_RDWR) == 0)
+                        c->cut = true;
+        }
 }
 
 static void on_epoll(Loop *loop, int fd, uint32_t events, void *userdata) {
@@ -475,15 +550,35 @@ static void on_epoll(Loop *loop, int fd, uint32_t events, void *userdata) {
  * until it has nothing immediate left, bounded so one busy client cannot starve the loop. */
 static int on_prepare(Loop *loop, void *userdata) {
         Listener *l = userdata;
+        uint64_t now = now_usec();
+        if (l->conns && now >= l->next_sweep) {
+                /* After a long pause of the loop (a slow handler), bytes that arrived meanwhile are still unread:
+                 * the deadlines wait for one more round, so picd's own slowness never cuts a client. */
+                if (now - l->last_prepare <= 2 * SWEEP_INTERVAL)
+                        sweep_deadlines(l, now);
+                l->next_sweep = now + SWEEP_INTERVAL;
+        }
+        l->last_prepare = now;
         MHD_UNSIGNED_LONG_LONG t = 0;
+        int ms = -1;
         for (int i = 0; i < 8; i++) {
-                if (MHD_get_timeout(l->mhd, &t) != MHD_YES)
-                        return -1;
+                if (MHD_get_timeout(l->mhd, &t) != MHD_YES) {
+                        ms = -1;
+                        break;
+                }
+                ms = t > 60000 ? 60000 : (int) t;
                 if (t > 0)
                         break;
                 MHD_run(l->mhd);
         }
-        return t > 60000 ? 60000 : (int) t;
+        /* While connections are open, wake up for the next sweep even if libmicrohttpd has nothing to time. */
+        if (l->conns) {
+                now = now_usec();
+                int sweep_ms = l->next_sweep > now ? (int) ((l->next_sweep - now + 999) / 1000) : 0;
+                if (ms < 0 || sweep_ms < ms)
+                        ms = sweep_ms;
+        }
+        return ms;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -498,8 +593,10 @@ static int listener_start(HttpServer *s, Listener *l, int fd, bool is_unix) {
         l->is_unix = is_unix;
         l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_request, l,
                                   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned) 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_POOL_BYTES,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+                                  MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_POOL_BYTES,
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
         if (!l->mhd) {
                 close(fd);
@@ -532,7 +629,7 @@ static int open_tcp(const char *listen_spec, int *ret_fd, int *ret_port) {
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port), .sin_addr.s_addr = htonl(ip) };
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
                 int r = negative_errno();
                 close(fd);
                 return r;
@@ -566,10 +663,24 @@ static int open_unix(const char *path, int *ret_fd) {
         return 0;
 }
 
+/* Every connection is an fd: the soft limit (often 1024) must hold all the slots of both listeners plus what
+ * the rest of picd opens, or accept() fails with EMFILE and libmicrohttpd stops accepting altogether. */
+static void raise_fd_limit(void) {
+        const rlim_t want = 2 * CONN_LIMIT + 1024;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+                log_warn("open-file limit is %llu: fewer than %u API connections fit",
+                            (unsigned long long) rl.rlim_cur, CONN_LIMIT);
+}
+
 int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, HttpServer **ret) {
         int r = http_routes_check();
         if (r < 0)
                 return r;
+        raise_fd_limit();
         HttpServer *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
