@@ -1,8 +1,10 @@
 /* picd: the Personal Internet Cell daemon. Parses flags, opens the state dir and store, enters or creates
  * the cell's network namespace for managed daemons, starts the services and the API, runs the loop. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "basic/fileio.h"
@@ -208,7 +210,7 @@ int main(int argc, char **argv) {
 
         Cell cell = { .netns_fd = -1, .started_at = wall_sec() };
         HttpServer *server = NULL;
-        int exit_code = 1;
+        int exit_code = 1, lock_fd = -1;
         char path[4096];
 
         cell.state_dir = realpath(args.state_dir, NULL);
@@ -220,6 +222,17 @@ int main(int argc, char **argv) {
         }
         if (prepare_state_dir(cell.state_dir) < 0)
                 goto out;
+        /* One picd per state dir: a start stops whatever carries the cell's marker, which must never be the daemons
+         * of a picd that is alive. The kernel drops the lock when its holder dies, however it dies. */
+        snprintf(path, sizeof path, "%s/run/picd.lock", cell.state_dir);
+        lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EWOULDBLOCK)
+                        log_error("another picd is running with the state dir %s", cell.state_dir);
+                else
+                        log_error("cannot lock %s: %s", path, strerror(errno));
+                goto out;
+        }
         /* Before the store opens: an interrupted restore is finished (or its staging dropped) first. */
         r = backup_recover(cell.state_dir);
         if (r < 0) {
@@ -266,6 +279,13 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "cannot set up the event loop");
                 goto out;
         }
+        /* Daemons a killed picd of this cell left running hold its addresses: stop them before starting ours. */
+        size_t leftovers = 0;
+        r = supervisor_stop_leftovers(cell.supervisor, &leftovers);
+        if (r < 0)
+                log_warn_errno(r, "cannot look for daemons an earlier picd left running");
+        else if (leftovers > 0)
+                log_info("stopped %zu process(es) an earlier picd of this cell left running", leftovers);
         r = http_auth_bootstrap(&cell);
         if (r < 0)
                 goto out;
@@ -307,6 +327,8 @@ out:
                 close(cell.netns_fd);
         free(cell.netns_name);
         free(cell.state_dir);
+        if (lock_fd >= 0)
+                close(lock_fd);
         json_decref(args.overrides);
         return exit_code;
 }

@@ -120,6 +120,8 @@ class Picd:
             argv = ["ip", "netns", "exec", self.run_in_netns, *argv]
         env = dict(os.environ)
         env.update(self.env or {})
+        if getattr(self, "log", None):
+            self.log.close()  # the previous run's (after a kill9 or stop)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
@@ -173,13 +175,37 @@ class Picd:
                 continue
         return found
 
+    def netns_pids(self):
+        """Live processes inside this cell's network namespace: {pid: argv}. picd itself stays outside, so these
+        are exactly the daemons (and anything they started) of this cell, with or without pid records."""
+        try:
+            ino = os.stat(f"/run/netns/{self.netns}").st_ino
+        except OSError:
+            return {}
+        found = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{name}/ns/net").st_ino != ino:
+                    continue
+                with open(f"/proc/{name}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                        continue
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    found[int(name)] = f.read().decode(errors="replace").rstrip("\0").split("\0")
+            except (OSError, IndexError):
+                continue
+        return found
+
     def cleanup(self):
         try:
             if self.proc and self.proc.poll() is None:
                 self.stop()
         finally:
-            # After a kill -9 of picd, daemons that dropped privileges outlive it: stop them by PID.
-            for pid in self.daemon_pids().values():
+            # Whatever a killed picd left behind in the cell's namespace: stop it by PID (only processes in the
+            # namespace this test created, so nothing of another test or of the host is touched).
+            for pid in set(self.daemon_pids().values()) | set(self.netns_pids()):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
