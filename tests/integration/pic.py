@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -325,4 +326,9 @@ class PicdTestCase(unittest.TestCase, ApiAssertions):
             raise AssertionError(f"picd exited {rc} on SIGTERM:\n{cls.picd.logs()}")
 
 def main():
-    unittest.main(verbosity=2)
+    """unittest.main, except that a skipped test fails the run: a skip hides exactly the regression (a missing tool,
+    a missing route) the test exists to catch."""
+    result = unittest.main(verbosity=2, exit=False).result
+    for test, why in result.skipped:
+        print(f"FAIL: {test} was skipped ({why}); tests here must pass or fail", file=sys.stderr)
+    sys.exit(0 if result.wasSuccessful() and not result.skipped else 1)
