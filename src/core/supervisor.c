@@ -492,7 +492,7 @@ static int service_spawn(Service *svc) {
         svc->out_pid = pid;
         svc->partial_len = 0;
         svc->pid = pid;
-        svc->started_usec = now_usec();
+        svc->started_usec = loop_now(s->loop);
         svc->started_at = wall_sec();
         pid_record_write(svc);
         log_debug("service %s: started as pid %d", svc->name, (int) pid);
@@ -602,8 +602,9 @@ static void service_exited(Service *svc, int status) {
                 return;
         }
 
-        /* Not asked to stop: a crash, whatever the exit code (a daemon that exits 0 is not running). */
-        uint64_t now = now_usec();
+        /* Not asked to stop: a crash, whatever the exit code (a daemon that exits 0 is not running). Timed on the
+         * loop's clock, like the restart timers it arms. */
+        uint64_t now = loop_now(s->loop);
         if (now - svc->started_usec >= HEALTHY_RUN_USEC)
                 svc->backoff_usec = svc->restart_delay_usec;
         if (crash_history_add(svc, now)) {
