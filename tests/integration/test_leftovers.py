@@ -94,6 +94,7 @@ class LeftoverTest(unittest.TestCase):
         """The start-up sweep stops whatever carries the cell's marker: never the daemons of a picd that is alive."""
         self.picd.start()
         before = self.running_daemons()
+        wait_for(lambda: self.picd.get("/health", auth=False).json["status"] == "ok", what="health ok")
         res = run(PICD, "--state-dir", self.picd.state_dir, "--listen", f"127.0.0.1:{free_port()}",
                   "--netns", self.picd.netns, check=False, timeout=30)
         self.assertEqual(res.returncode, 1, res)
