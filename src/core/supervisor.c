@@ -129,6 +129,8 @@ struct Supervisor {
         bool stopping_all;
         char *pid_dir; /* where <name>.pid records live, or NULL */
         char *marker;  /* MARKER_KEY + pid_dir, or NULL */
+        pid_t guardian_pid; /* 0 when none */
+        int guardian_fd;    /* write end of the guardian's pipe, -1 when none */
 };
 
 static const char *const service_state_names[_SERVICE_STATE_MAX] = {
@@ -672,6 +674,103 @@ static void on_sigchld(Loop *l, int signo, void *userdata) {
         reap_children(userdata);
 }
 
+/* ---- the guardian: a daemon that dropped privileges does not die with picd (its parent-death signal is gone).
+ * A small process forked at start waits for picd to die — EOF on a pipe only picd holds — and then stops everything
+ * that carries the marker. It keeps picd's state-dir lock meanwhile, so a new picd cannot start daemons it would
+ * stop. When picd stops normally it says so with one byte, and the guardian just exits. ---- */
+
+/* Resets the signal state picd's loop set up (blocked for its signalfd, maybe ignored by an ancestor). */
+static void signals_reset(void) {
+        struct {
+                void *handler;
+                unsigned long flags;
+                void *restorer;
+                uint64_t mask;
+        } ksa = { .handler = SIG_DFL };
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
+        sigset_t empty;
+        sigemptyset(&empty);
+        (void) sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/* Closes every fd >= 3 except a and b (either may be -1). */
+static void close_all_but(int a, int b) {
+        int lo = a < b ? a : b, hi = a < b ? b : a;
+        unsigned from = 3;
+        for (int keep_fd = 0; keep_fd < 2; keep_fd++) {
+                int k = keep_fd == 0 ? lo : hi;
+                if (k < 3)
+                        continue;
+                if ((unsigned) k > from)
+                        (void) close_range(from, (unsigned) k - 1, 0);
+                from = (unsigned) k + 1;
+        }
+        (void) close_range(from, ~0U, 0);
+}
+
+static _Noreturn void guardian_main(const char *marker, int pipe_fd, int keep_fd) {
+        signals_reset();
+        /* Out of picd's session and group: a Ctrl-C or a group kill meant for picd does not take the guardian
+         * along — it is the one to clean up after exactly that. */
+        (void) setsid();
+        /* Nothing of picd's (listeners, the store, the netns) stays open in here; only the pipe and the lock. */
+        close_all_but(pipe_fd, keep_fd);
+        char c;
+        if (read_retry(pipe_fd, &c, 1) == 1)
+                _exit(0);
+        size_t found = 0;
+        if (proc_stop_matching(marker, NULL, NULL, 0, LEFTOVER_TERM_USEC, LEFTOVER_KILL_USEC, &found) >= 0 &&
+            found > 0)
+                log_info("picd is gone: its guardian stopped %zu process(es) it had started", found);
+        _exit(0);
+}
+
+int supervisor_guard(Supervisor *s, int keep_fd) {
+        if (!s || !s->marker)
+                return -EINVAL;
+        if (s->guardian_pid > 0)
+                return 0;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(p[1]);
+                guardian_main(s->marker, p[0], keep_fd);
+        }
+        close(p[0]);
+        s->guardian_pid = pid;
+        s->guardian_fd = p[1];
+        return 0;
+}
+
+/* Normal stop (our children are stopped already): tell the guardian, and wait for it, bounded. */
+static void guardian_dismiss(Supervisor *s) {
+        if (s->guardian_pid <= 0)
+                return;
+        (void) !write(s->guardian_fd, "q", 1);
+        close(s->guardian_fd);
+        s->guardian_fd = -1;
+        for (int i = 0; i < 200; i++) {
+                if (waitpid_retry(s->guardian_pid, NULL, WNOHANG) != 0) {
+                        s->guardian_pid = 0;
+                        return;
+                }
+                usleep(10 * 1000);
+        }
+        (void) kill(s->guardian_pid, SIGKILL);
+        (void) waitpid_retry(s->guardian_pid, NULL, 0);
+        s->guardian_pid = 0;
+}
+
 /* ---- public API -------------------------------------------------------------------------------------- */
 
 int supervisor_new(Loop *loop, int netns_fd, Supervisor **ret) {
@@ -683,6 +782,7 @@ int supervisor_new(Loop *loop, int netns_fd, Supervisor **ret) {
         s->loop = loop;
         s->netns_fd = -1;
         s->devnull_fd = -1;
+        s->guardian_fd = -1;
         int r = 0;
         if (netns_fd >= 0) {
                 s->netns_fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, 3);
@@ -714,6 +814,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         /* The owner is tearing down: calling into it now would reach half-freed state. */
         s->state_fn = NULL;
         supervisor_stop_all(s);
+        guardian_dismiss(s);
         for (size_t i = 0; i < s->n_services; i++)
                 service_free(s->services[i]);
         while (s->removed) {

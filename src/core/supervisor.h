@@ -64,6 +64,11 @@ int supervisor_set_pid_dir(Supervisor *s, const char *dir);
  * uses the same dir (picd holds a lock on its state dir). -EBUSY once a child runs. *ret_found (may be NULL):
  * how many processes were stopped. */
 int supervisor_stop_leftovers(Supervisor *s, size_t *ret_found);
+/* Forks a guardian that outlives a killed picd just long enough to stop (TERM, KILL after 3 s) every process with
+ * the marker: daemons that dropped privileges lose the parent-death signal, this makes them die with picd all the
+ * same. It keeps keep_fd (picd's state-dir lock; -1 for none) open until it is done, and closes all else of picd's.
+ * supervisor_free dismisses it. Needs a pid dir. */
+int supervisor_guard(Supervisor *s, int keep_fd);
 
 /* Registers a service (copying spec) without starting it. -EEXIST for a duplicate name. */
 int supervisor_add(Supervisor *s, const ServiceSpec *spec);

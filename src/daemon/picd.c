@@ -193,6 +193,23 @@ static int prepare_state_dir(const char *dir) {
         return 0;
 }
 
+/* The guardian of a killed picd keeps the lock while it stops that picd's daemons (at most its TERM + KILL
+ * timeouts, 5 s): wait a little longer than that before calling the state dir busy. */
+#define STATE_LOCK_WAIT_USEC (7 * USEC_PER_SEC)
+
+static int lock_state_dir(int fd) {
+        uint64_t deadline = now_usec() + STATE_LOCK_WAIT_USEC;
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return negative_errno();
+                if (now_usec() >= deadline)
+                        return -EWOULDBLOCK;
+                usleep(20 * 1000);
+        }
+}
+
 int main(int argc, char **argv) {
         setvbuf(stderr, NULL, _IOLBF, 0);
         Args args;
@@ -226,11 +243,17 @@ int main(int argc, char **argv) {
          * of a picd that is alive. The kernel drops the lock when its holder dies, however it dies. */
         snprintf(path, sizeof path, "%s/run/picd.lock", cell.state_dir);
         lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                if (errno == EWOULDBLOCK)
-                        log_error("another picd is running with the state dir %s", cell.state_dir);
+        if (lock_fd < 0) {
+                log_error("cannot open %s: %s", path, strerror(errno));
+                goto out;
+        }
+        r = lock_state_dir(lock_fd);
+        if (r < 0) {
+                if (r == -EWOULDBLOCK)
+                        log_error("another picd is running with the state dir %s (or still stopping the daemons of "
+                                  "one that was killed)", cell.state_dir);
                 else
-                        log_error("cannot lock %s: %s", path, strerror(errno));
+                        log_error_errno(r, "cannot lock %s", path);
                 goto out;
         }
         /* Before the store opens: an interrupted restore is finished (or its staging dropped) first. */
@@ -286,6 +309,9 @@ int main(int argc, char **argv) {
                 log_warn_errno(r, "cannot look for daemons an earlier picd left running");
         else if (leftovers > 0)
                 log_info("stopped %zu process(es) an earlier picd of this cell left running", leftovers);
+        r = supervisor_guard(cell.supervisor, lock_fd);
+        if (r < 0)
+                log_warn_errno(r, "cannot start the guardian: daemons may outlive a killed picd until the next start");
         r = http_auth_bootstrap(&cell);
         if (r < 0)
                 goto out;

@@ -152,11 +152,33 @@ class Picd:
         self.proc = None
         return rc
 
-    def kill9(self):
+    def kill9(self, guardian_too=False):
+        """SIGKILL picd; guardian_too: its guardian first (as the OOM killer or a careless kill might), so only the
+        next start can clean up."""
         if self.proc and self.proc.poll() is None:
+            if guardian_too:
+                for pid in self.guardian_pids():
+                    os.kill(pid, signal.SIGKILL)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
+
+    def guardian_pids(self):
+        """picd's own children that run picd's binary (its guardian; the daemons run other programs)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            return []
+        exe = os.path.realpath(PICD)
+        found = []
+        for pid in kids:
+            try:
+                if os.readlink(f"/proc/{pid}/exe") == exe:
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
 
     def daemon_pids(self):
         """Daemons this cell's picd started, from its pid records: {service: pid} (still alive only)."""

@@ -56,6 +56,20 @@ class LeftoverTest(unittest.TestCase):
         return wait_for(lambda: (lambda p: p if {"dns", "ntp", "wireguard"} <= set(p) else None)(
             self.picd.daemon_pids()), what="daemons running with pid records")
 
+    def test_daemons_die_with_a_killed_picd(self):
+        """No next start needed: picd's guardian stops them as soon as picd is gone."""
+        self.picd.start()
+        self.running_daemons()
+        old = self.picd.netns_pids()
+        self.assertTrue(old)
+        self.picd.kill9()
+        try:
+            wait_for(lambda: not self.picd.netns_pids(), timeout=10, what="no daemon of the killed picd left")
+        except AssertionError:
+            raise AssertionError(f"still running: {self.picd.netns_pids()}\n{self.picd.logs()[-3000:]}") from None
+        self.assertIn("its guardian stopped", self.picd.logs())
+        self.assert_clean_start(old)
+
     def test_restart_after_kill9_stops_leftover_daemons(self):
         self.picd.start()
         self.running_daemons()
@@ -64,11 +78,13 @@ class LeftoverTest(unittest.TestCase):
         self.assert_clean_start(old)
 
     def test_restart_after_kill9_without_pid_records(self):
-        """picd killed before it wrote its records (or they were lost): the daemons are found all the same."""
+        """picd and its guardian killed, before picd wrote its records (or they were lost): the next start finds the
+        daemons all the same."""
         self.picd.start()
         self.running_daemons()
         old = self.picd.netns_pids()
-        self.picd.kill9()
+        self.assertEqual(len(self.picd.guardian_pids()), 1)
+        self.picd.kill9(guardian_too=True)
         run_dir = os.path.join(self.picd.state_dir, "run")
         for name in os.listdir(run_dir):
             if name.endswith(".pid"):
@@ -76,18 +92,21 @@ class LeftoverTest(unittest.TestCase):
         self.assert_clean_start(old)
 
     def test_kill9_right_after_spawn_and_during_startup(self):
-        """Killed the moment its first daemon appears, and at several points of its start-up."""
+        """Killed the moment its first daemon appears, and at several points of its start-up; with and without its
+        guardian."""
         old = {}
-        self.picd.start(wait=False)
-        wait_for(lambda: self.picd.netns_pids(), timeout=20, interval=0.001, what="a first daemon spawned")
-        self.picd.kill9()
-        old.update(self.picd.netns_pids())
+        for guardian_too in (False, True):
+            self.picd.start(wait=False)
+            wait_for(lambda: self.picd.netns_pids(), timeout=20, interval=0.001, what="a first daemon spawned")
+            self.picd.kill9(guardian_too)
+            old.update(self.picd.netns_pids())
         for delay in (0, 0.01, 0.03, 0.06, 0.1, 0.2, 0.4, 0.8):
-            with self.subTest(kill_after=delay):
-                self.picd.start(wait=False)
-                time.sleep(delay)
-                self.picd.kill9()
-                old.update(self.picd.netns_pids())
+            for guardian_too in (False, True):
+                with self.subTest(kill_after=delay, guardian_too=guardian_too):
+                    self.picd.start(wait=False)
+                    time.sleep(delay)
+                    self.picd.kill9(guardian_too)
+                    old.update(self.picd.netns_pids())
         self.assert_clean_start(old)
 
     def test_second_picd_on_the_same_state_dir_refuses(self):

@@ -713,7 +713,7 @@ static void test_exit_takes_its_process_group(void **state) {
 
 /* What a kill -9 of picd leaves: a forked "picd" with its own supervisor starts daemons that dropped the
  * parent-death signal (one of them double-forked away from its session) and dies by SIGKILL. */
-static void old_picd(const char *dir, const char *pidfile_a, const char *pidfile_b) {
+static void old_picd(const char *dir, const char *pidfile_a, const char *pidfile_b, int guard_keep_fd) {
         Loop *loop = NULL;
         Supervisor *sup = NULL;
         char *a[] = { testchild(), "--no-pdeathsig", "--write-pid", (char *) pidfile_a, "--sleep-forever", NULL };
@@ -721,6 +721,7 @@ static void old_picd(const char *dir, const char *pidfile_a, const char *pidfile
         if (loop_new(&loop) < 0 || supervisor_new(loop, -1, &sup) < 0 || supervisor_set_pid_dir(sup, dir) < 0 ||
             supervisor_add(sup, &(ServiceSpec) { .name = "a", .argv = a }) < 0 ||
             supervisor_add(sup, &(ServiceSpec) { .name = "b", .argv = b }) < 0 ||
+            (guard_keep_fd >= 0 && supervisor_guard(sup, guard_keep_fd) < 0) ||
             supervisor_start(sup, "a") < 0 || supervisor_start(sup, "b") < 0)
                 _exit(1);
         if (read_pid_file(pidfile_a, 2000) <= 0 || read_pid_file(pidfile_b, 2000) <= 0)
@@ -741,7 +742,7 @@ static void test_stop_leftovers_without_records(void **state) {
         pid_t old = fork();
         assert_true(old >= 0);
         if (old == 0)
-                old_picd(dir, pa, pb);
+                old_picd(dir, pa, pb, -1);
         int status;
         assert_int_equal(waitpid(old, &status, 0), old);
         assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
@@ -795,6 +796,48 @@ static void test_stop_leftovers_without_records(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+static bool fd_at_eof(Fixture *f, const void *arg) {
+        char c;
+        return read(*(const int *) arg, &c, 1) == 0;
+}
+
+static void test_guardian_stops_daemons_of_a_killed_parent(void **state) {
+        Fixture *f = *state;
+        char dir[] = "/tmp/pic-test-run-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char pa[PATH_MAX], pb[PATH_MAX];
+        snprintf(pa, sizeof pa, "%s/a.out", dir);
+        snprintf(pb, sizeof pb, "%s/b.out", dir);
+        /* Stands for picd's state-dir lock: the guardian holds it until its work is done. */
+        int lock[2];
+        assert_int_equal(pipe2(lock, O_CLOEXEC | O_NONBLOCK), 0);
+
+        pid_t old = fork();
+        assert_true(old >= 0);
+        if (old == 0) {
+                close(lock[0]);
+                old_picd(dir, pa, pb, lock[1]);
+        }
+        close(lock[1]);
+        int status;
+        assert_int_equal(waitpid(old, &status, 0), old);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        pid_t a = read_pid_file(pa, 100), b = read_pid_file(pb, 100);
+        assert_true(a > 0 && b > 0);
+        /* Nobody calls supervisor_stop_leftovers: they die because their supervisor's process did. */
+        assert_true(run_until(f, proc_dead, &a, 5000));
+        assert_true(run_until(f, proc_dead, &b, 5000));
+        assert_true(run_until(f, fd_at_eof, &lock[0], 5000));
+        close(lock[0]);
+        char path[PATH_MAX];
+        const char *const names[] = { "a.out", "b.out", "a.pid", "b.pid" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+                (void) unlink(path);
+        }
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_start_captures_output, setup, teardown),
@@ -814,6 +857,7 @@ int main(void) {
                 cmocka_unit_test(test_setns_failure_reported),
                 cmocka_unit_test_setup_teardown(test_exit_takes_its_process_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_leftovers_without_records, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_guardian_stops_daemons_of_a_killed_parent, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
