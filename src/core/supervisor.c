@@ -297,11 +297,10 @@ static _Noreturn void child_fail(int status_fd, ChildStep step) {
 }
 
 /* Runs in the forked child: only system calls, no allocation, no logging (the parent's state is a copy). */
-static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int out_fd, int status_fd,
-                                 pid_t parent) {
-        /* The parent blocks signals for its signalfd and may ignore some; the daemon must start clean. */
-        /* The raw system call: glibc's sigaction() refuses its reserved real-time signals, which an ignoring
-         * ancestor (a shell, make) may have passed down — and an ignored disposition survives exec. */
+/* Every signal to its default action and none blocked (picd blocks those its signalfd reads). The raw system call:
+ * glibc's sigaction() refuses its reserved real-time signals, which an ignoring ancestor (a shell, make) may have
+ * passed down — and an ignored disposition survives exec. -1/errno when the mask cannot be set. */
+static int signals_reset(void) {
         struct {
                 void *handler;
                 unsigned long flags;
@@ -313,7 +312,13 @@ static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int ou
                         (void) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
         sigset_t empty;
         sigemptyset(&empty);
-        if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)
+        return sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int out_fd, int status_fd,
+                                 pid_t parent) {
+        /* The parent blocks signals for its signalfd and may ignore some; the daemon must start clean. */
+        if (signals_reset() < 0)
                 child_fail(status_fd, CHILD_STEP_SIGMASK);
 
         /* A kill -9 of picd must not leave daemons running; if picd died before this line, act now. */
@@ -679,22 +684,6 @@ static void on_sigchld(Loop *l, int signo, void *userdata) {
  * that carries the marker. It keeps picd's state-dir lock meanwhile, so a new picd cannot start daemons it would
  * stop. When picd stops normally it says so with one byte, and the guardian just exits. ---- */
 
-/* Resets the signal state picd's loop set up (blocked for its signalfd, maybe ignored by an ancestor). */
-static void signals_reset(void) {
-        struct {
-                void *handler;
-                unsigned long flags;
-                void *restorer;
-                uint64_t mask;
-        } ksa = { .handler = SIG_DFL };
-        for (int sig = 1; sig < _NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
-        sigset_t empty;
-        sigemptyset(&empty);
-        (void) sigprocmask(SIG_SETMASK, &empty, NULL);
-}
-
 /* Closes every fd >= 3 except a and b (either may be -1). */
 static void close_all_but(int a, int b) {
         int lo = a < b ? a : b, hi = a < b ? b : a;
@@ -711,7 +700,7 @@ static void close_all_but(int a, int b) {
 }
 
 static _Noreturn void guardian_main(const char *marker, int pipe_fd, int keep_fd) {
-        signals_reset();
+        (void) signals_reset();
         /* Out of picd's session and group: a Ctrl-C or a group kill meant for picd does not take the guardian
          * along — it is the one to clean up after exactly that. */
         (void) setsid();
