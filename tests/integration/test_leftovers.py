@@ -1,7 +1,7 @@
-"""A SIGKILLed picd leaves no daemon of its cell behind at the next start, whenever it was killed: with pid records,
-without them (killed before it wrote them, or the records lost), right after it spawned a daemon, or at any point
-of its start-up. unbound and chronyd drop privileges and so lose the parent-death signal; the next picd of the same
-cell must find and stop them before starting its own, so nothing fights over the service addresses."""
+"""A SIGKILLed picd leaves no daemon of its cell behind. unbound and chronyd drop privileges and so lose the kernel's
+parent-death signal: picd's guardian stops them as soon as picd is gone, and should the guardian be killed too, the
+next start of the same cell finds and stops them before starting its own — whenever picd was killed: with pid
+records, without them, right after it spawned a daemon, or at any point of its start-up."""
 import os
 import time
 import unittest
