@@ -11,7 +11,7 @@ PKGS=(
   # managed daemons and their tools
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony
   # test clients and harness
-  curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools
+  curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux
   # bench
   wrk nginx-light
 )

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,7 +17,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static _Noreturn void child(char *const argv[], int out_fd, int status_fd) {
+static _Noreturn void child(char *const argv[], int out_fd, int status_fd, pid_t parent) {
         static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
         sigset_t none;
         sigemptyset(&none);
@@ -26,6 +27,12 @@ static _Noreturn void child(char *const argv[], int out_fd, int status_fd) {
         for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         signal(sig, SIG_DFL);
+        /* Nobody is left to read or reap it after a kill -9 of picd: die with the caller (these helpers keep their
+         * credentials, so the signal stays armed), and if the caller is already gone, do not start at all. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
+        /* Its own process group, so a deadline's SIGKILL also reaches whatever it started. */
+        (void) setpgid(0, 0);
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
                 goto fail;
@@ -69,6 +76,7 @@ int spawn_capture(char *const argv[], uint64_t timeout_usec, size_t max_output, 
                 return r;
         }
         uint64_t deadline = now_usec() + timeout_usec;
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {
                 int r = negative_errno();
@@ -81,7 +89,7 @@ int spawn_capture(char *const argv[], uint64_t timeout_usec, size_t max_output, 
         if (pid == 0) {
                 close(out[0]);
                 close(st[0]);
-                child(argv, out[1], st[1]);
+                child(argv, out[1], st[1], parent);
         }
         close(out[1]);
         close(st[1]);
@@ -142,6 +150,8 @@ int spawn_capture(char *const argv[], uint64_t timeout_usec, size_t max_output, 
         if (r >= 0)
                 r = wait_child(pid, deadline, &status);
         if (r < 0) {
+                /* The group first, while the unreaped child keeps its id from being reused. */
+                kill(-pid, SIGKILL);
                 kill(pid, SIGKILL);
                 int ignored;
                 (void) wait_child(pid, now_usec() + 2 * USEC_PER_SEC, &ignored);

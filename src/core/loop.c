@@ -45,6 +45,9 @@ struct Loop {
         size_t n_io, cap_io;
         uint32_t io_generation;
         LoopTimer *timers; /* sorted by deadline */
+        LoopTimer *due;    /* the ones this round of dispatch_timers is running, in order */
+        loop_clock_fn clock;
+        void *clock_userdata;
         SignalWatch signals[16];
         size_t n_signals;
         Prepare prepares[8];
@@ -69,20 +72,34 @@ int loop_new(Loop **ret) {
         return 0;
 }
 
+static void timers_free(LoopTimer *t) {
+        while (t) {
+                LoopTimer *next = t->next;
+                free(t);
+                t = next;
+        }
+}
+
 Loop *loop_free(Loop *l) {
         if (!l)
                 return NULL;
-        while (l->timers) {
-                LoopTimer *t = l->timers;
-                l->timers = t->next;
-                free(t);
-        }
+        timers_free(l->timers);
+        timers_free(l->due);
         if (l->sigfd >= 0)
                 close(l->sigfd);
         close(l->epfd);
         free(l->io);
         free(l);
         return NULL;
+}
+
+void loop_set_clock(Loop *l, loop_clock_fn fn, void *userdata) {
+        l->clock = fn;
+        l->clock_userdata = userdata;
+}
+
+uint64_t loop_now(Loop *l) {
+        return l->clock ? l->clock(l->clock_userdata) : now_usec();
 }
 
 static IoWatch *find_io(Loop *l, int fd) {
@@ -132,7 +149,7 @@ int loop_add_timer(Loop *l, uint64_t usec, loop_timer_fn fn, void *userdata, Loo
         LoopTimer *t = calloc(1, sizeof *t);
         if (!t)
                 return -ENOMEM;
-        *t = (LoopTimer) { .deadline = now_usec() + usec, .fn = fn, .userdata = userdata };
+        *t = (LoopTimer) { .deadline = loop_now(l) + usec, .fn = fn, .userdata = userdata };
         LoopTimer **p = &l->timers;
         while (*p && (*p)->deadline <= t->deadline)
                 p = &(*p)->next;
@@ -143,15 +160,20 @@ int loop_add_timer(Loop *l, uint64_t usec, loop_timer_fn fn, void *userdata, Loo
         return 0;
 }
 
-void loop_cancel_timer(Loop *l, LoopTimer *t) {
-        if (!t)
-                return;
-        for (LoopTimer **p = &l->timers; *p; p = &(*p)->next)
+static bool timer_unlink(LoopTimer **list, LoopTimer *t) {
+        for (LoopTimer **p = list; *p; p = &(*p)->next)
                 if (*p == t) {
                         *p = t->next;
                         free(t);
-                        return;
+                        return true;
                 }
+        return false;
+}
+
+void loop_cancel_timer(Loop *l, LoopTimer *t) {
+        /* It may be waiting, or due in the round being dispatched (cancelled by an earlier timer of that round). */
+        if (t && !timer_unlink(&l->timers, t))
+                (void) timer_unlink(&l->due, t);
 }
 
 int loop_add_signal(Loop *l, int signo, loop_signal_fn fn, void *userdata) {
@@ -221,11 +243,23 @@ static void dispatch_signals(Loop *l) {
 }
 
 static void dispatch_timers(Loop *l) {
-        uint64_t now = now_usec();
-        /* Take due timers one at a time: a callback may add or cancel others. */
+        uint64_t now = loop_now(l);
+        /* This round runs what was due when it began, moved aside first: a timer a callback adds is never part of
+         * it, even one due at once (with a clock that does not move between the two, it would run forever). */
+        LoopTimer **tail = &l->due;
+        while (*tail)
+                tail = &(*tail)->next;
         while (l->timers && l->timers->deadline <= now) {
                 LoopTimer *t = l->timers;
                 l->timers = t->next;
+                t->next = NULL;
+                *tail = t;
+                tail = &t->next;
+        }
+        /* One at a time: a callback may cancel any of them (loop_cancel_timer looks here too). */
+        while (l->due) {
+                LoopTimer *t = l->due;
+                l->due = t->next;
                 loop_timer_fn fn = t->fn;
                 void *ud = t->userdata;
                 free(t);
@@ -246,7 +280,7 @@ int loop_run_once(Loop *l, int max_wait_ms) {
         for (size_t i = 0; i < l->n_prepares; i++)
                 timeout = min_timeout(timeout, l->prepares[i].fn(l, l->prepares[i].userdata));
         if (l->timers) {
-                uint64_t now = now_usec();
+                uint64_t now = loop_now(l);
                 int64_t ms = l->timers->deadline > now ? (int64_t) ((l->timers->deadline - now + 999) / 1000) : 0;
                 timeout = min_timeout(timeout, ms > 60000 ? 60000 : (int) ms);
         }

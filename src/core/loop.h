@@ -16,12 +16,20 @@ typedef int (*loop_prepare_fn)(Loop *l, void *userdata);
 int loop_new(Loop **ret);
 Loop *loop_free(Loop *l);
 
+/* The clock timers run on, in microseconds (monotonic). Default: CLOCK_MONOTONIC. Tests inject a fake one and
+ * move it forward themselves, so timer behaviour is checked exactly and without sleeping. fn NULL: the default. */
+typedef uint64_t (*loop_clock_fn)(void *userdata);
+void loop_set_clock(Loop *l, loop_clock_fn fn, void *userdata);
+uint64_t loop_now(Loop *l);
+
 /* events are EPOLLIN/EPOLLOUT/...; one watch per fd. */
 int loop_add_io(Loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata);
 int loop_mod_io(Loop *l, int fd, uint32_t events);
 int loop_del_io(Loop *l, int fd);
 
-/* One-shot timer after usec; the returned handle is valid until it fires or is cancelled. */
+/* One-shot timer usec after loop_now(); the returned handle is valid until it fires or is cancelled. A round of
+ * loop_run_once runs only the timers that were due when it began, so one that re-arms itself with no delay waits
+ * for the next round. */
 int loop_add_timer(Loop *l, uint64_t usec, loop_timer_fn fn, void *userdata, LoopTimer **ret);
 void loop_cancel_timer(Loop *l, LoopTimer *t);
 

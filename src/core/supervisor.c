@@ -2,6 +2,7 @@
  * log rings, and the state machine STOPPED → RUNNING → BACKOFF/STOPPING/FAILED with its timers. */
 #include "core/supervisor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/parse.h"
+#include "basic/procscan.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
 
@@ -36,6 +38,12 @@
 #define LOGS_MAX_LINES 10000U
 
 #define DEFAULT_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+/* The environment entry every child of a supervisor with a pid dir carries: "PIC_SUPERVISOR=<pid dir>". */
+#define MARKER_KEY "PIC_SUPERVISOR="
+/* A leftover gets this long after SIGTERM, then this long after SIGKILL (a big process exits slowly). */
+#define LEFTOVER_TERM_USEC (3 * USEC_PER_SEC)
+#define LEFTOVER_KILL_USEC (2 * USEC_PER_SEC)
+#define LEFTOVER_RECORDS_MAX 64
 
 /* What a started-then-stopping service does once its process is reaped. */
 typedef enum Pending {
@@ -120,6 +128,9 @@ struct Supervisor {
         Service *removed; /* removed while still running; freed when reaped */
         bool stopping_all;
         char *pid_dir; /* where <name>.pid records live, or NULL */
+        char *marker;  /* MARKER_KEY + pid_dir, or NULL */
+        pid_t guardian_pid; /* 0 when none */
+        int guardian_fd;    /* write end of the guardian's pipe, -1 when none */
 };
 
 static const char *const service_state_names[_SERVICE_STATE_MAX] = {
@@ -286,11 +297,10 @@ static _Noreturn void child_fail(int status_fd, ChildStep step) {
 }
 
 /* Runs in the forked child: only system calls, no allocation, no logging (the parent's state is a copy). */
-static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int out_fd, int status_fd,
-                                 pid_t parent) {
-        /* The parent blocks signals for its signalfd and may ignore some; the daemon must start clean. */
-        /* The raw system call: glibc's sigaction() refuses its reserved real-time signals, which an ignoring
-         * ancestor (a shell, make) may have passed down — and an ignored disposition survives exec. */
+/* Every signal to its default action and none blocked (picd blocks those its signalfd reads). The raw system call:
+ * glibc's sigaction() refuses its reserved real-time signals, which an ignoring ancestor (a shell, make) may have
+ * passed down — and an ignored disposition survives exec. -1/errno when the mask cannot be set. */
+static int signals_reset(void) {
         struct {
                 void *handler;
                 unsigned long flags;
@@ -302,7 +312,13 @@ static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int ou
                         (void) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
         sigset_t empty;
         sigemptyset(&empty);
-        if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)
+        return sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int out_fd, int status_fd,
+                                 pid_t parent) {
+        /* The parent blocks signals for its signalfd and may ignore some; the daemon must start clean. */
+        if (signals_reset() < 0)
                 child_fail(status_fd, CHILD_STEP_SIGMASK);
 
         /* A kill -9 of picd must not leave daemons running; if picd died before this line, act now. */
@@ -380,50 +396,11 @@ static pid_t waitpid_retry(pid_t pid, int *status, int flags) {
         return p;
 }
 
-/* Forks and execs svc; on success the process runs and its output is watched. On failure svc->failure
- * says why. The parent waits for the exec verdict (EOF of the CLOEXEC status pipe, or the child's errno):
- * the child only makes a few system calls first, and a missing binary then fails at once instead of
- * crash-looping. */
-/* ---- pid records: a daemon that drops privileges loses PR_SET_PDEATHSIG, so after a kill -9 of picd it
- * keeps running. Each start records "PID STARTTIME"; the next start of the same service stops such a
- * leftover first. The start time (clock ticks since boot) proves the pid was not reused by another. ---- */
-
-static int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        ssize_t n = read_retry(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return -EIO;
-        buf[n] = '\0';
-        const char *p = strrchr(buf, ')');
-        if (!p)
-                return -EIO;
-        char state = p[2];
-        /* Field 3 is the state; the start time is field 22: step over the 20 spaces before it. */
-        for (int space = 0; space < 20; space++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EIO;
-        }
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(p + 1, &end, 10);
-        if (errno || end == p + 1)
-                return -EIO;
-        *ret = v;
-        if (ret_state)
-                *ret_state = state;
-        return 0;
-}
-
-static bool proc_is(pid_t pid, unsigned long long starttime) {
-        unsigned long long t;
-        char state;
-        return proc_starttime(pid, &t, &state) == 0 && t == starttime && state != 'Z' && state != 'X';
-}
+/* ---- leftovers: a daemon that drops privileges loses PR_SET_PDEATHSIG, so after a kill -9 of picd it keeps
+ * running. Every child carries the marker PIC_SUPERVISOR=<pid dir> in its environment (and its own session), and
+ * each start records "PID STARTTIME" (clock ticks since boot: proves the pid was not reused). The next supervisor
+ * of the same dir stops whatever has the marker, a record, or a session with either — so a daemon is found even
+ * when picd died before writing its record. ---- */
 
 static void pid_record_path(const Service *svc, char *buf, size_t size) {
         snprintf(buf, size, "%s/%s.pid", svc->sup->pid_dir, svc->name);
@@ -449,30 +426,10 @@ static void pid_record_remove(const Service *svc) {
         (void) unlink(path);
 }
 
-static void stop_leftover(const Service *svc) {
-        char path[4096], text[64] = "";
-        if (!svc->sup->pid_dir)
-                return;
-        pid_record_path(svc, path, sizeof path);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        ssize_t n = read_retry(fd, text, sizeof text - 1);
-        int pid = 0;
-        unsigned long long t = 0;
-        if (n > 0 && sscanf(text, "%d %llu", &pid, &t) == 2 && pid > 1 && proc_is(pid, t)) {
-                log_info("service %s: stopping pid %d left running by an earlier picd", svc->name, pid);
-                /* Not our child (init adopted it): poll, bounded — TERM for 3 s, then KILL for 2 s. */
-                (void) kill(pid, SIGTERM);
-                for (int i = 0; i < 250 && proc_is(pid, t); i++) {
-                        if (i == 150)
-                                (void) kill(pid, SIGKILL);
-                        usleep(20 * 1000);
-                }
-        }
-        (void) unlink(path);
-}
-
+/* Forks and execs svc; on success the process runs and its output is watched. On failure svc->failure
+ * says why. The parent waits for the exec verdict (EOF of the CLOEXEC status pipe, or the child's errno):
+ * the child only makes a few system calls first, and a missing binary then fails at once instead of
+ * crash-looping. */
 static int service_spawn(Service *svc) {
         Supervisor *s = svc->sup;
         _cleanup_close_ int out_r = -1, out_w = -1, status_r = -1, status_w = -1;
@@ -492,7 +449,6 @@ static int service_spawn(Service *svc) {
                 return r;
         }
 
-        stop_leftover(svc);
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {
@@ -543,7 +499,7 @@ static int service_spawn(Service *svc) {
         svc->out_pid = pid;
         svc->partial_len = 0;
         svc->pid = pid;
-        svc->started_usec = now_usec();
+        svc->started_usec = loop_now(s->loop);
         svc->started_at = wall_sec();
         pid_record_write(svc);
         log_debug("service %s: started as pid %d", svc->name, (int) pid);
@@ -653,8 +609,9 @@ static void service_exited(Service *svc, int status) {
                 return;
         }
 
-        /* Not asked to stop: a crash, whatever the exit code (a daemon that exits 0 is not running). */
-        uint64_t now = now_usec();
+        /* Not asked to stop: a crash, whatever the exit code (a daemon that exits 0 is not running). Timed on the
+         * loop's clock, like the restart timers it arms. */
+        uint64_t now = loop_now(s->loop);
         if (now - svc->started_usec >= HEALTHY_RUN_USEC)
                 svc->backoff_usec = svc->restart_delay_usec;
         if (crash_history_add(svc, now)) {
@@ -682,6 +639,21 @@ static void service_exited(Service *svc, int status) {
         service_set_state(svc, SERVICE_BACKOFF);
 }
 
+/* True (status set) when pid exited and was reaped. Before reaping, whatever is left in its process group (setsid
+ * made it pid's) gets SIGKILL: helpers a daemon started must not outlive it and hold its ports. While the zombie is
+ * unreaped the group id cannot be reused, so the signal reaches nothing else. */
+static bool child_reap(pid_t pid, int *ret_status) {
+        siginfo_t si = { 0 };
+        int r;
+        do
+                r = waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 || si.si_pid != pid)
+                return false;
+        (void) kill(-pid, SIGKILL);
+        return waitpid_retry(pid, ret_status, WNOHANG) == pid;
+}
+
 /* Reaps our own children only (never waitpid(-1): other parts of picd may run short commands). One
  * SIGCHLD can stand for several exits, so every pid is polled. */
 static void reap_children(Supervisor *s) {
@@ -690,11 +662,11 @@ static void reap_children(Supervisor *s) {
                 int status = 0;
                 for (size_t i = 0; i < s->n_services && !exited; i++) {
                         Service *svc = s->services[i];
-                        if (svc->pid > 0 && waitpid_retry(svc->pid, &status, WNOHANG) == svc->pid)
+                        if (svc->pid > 0 && child_reap(svc->pid, &status))
                                 exited = svc;
                 }
                 for (Service *svc = s->removed; svc && !exited; svc = svc->next_removed)
-                        if (svc->pid > 0 && waitpid_retry(svc->pid, &status, WNOHANG) == svc->pid)
+                        if (svc->pid > 0 && child_reap(svc->pid, &status))
                                 exited = svc;
                 if (!exited)
                         return;
@@ -705,6 +677,87 @@ static void reap_children(Supervisor *s) {
 
 static void on_sigchld(Loop *l, int signo, void *userdata) {
         reap_children(userdata);
+}
+
+/* ---- the guardian: a daemon that dropped privileges does not die with picd (its parent-death signal is gone).
+ * A small process forked at start waits for picd to die — EOF on a pipe only picd holds — and then stops everything
+ * that carries the marker. It keeps picd's state-dir lock meanwhile, so a new picd cannot start daemons it would
+ * stop. When picd stops normally it says so with one byte, and the guardian just exits. ---- */
+
+/* Closes every fd >= 3 except a and b (either may be -1). */
+static void close_all_but(int a, int b) {
+        int lo = a < b ? a : b, hi = a < b ? b : a;
+        unsigned from = 3;
+        for (int keep_fd = 0; keep_fd < 2; keep_fd++) {
+                int k = keep_fd == 0 ? lo : hi;
+                if (k < 3)
+                        continue;
+                if ((unsigned) k > from)
+                        (void) close_range(from, (unsigned) k - 1, 0);
+                from = (unsigned) k + 1;
+        }
+        (void) close_range(from, ~0U, 0);
+}
+
+static _Noreturn void guardian_main(const char *marker, int pipe_fd, int keep_fd) {
+        (void) signals_reset();
+        /* Out of picd's session and group: a Ctrl-C or a group kill meant for picd does not take the guardian
+         * along — it is the one to clean up after exactly that. */
+        (void) setsid();
+        /* Nothing of picd's (listeners, the store, the netns) stays open in here; only the pipe and the lock. */
+        close_all_but(pipe_fd, keep_fd);
+        char c;
+        if (read_retry(pipe_fd, &c, 1) == 1)
+                _exit(0);
+        size_t found = 0;
+        if (proc_stop_matching(marker, NULL, NULL, 0, LEFTOVER_TERM_USEC, LEFTOVER_KILL_USEC, &found) >= 0 &&
+            found > 0)
+                log_info("picd is gone: its guardian stopped %zu process(es) it had started", found);
+        _exit(0);
+}
+
+int supervisor_guard(Supervisor *s, int keep_fd) {
+        if (!s || !s->marker)
+                return -EINVAL;
+        if (s->guardian_pid > 0)
+                return 0;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(p[1]);
+                guardian_main(s->marker, p[0], keep_fd);
+        }
+        close(p[0]);
+        s->guardian_pid = pid;
+        s->guardian_fd = p[1];
+        return 0;
+}
+
+/* Normal stop (our children are stopped already): tell the guardian, and wait for it, bounded. */
+static void guardian_dismiss(Supervisor *s) {
+        if (s->guardian_pid <= 0)
+                return;
+        (void) !write(s->guardian_fd, "q", 1);
+        close(s->guardian_fd);
+        s->guardian_fd = -1;
+        for (int i = 0; i < 200; i++) {
+                if (waitpid_retry(s->guardian_pid, NULL, WNOHANG) != 0) {
+                        s->guardian_pid = 0;
+                        return;
+                }
+                usleep(10 * 1000);
+        }
+        (void) kill(s->guardian_pid, SIGKILL);
+        (void) waitpid_retry(s->guardian_pid, NULL, 0);
+        s->guardian_pid = 0;
 }
 
 /* ---- public API -------------------------------------------------------------------------------------- */
@@ -718,6 +771,7 @@ int supervisor_new(Loop *loop, int netns_fd, Supervisor **ret) {
         s->loop = loop;
         s->netns_fd = -1;
         s->devnull_fd = -1;
+        s->guardian_fd = -1;
         int r = 0;
         if (netns_fd >= 0) {
                 s->netns_fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, 3);
@@ -749,6 +803,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         /* The owner is tearing down: calling into it now would reach half-freed state. */
         s->state_fn = NULL;
         supervisor_stop_all(s);
+        guardian_dismiss(s);
         for (size_t i = 0; i < s->n_services; i++)
                 service_free(s->services[i]);
         while (s->removed) {
@@ -760,6 +815,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         free(s->names);
         loop_del_signal(s->loop, SIGCHLD);
         free(s->pid_dir);
+        free(s->marker);
         if (s->netns_fd >= 0)
                 close(s->netns_fd);
         close(s->devnull_fd);
@@ -768,11 +824,68 @@ Supervisor *supervisor_free(Supervisor *s) {
 }
 
 int supervisor_set_pid_dir(Supervisor *s, const char *dir) {
+        if (!s || !dir || dir[0] != '/')
+                return -EINVAL;
+        /* The marker is part of each service's environment, built when it is added. */
+        if (s->n_services > 0 || s->removed)
+                return -EBUSY;
         char *d = strdup(dir);
-        if (!d)
+        char *m = malloc(strlen(MARKER_KEY) + strlen(dir) + 1);
+        if (!d || !m) {
+                free(d);
+                free(m);
                 return -ENOMEM;
+        }
+        stpcpy(stpcpy(m, MARKER_KEY), dir);
         free(s->pid_dir);
+        free(s->marker);
         s->pid_dir = d;
+        s->marker = m;
+        return 0;
+}
+
+static bool any_child(Supervisor *s);
+
+/* Reads every "<name>.pid" record in the pid dir (then removes it). Returns how many were read. */
+static size_t pid_records_take(Supervisor *s, pid_t *pids, unsigned long long *starts, size_t max) {
+        DIR *d = opendir(s->pid_dir);
+        if (!d)
+                return 0;
+        size_t n = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t len = strlen(de->d_name);
+                if (len < 5 || !streq(de->d_name + len - 4, ".pid"))
+                        continue;
+                char text[64] = "";
+                _cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                ssize_t k = fd >= 0 ? read_retry(fd, text, sizeof text - 1) : -1;
+                int pid = 0;
+                unsigned long long t = 0;
+                if (k > 0 && sscanf(text, "%d %llu", &pid, &t) == 2 && pid > 1 && n < max) {
+                        pids[n] = pid;
+                        starts[n] = t;
+                        n++;
+                }
+                (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+        return n;
+}
+
+int supervisor_stop_leftovers(Supervisor *s, size_t *ret_found) {
+        if (!s || !s->pid_dir)
+                return -EINVAL;
+        /* Our own children carry the marker too: this is for before the first start only. */
+        if (any_child(s))
+                return -EBUSY;
+        pid_t pids[LEFTOVER_RECORDS_MAX];
+        unsigned long long starts[LEFTOVER_RECORDS_MAX];
+        size_t n = pid_records_take(s, pids, starts, LEFTOVER_RECORDS_MAX), found = 0;
+        int r = proc_stop_matching(s->marker, pids, starts, n, LEFTOVER_TERM_USEC, LEFTOVER_KILL_USEC, &found);
+        if (r < 0)
+                return r;
+        if (ret_found)
+                *ret_found = found;
         return 0;
 }
 
@@ -815,17 +928,31 @@ static int strv_copy(const char *first, char *const *v, char ***ret) {
 }
 
 /* The child gets PATH plus the spec's entries and nothing of picd's own environment (no secrets, no
- * accidental configuration through inherited variables). */
-static int build_envp(char *const *env, char ***ret) {
+ * accidental configuration through inherited variables) — and the supervisor's marker, first, where the leftover
+ * scan of a later start looks for it. */
+static int build_envp(const char *marker, char *const *env, char ***ret) {
         bool has_path = false;
-        for (size_t i = 0; env && env[i]; i++) {
-                const char *eq = strchr(env[i], '=');
-                if (!eq || eq == env[i])
+        size_t n = 0;
+        for (; env && env[n]; n++) {
+                const char *eq = strchr(env[n], '=');
+                if (!eq || eq == env[n] || startswith(env[n], MARKER_KEY))
                         return -EINVAL;
-                if (startswith(env[i], "PATH="))
+                if (startswith(env[n], "PATH="))
                         has_path = true;
         }
-        return strv_copy(has_path ? NULL : DEFAULT_PATH, env, ret);
+        _cleanup_(strv_freep) char **c = calloc(n + 3, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        size_t k = 0;
+        if (marker && !(c[k++] = strdup(marker)))
+                return -ENOMEM;
+        if (!has_path && !(c[k++] = strdup(DEFAULT_PATH)))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(c[k++] = strdup(env[i])))
+                        return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 int supervisor_add(Supervisor *s, const ServiceSpec *spec) {
@@ -858,7 +985,7 @@ int supervisor_add(Supervisor *s, const ServiceSpec *spec) {
         r = strv_copy(NULL, spec->argv, &svc->argv);
         if (r < 0)
                 goto fail;
-        r = build_envp(spec->env, &svc->envp);
+        r = build_envp(s->marker, spec->env, &svc->envp);
         if (r < 0)
                 goto fail;
 

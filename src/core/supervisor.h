@@ -55,9 +55,20 @@ int supervisor_new(Loop *loop, int netns_fd, Supervisor **ret);
 Supervisor *supervisor_free(Supervisor *s);
 
 int supervisor_set_state_callback(Supervisor *s, supervisor_state_fn fn, void *userdata);
-/* Keep "<name>.pid" records in dir so a start can stop a daemon an earlier, killed picd left running
- * (daemons that drop privileges lose the parent-death signal). */
+/* Keep "<name>.pid" records in dir (absolute) and give every child the environment entry
+ * PIC_SUPERVISOR=<dir>, so a later start can find the daemons an earlier, killed picd left running (daemons
+ * that drop privileges lose the parent-death signal). Before any supervisor_add; -EBUSY after. */
 int supervisor_set_pid_dir(Supervisor *s, const char *dir);
+/* Before the first start: stops (TERM, KILL after 3 s) every process with this dir's marker, with a pid record
+ * there, or in the session of one of those, and removes the records. The caller makes sure no live supervisor
+ * uses the same dir (picd holds a lock on its state dir). -EBUSY once a child runs. *ret_found (may be NULL):
+ * how many processes were stopped. */
+int supervisor_stop_leftovers(Supervisor *s, size_t *ret_found);
+/* Forks a guardian that outlives a killed picd just long enough to stop (TERM, KILL after 3 s) every process with
+ * the marker: daemons that dropped privileges lose the parent-death signal, this makes them die with picd all the
+ * same. It keeps keep_fd (picd's state-dir lock; -1 for none) open until it is done, and closes all else of picd's.
+ * supervisor_free dismisses it. Needs a pid dir. */
+int supervisor_guard(Supervisor *s, int keep_fd);
 
 /* Registers a service (copying spec) without starting it. -EEXIST for a duplicate name. */
 int supervisor_add(Supervisor *s, const ServiceSpec *spec);

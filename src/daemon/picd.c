@@ -1,8 +1,10 @@
 /* picd: the Personal Internet Cell daemon. Parses flags, opens the state dir and store, enters or creates
  * the cell's network namespace for managed daemons, starts the services and the API, runs the loop. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "basic/fileio.h"
@@ -201,6 +203,23 @@ static int prepare_state_dir(const char *dir) {
         return 0;
 }
 
+/* The guardian of a killed picd keeps the lock while it stops that picd's daemons (at most its TERM + KILL
+ * timeouts, 5 s): wait a little longer than that before calling the state dir busy. */
+#define STATE_LOCK_WAIT_USEC (7 * USEC_PER_SEC)
+
+static int lock_state_dir(int fd) {
+        uint64_t deadline = now_usec() + STATE_LOCK_WAIT_USEC;
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return negative_errno();
+                if (now_usec() >= deadline)
+                        return -EWOULDBLOCK;
+                usleep(20 * 1000);
+        }
+}
+
 int main(int argc, char **argv) {
         setvbuf(stderr, NULL, _IOLBF, 0);
         Args args;
@@ -218,7 +237,7 @@ int main(int argc, char **argv) {
 
         Cell cell = { .netns_fd = -1, .started_at = wall_sec() };
         HttpServer *server = NULL;
-        int exit_code = 1;
+        int exit_code = 1, lock_fd = -1;
         char path[4096];
 
         cell.state_dir = realpath(args.state_dir, NULL);
@@ -230,6 +249,23 @@ int main(int argc, char **argv) {
         }
         if (prepare_state_dir(cell.state_dir) < 0)
                 goto out;
+        /* One picd per state dir: a start stops whatever carries the cell's marker, which must never be the daemons
+         * of a picd that is alive. The kernel drops the lock when its holder dies, however it dies. */
+        snprintf(path, sizeof path, "%s/run/picd.lock", cell.state_dir);
+        lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock_fd < 0) {
+                log_error("cannot open %s: %s", path, strerror(errno));
+                goto out;
+        }
+        r = lock_state_dir(lock_fd);
+        if (r < 0) {
+                if (r == -EWOULDBLOCK)
+                        log_error("another picd is running with the state dir %s (or still stopping the daemons of "
+                                  "one that was killed)", cell.state_dir);
+                else
+                        log_error_errno(r, "cannot lock %s", path);
+                goto out;
+        }
         /* Before the store opens: an interrupted restore is finished (or its staging dropped) first. */
         r = backup_recover(cell.state_dir);
         if (r < 0) {
@@ -284,6 +320,16 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "cannot set up the event loop");
                 goto out;
         }
+        /* Daemons a killed picd of this cell left running hold its addresses: stop them before starting ours. */
+        size_t leftovers = 0;
+        r = supervisor_stop_leftovers(cell.supervisor, &leftovers);
+        if (r < 0)
+                log_warn_errno(r, "cannot look for daemons an earlier picd left running");
+        else if (leftovers > 0)
+                log_info("stopped %zu process(es) an earlier picd of this cell left running", leftovers);
+        r = supervisor_guard(cell.supervisor, lock_fd);
+        if (r < 0)
+                log_warn_errno(r, "cannot start the guardian: daemons may outlive a killed picd until the next start");
         r = http_auth_bootstrap(&cell);
         if (r < 0)
                 goto out;
@@ -322,6 +368,8 @@ out:
                 close(cell.netns_fd);
         free(cell.netns_name);
         free(cell.state_dir);
+        if (lock_fd >= 0)
+                close(lock_fd);
         json_decref(args.overrides);
         return exit_code;
 }

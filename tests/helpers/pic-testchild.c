@@ -8,6 +8,10 @@
  *   --print-signals       "sigblk: HEX" and "sigign: HEX" from /proc/self/status
  *   --ignore-term         ignore SIGTERM (a slow stopper)
  *   --write-pid FILE      write our pid to FILE
+ *   --no-pdeathsig        clear the parent-death signal (what a daemon's privilege drop does)
+ *   --fork-sleeper FILE   fork a child that stays in our process group, writes its pid to FILE and sleeps
+ *   --daemonize FILE      the classic double fork + setsid: the original exits 0, the grandchild writes its pid
+ *                         to FILE and goes on with the remaining flags
  *   --exit-code C         exit status to use (default 0)
  *   --exit-after-ms N     sleep N ms, then exit      --sleep-forever  wait for a signal forever
  */
@@ -17,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +51,12 @@ static void print_fds(void) {
                         printf(" %s", de->d_name);
         printf("\n");
         closedir(d);
+}
+
+static void write_pid(const char *path) {
+        FILE *f = fopen(path, "we");
+        if (!f || fprintf(f, "%d\n", (int) getpid()) < 0 || fclose(f) != 0)
+                exit(3);
 }
 
 static void print_signals(void) {
@@ -91,9 +103,37 @@ int main(int argc, char **argv) {
                 } else if (strcmp(a, "--ignore-term") == 0) {
                         signal(SIGTERM, SIG_IGN);
                 } else if (strcmp(a, "--write-pid") == 0 && v) {
-                        FILE *f = fopen(v, "we");
-                        if (!f || fprintf(f, "%d\n", (int) getpid()) < 0 || fclose(f) != 0)
-                                return 3;
+                        write_pid(v);
+                        i++;
+                } else if (strcmp(a, "--no-pdeathsig") == 0) {
+                        if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+                                return 4;
+                } else if (strcmp(a, "--fork-sleeper") == 0 && v) {
+                        pid_t pid = fork();
+                        if (pid < 0)
+                                return 5;
+                        if (pid == 0) {
+                                alarm(60); /* alarms are not inherited across fork */
+                                write_pid(v);
+                                for (;;)
+                                        pause();
+                        }
+                        i++;
+                } else if (strcmp(a, "--daemonize") == 0 && v) {
+                        pid_t pid = fork();
+                        if (pid < 0)
+                                return 5;
+                        if (pid > 0) {
+                                waitpid(pid, NULL, 0);
+                                return 0;
+                        }
+                        if (setsid() < 0)
+                                _exit(6);
+                        pid = fork();
+                        if (pid != 0)
+                                _exit(pid < 0 ? 5 : 0);
+                        alarm(60);
+                        write_pid(v);
                         i++;
                 } else if (strcmp(a, "--exit-code") == 0 && v) {
                         exit_code = (int) number(v);

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -120,6 +121,8 @@ class Picd:
             argv = ["ip", "netns", "exec", self.run_in_netns, *argv]
         env = dict(os.environ)
         env.update(self.env or {})
+        if getattr(self, "log", None):
+            self.log.close()  # the previous run's (after a kill9 or stop)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
@@ -149,11 +152,33 @@ class Picd:
         self.proc = None
         return rc
 
-    def kill9(self):
+    def kill9(self, guardian_too=False):
+        """SIGKILL picd; guardian_too: its guardian first (as the OOM killer or a careless kill might), so only the
+        next start can clean up."""
         if self.proc and self.proc.poll() is None:
+            if guardian_too:
+                for pid in self.guardian_pids():
+                    os.kill(pid, signal.SIGKILL)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
+
+    def guardian_pids(self):
+        """picd's own children that run picd's binary (its guardian; the daemons run other programs)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            return []
+        exe = os.path.realpath(PICD)
+        found = []
+        for pid in kids:
+            try:
+                if os.readlink(f"/proc/{pid}/exe") == exe:
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
 
     def daemon_pids(self):
         """Daemons this cell's picd started, from its pid records: {service: pid} (still alive only)."""
@@ -173,13 +198,37 @@ class Picd:
                 continue
         return found
 
+    def netns_pids(self):
+        """Live processes inside this cell's network namespace: {pid: argv}. picd itself stays outside, so these
+        are exactly the daemons (and anything they started) of this cell, with or without pid records."""
+        try:
+            ino = os.stat(f"/run/netns/{self.netns}").st_ino
+        except OSError:
+            return {}
+        found = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{name}/ns/net").st_ino != ino:
+                    continue
+                with open(f"/proc/{name}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                        continue
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    found[int(name)] = f.read().decode(errors="replace").rstrip("\0").split("\0")
+            except (OSError, IndexError):
+                continue
+        return found
+
     def cleanup(self):
         try:
             if self.proc and self.proc.poll() is None:
                 self.stop()
         finally:
-            # After a kill -9 of picd, daemons that dropped privileges outlive it: stop them by PID.
-            for pid in self.daemon_pids().values():
+            # Whatever a killed picd left behind in the cell's namespace: stop it by PID (only processes in the
+            # namespace this test created, so nothing of another test or of the host is touched).
+            for pid in set(self.daemon_pids().values()) | set(self.netns_pids()):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
@@ -299,4 +348,9 @@ class PicdTestCase(unittest.TestCase, ApiAssertions):
             raise AssertionError(f"picd exited {rc} on SIGTERM:\n{cls.picd.logs()}")
 
 def main():
-    unittest.main(verbosity=2)
+    """unittest.main, except that a skipped test fails the run: a skip hides exactly the regression (a missing tool,
+    a missing route) the test exists to catch."""
+    result = unittest.main(verbosity=2, exit=False).result
+    for test, why in result.skipped:
+        print(f"FAIL: {test} was skipped ({why}); tests here must pass or fail", file=sys.stderr)
+    sys.exit(0 if result.wasSuccessful() and not result.skipped else 1)

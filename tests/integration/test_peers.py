@@ -8,9 +8,9 @@ import os
 import re
 import signal
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import pic  # noqa: E402
 from pic import PicdTestCase, run, wait_for  # noqa: E402
 
 
@@ -286,4 +286,4 @@ class PeerRestartTest(PicdTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    pic.main()

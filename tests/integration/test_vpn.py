@@ -8,9 +8,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import pic  # noqa: E402
 from pic import Netns, PicdTestCase, SLOW, run, unique, veth_pair, wait_for  # noqa: E402
 
 PORT = 7000  # test listeners on every grantable VIP
@@ -365,4 +365,4 @@ class VpnTest(PicdTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    pic.main()

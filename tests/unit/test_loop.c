@@ -1,5 +1,6 @@
-/* Tests of the event loop (src/core/loop.c): timer order and cancellation, fd watches, signals through the
- * signalfd, prepare hooks and loop_run/loop_quit. Real epoll, real pipes, real signals to ourselves. */
+/* Tests of the event loop (src/core/loop.c): timer order and cancellation on a fake clock the tests move themselves
+ * (exact, no sleeping), fd watches, signals through the signalfd, prepare hooks and loop_run/loop_quit. Real epoll,
+ * real pipes, real signals to ourselves. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,28 @@ static int setup(void **state) {
         assert_int_equal(loop_new(&l), 0);
         *state = l;
         return 0;
+}
+
+/* The fake clock: it moves only when a test says so. Starts far from 0 so no deadline arithmetic leans on 0. */
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void *userdata) {
+        assert_ptr_equal(userdata, &fake_now);
+        return fake_now;
+}
+
+static int setup_fake_clock(void **state) {
+        setup(state);
+        fake_now = 1000 * USEC_PER_SEC;
+        loop_set_clock(*state, fake_clock, &fake_now);
+        assert_int_equal(loop_now(*state), 1000 * USEC_PER_SEC);
+        return 0;
+}
+
+/* Moves the fake clock and runs one round without waiting. */
+static void advance(Loop *l, uint64_t usec) {
+        fake_now += usec;
+        assert_true(loop_run_once(l, 0) >= 0);
 }
 
 static int teardown(void **state) {
@@ -68,11 +91,42 @@ static void test_timers_fire_in_deadline_order(void **state) {
         assert_int_equal(loop_add_timer(l, 0, record_timer, &args[3], NULL), 0);
         assert_int_equal(loop_add_timer(l, 0, record_timer, &args[4], NULL), 0);
 
-        uint64_t t0 = now_usec();
-        assert_true(run_until(l, &o.done, 2000));
-        assert_true(now_usec() - t0 >= 30 * USEC_PER_MSEC);
+        /* Each timer runs exactly at its deadline: not a microsecond before, and at once when it is reached. */
+        advance(l, 0);
+        assert_int_equal(o.n, 2);
+        advance(l, 10 * USEC_PER_MSEC - 1);
+        assert_int_equal(o.n, 2);
+        advance(l, 1);
+        assert_int_equal(o.n, 3);
+        advance(l, 10 * USEC_PER_MSEC);
+        assert_int_equal(o.n, 4);
+        advance(l, 10 * USEC_PER_MSEC - 1);
+        assert_int_equal(o.n, 4);
+        advance(l, 1);
+        assert_true(o.done);
         int want[] = { 1, 2, 10, 20, 30 };
         assert_memory_equal(o.seen, want, sizeof want);
+}
+
+typedef struct Late {
+        unsigned runs;
+} Late;
+
+static void late_count(Loop *l, void *userdata) {
+        ((Late *) userdata)->runs++;
+}
+
+static void test_overdue_timers_run_once_in_one_round(void **state) {
+        Loop *l = *state;
+        Late a = { 0 }, b = { 0 };
+        /* The loop was busy (or the machine suspended) far past both deadlines: each runs once, in one round. */
+        assert_int_equal(loop_add_timer(l, 5 * USEC_PER_MSEC, late_count, &a, NULL), 0);
+        assert_int_equal(loop_add_timer(l, 6 * USEC_PER_MSEC, late_count, &b, NULL), 0);
+        advance(l, 3600 * USEC_PER_SEC);
+        assert_int_equal(a.runs, 1);
+        assert_int_equal(b.runs, 1);
+        advance(l, 3600 * USEC_PER_SEC);
+        assert_int_equal(a.runs + b.runs, 2);
 }
 
 typedef struct CancelCtx {
@@ -107,13 +161,16 @@ static void test_timer_cancel(void **state) {
         loop_cancel_timer(l, t);
         loop_cancel_timer(l, NULL); /* no-op */
 
-        /* Cancelled from another timer's callback while both are due. */
+        /* Cancelled from another timer's callback while both are due in the same round. */
         assert_int_equal(loop_add_timer(l, 10 * USEC_PER_MSEC, killer_timer, &c, NULL), 0);
         assert_int_equal(loop_add_timer(l, 10 * USEC_PER_MSEC, victim_timer, &c, &c.victim), 0);
         assert_int_equal(loop_add_timer(l, 40 * USEC_PER_MSEC, late_timer, &c, NULL), 0);
-        usleep(15000); /* make killer and victim due in the same round */
-        assert_true(run_until(l, &c.late_ran, 2000));
+        advance(l, 10 * USEC_PER_MSEC);
         assert_true(c.killer_ran);
+        assert_false(c.victim_ran);
+        assert_false(c.late_ran);
+        advance(l, 30 * USEC_PER_MSEC);
+        assert_true(c.late_ran);
         assert_false(c.victim_ran);
 }
 
@@ -131,16 +188,12 @@ static void test_timer_rearming_itself_does_not_livelock(void **state) {
         Loop *l = *state;
         Rearm r = { 0 };
         assert_int_equal(loop_add_timer(l, 0, rearm_timer, &r, NULL), 0);
-        /* Each round runs only timers due when it began (give or take the clock's microsecond), so a
-         * callback that always re-arms itself with no delay cannot keep loop_run_once from returning. */
-        uint64_t t0 = now_usec();
-        unsigned before = 0;
-        for (int i = 0; i < 3; i++) {
+        /* The clock stands still, so the re-armed timer is due at once, every time: each round still runs only
+         * the timers there were when it began, so loop_run_once returns after exactly one run. */
+        for (unsigned i = 1; i <= 3; i++) {
                 assert_true(loop_run_once(l, 0) >= 0);
-                assert_true(r.runs > before);
-                before = r.runs;
+                assert_int_equal(r.runs, i);
         }
-        assert_true(now_usec() - t0 < USEC_PER_SEC);
         /* The pending timer is freed by loop_free in teardown. */
 }
 
@@ -311,6 +364,7 @@ static void quit_timer(Loop *l, void *userdata) {
         loop_quit(l, 42);
 }
 
+/* On the default clock (CLOCK_MONOTONIC), for real: loop_run sleeps until the timer and returns its code. */
 static void test_run_until_quit(void **state) {
         Loop *l = *state;
         assert_false(loop_is_quitting(l));
@@ -323,9 +377,11 @@ static void test_run_until_quit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_timers_fire_in_deadline_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_timer_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_timer_rearming_itself_does_not_livelock, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_timers_fire_in_deadline_order, setup_fake_clock, teardown),
+                cmocka_unit_test_setup_teardown(test_overdue_timers_run_once_in_one_round, setup_fake_clock, teardown),
+                cmocka_unit_test_setup_teardown(test_timer_cancel, setup_fake_clock, teardown),
+                cmocka_unit_test_setup_teardown(test_timer_rearming_itself_does_not_livelock, setup_fake_clock,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_io_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_io_stale_event_after_fd_reuse, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signal_delivered_through_loop, setup, teardown),

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "basic/log.h"
 #include "basic/time-util.h"
@@ -691,6 +692,189 @@ static void test_setns_failure_reported(void **state) {
         loop_free(loop);
 }
 
+
+/* ---- leftovers ------------------------------------------------------------------------------------------- */
+
+/* Alive in the sense that matters: not gone, not a zombie waiting for init (which reaps slowly here). */
+static bool proc_alive(pid_t pid) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+static bool proc_dead(Fixture *f, const void *arg) {
+        return !proc_alive(*(const pid_t *) arg);
+}
+
+/* Polls FILE (bounded) until a child wrote its pid there. */
+static pid_t read_pid_file(const char *path, unsigned timeout_ms) {
+        uint64_t deadline = now_usec() + timeout_ms * USEC_PER_MSEC;
+        while (now_usec() < deadline) {
+                FILE *p = fopen(path, "re");
+                int pid = 0;
+                if (p) {
+                        bool ok = fscanf(p, "%d", &pid) == 1;
+                        fclose(p);
+                        if (ok && pid > 0)
+                                return pid;
+                }
+                usleep(5000);
+        }
+        return 0;
+}
+
+static void test_exit_takes_its_process_group(void **state) {
+        Fixture *f = *state;
+        char file[] = "/tmp/pic-test-sleeper-XXXXXX";
+        int fd = mkstemp(file);
+        assert_true(fd >= 0);
+        close(fd);
+        /* The daemon leaves a helper behind in its group and exits: the helper must not outlive it. */
+        char *argv[] = { testchild(), "--fork-sleeper", file, "--exit-after-ms", "100", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "leaver", .argv = argv,
+                                                                  .restart_delay_usec = 10 * USEC_PER_SEC }), 0);
+        assert_int_equal(supervisor_start(f->sup, "leaver"), 0);
+        pid_t helper = read_pid_file(file, 2000);
+        unlink(file);
+        assert_true(helper > 0);
+        assert_true(wait_state(f, "leaver", SERVICE_BACKOFF, 2000));
+        assert_true(run_until(f, proc_dead, &helper, 2000));
+}
+
+/* What a kill -9 of picd leaves: a forked "picd" with its own supervisor starts daemons that dropped the
+ * parent-death signal (one of them double-forked away from its session) and dies by SIGKILL. */
+static void old_picd(const char *dir, const char *pidfile_a, const char *pidfile_b, int guard_keep_fd) {
+        Loop *loop = NULL;
+        Supervisor *sup = NULL;
+        char *a[] = { testchild(), "--no-pdeathsig", "--write-pid", (char *) pidfile_a, "--sleep-forever", NULL };
+        char *b[] = { testchild(), "--no-pdeathsig", "--daemonize", (char *) pidfile_b, "--sleep-forever", NULL };
+        if (loop_new(&loop) < 0 || supervisor_new(loop, -1, &sup) < 0 || supervisor_set_pid_dir(sup, dir) < 0 ||
+            supervisor_add(sup, &(ServiceSpec) { .name = "a", .argv = a }) < 0 ||
+            supervisor_add(sup, &(ServiceSpec) { .name = "b", .argv = b }) < 0 ||
+            (guard_keep_fd >= 0 && supervisor_guard(sup, guard_keep_fd) < 0) ||
+            supervisor_start(sup, "a") < 0 || supervisor_start(sup, "b") < 0)
+                _exit(1);
+        if (read_pid_file(pidfile_a, 2000) <= 0 || read_pid_file(pidfile_b, 2000) <= 0)
+                _exit(2);
+        raise(SIGKILL);
+        _exit(3);
+}
+
+static void test_stop_leftovers_without_records(void **state) {
+        Fixture *f = *state;
+        char dir[] = "/tmp/pic-test-run-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char pa[PATH_MAX], pb[PATH_MAX], pc[PATH_MAX];
+        snprintf(pa, sizeof pa, "%s/a.out", dir);
+        snprintf(pb, sizeof pb, "%s/b.out", dir);
+        snprintf(pc, sizeof pc, "%s/c.out", dir);
+
+        pid_t old = fork();
+        assert_true(old >= 0);
+        if (old == 0)
+                old_picd(dir, pa, pb, -1);
+        int status;
+        assert_int_equal(waitpid(old, &status, 0), old);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        pid_t a = read_pid_file(pa, 100), b = read_pid_file(pb, 100);
+        assert_true(a > 0 && b > 0);
+        assert_true(proc_alive(a));
+        assert_true(proc_alive(b));
+        assert_int_not_equal(getsid(b), getsid(a)); /* b left a's session: only the marker finds it */
+
+        /* An unrelated process with another cell's marker must be left alone. */
+        pid_t other = fork();
+        assert_true(other >= 0);
+        if (other == 0) {
+                char *argv[] = { testchild(), "--write-pid", pc, "--sleep-forever", NULL };
+                char *envp[] = { "PIC_SUPERVISOR=/tmp/another-cell/run", NULL };
+                setsid();
+                execve(argv[0], argv, envp);
+                _exit(127);
+        }
+        assert_true(read_pid_file(pc, 2000) == other);
+
+        /* picd was killed before writing (or lost) its records: only what the daemons carry is left. */
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/a.pid", dir);
+        assert_int_equal(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/b.pid", dir);
+        (void) unlink(path);
+
+        assert_int_equal(supervisor_set_pid_dir(f->sup, dir), 0);
+        size_t found = 0;
+        assert_int_equal(supervisor_stop_leftovers(f->sup, &found), 0);
+        assert_int_equal(found, 2);
+        assert_false(proc_alive(a));
+        assert_false(proc_alive(b));
+        assert_true(proc_alive(other));
+        kill(other, SIGKILL);
+        assert_int_equal(waitpid(other, NULL, 0), other);
+
+        /* Nothing left: a second look finds nothing. A running child makes it refuse (it carries the marker). */
+        assert_int_equal(supervisor_stop_leftovers(f->sup, &found), 0);
+        assert_int_equal(found, 0);
+        char *argv[] = { testchild(), "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "now", .argv = argv }), 0);
+        assert_int_equal(supervisor_set_pid_dir(f->sup, dir), -EBUSY);
+        assert_int_equal(supervisor_start(f->sup, "now"), 0);
+        assert_int_equal(supervisor_stop_leftovers(f->sup, &found), -EBUSY);
+        supervisor_stop_all(f->sup);
+        unlink(pa);
+        unlink(pb);
+        unlink(pc);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+static bool fd_at_eof(Fixture *f, const void *arg) {
+        char c;
+        return read(*(const int *) arg, &c, 1) == 0;
+}
+
+static void test_guardian_stops_daemons_of_a_killed_parent(void **state) {
+        Fixture *f = *state;
+        char dir[] = "/tmp/pic-test-run-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char pa[PATH_MAX], pb[PATH_MAX];
+        snprintf(pa, sizeof pa, "%s/a.out", dir);
+        snprintf(pb, sizeof pb, "%s/b.out", dir);
+        /* Stands for picd's state-dir lock: the guardian holds it until its work is done. */
+        int lock[2];
+        assert_int_equal(pipe2(lock, O_CLOEXEC | O_NONBLOCK), 0);
+
+        pid_t old = fork();
+        assert_true(old >= 0);
+        if (old == 0) {
+                close(lock[0]);
+                old_picd(dir, pa, pb, lock[1]);
+        }
+        close(lock[1]);
+        int status;
+        assert_int_equal(waitpid(old, &status, 0), old);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        pid_t a = read_pid_file(pa, 100), b = read_pid_file(pb, 100);
+        assert_true(a > 0 && b > 0);
+        /* Nobody calls supervisor_stop_leftovers: they die because their supervisor's process did. */
+        assert_true(run_until(f, proc_dead, &a, 5000));
+        assert_true(run_until(f, proc_dead, &b, 5000));
+        assert_true(run_until(f, fd_at_eof, &lock[0], 5000));
+        close(lock[0]);
+        char path[PATH_MAX];
+        const char *const names[] = { "a.out", "b.out", "a.pid", "b.pid" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+                (void) unlink(path);
+        }
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_start_captures_output, setup, teardown),
@@ -709,6 +893,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_log_ring_keeps_last_whole_lines, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_netns, setup_netns, teardown),
                 cmocka_unit_test(test_setns_failure_reported),
+                cmocka_unit_test_setup_teardown(test_exit_takes_its_process_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_leftovers_without_records, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_guardian_stops_daemons_of_a_killed_parent, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
