@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "services/ntp/chrony.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -123,11 +124,9 @@ static void check_clients(const char *text) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* chronyc's output as ntp.c holds it: a NUL-terminated capture. */
-        char *text = malloc(size + 1);
+        char *text = fuzz_cstring(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
         check_tracking(text);
         check_serverstats(text);
         check_clients(text);

@@ -5,15 +5,14 @@
 #include <string.h>
 
 #include "basic/netaddr.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *s = malloc(size + 1);
+        char *s = fuzz_cstring(data, size);
         if (!s)
                 return 0;
-        memcpy(s, data, size);
-        s[size] = '\0';
         char ip[IP_STRLEN], again[IP_STRLEN];
         if (ip_client_parse(s, ip) == 0) {
                 uint32_t v4;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/dns-records.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,11 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         json_decref(body);
 
-        char *s = malloc(size + 1);
+        char *s = fuzz_cstring(data, size);
         if (!s)
                 return 0;
-        memcpy(s, data, size);
-        s[size] = '\0';
         uint32_t ips[DNS_FORWARDERS_MAX];
         size_t n;
         if (dns_forwarders_parse(s, ips, &n) == 0 && n > DNS_FORWARDERS_MAX)

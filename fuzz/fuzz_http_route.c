@@ -5,15 +5,14 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *path = malloc(size + 1);
+        char *path = fuzz_cstring(data, size);
         if (!path)
                 return 0;
-        memcpy(path, data, size);
-        path[size] = '\0';
         size_t n;
         const Route *routes = http_routes(&n);
         char scratch[1024];

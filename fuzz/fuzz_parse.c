@@ -6,6 +6,7 @@
 
 #include "basic/netaddr.h"
 #include "basic/parse.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,11 +17,9 @@ static void must_be_clean(const char *s) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *s = malloc(size + 1);
+        char *s = fuzz_cstring(data, size);
         if (!s)
                 return 0;
-        memcpy(s, data, size);
-        s[size] = '\0';
         uint64_t v;
         (void) parse_uint(s, 0, UINT64_MAX, &v);
         if (name_is_valid(s))

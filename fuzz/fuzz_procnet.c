@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/procnet.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,11 +40,9 @@ static void check_line(const char *line) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* As procnet_udp_socket() sees the file: NUL-terminated text cut at newlines. */
-        char *text = malloc(size + 1);
+        char *text = fuzz_cstring(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
                 check_line(line);
         free(text);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "services/dns/unbound-ctl.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,11 +20,9 @@ static bool has_error_line(const char *s, size_t len) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* As unbound_ctl() holds a reply: the bytes read, NUL-terminated by the buffer. */
-        char *text = malloc(size + 1);
+        char *text = fuzz_cstring(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
         bool nul = memchr(text, '\0', size) != NULL;
 
         PicError err = { 0 };

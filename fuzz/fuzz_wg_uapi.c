@@ -9,6 +9,7 @@
 
 #include "basic/strbuf.h"
 #include "net/wg-uapi.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,11 +89,9 @@ static char *print_dump(const WgLiveDevice *d) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* As wg_uapi_get() hands the reply over: NUL-terminated. */
-        char *text = malloc(size + 1);
+        char *text = fuzz_cstring(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
         WgLiveDevice d;
         memset(&d, 0xa5, sizeof d);
         int r = wg_uapi_parse(text, &d);

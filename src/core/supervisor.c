@@ -1134,6 +1134,18 @@ static bool any_child(Supervisor *s) {
         return s->removed != NULL;
 }
 
+/* How long the slowest of the children still running (or removed and stopping) may take to stop. */
+static uint64_t longest_stop_timeout(Supervisor *s) {
+        uint64_t longest = 0;
+        for (size_t i = 0; i < s->n_services; i++)
+                if (s->services[i]->pid > 0 && s->services[i]->stop_timeout_usec > longest)
+                        longest = s->services[i]->stop_timeout_usec;
+        for (Service *svc = s->removed; svc; svc = svc->next_removed)
+                if (svc->stop_timeout_usec > longest)
+                        longest = svc->stop_timeout_usec;
+        return longest;
+}
+
 void supervisor_stop_all(Supervisor *s) {
         if (!s)
                 return;
@@ -1155,13 +1167,7 @@ void supervisor_stop_all(Supervisor *s) {
                         break;
         }
 
-        uint64_t longest = 0;
-        for (size_t i = 0; i < s->n_services; i++)
-                if (s->services[i]->pid > 0 && s->services[i]->stop_timeout_usec > longest)
-                        longest = s->services[i]->stop_timeout_usec;
-        for (Service *svc = s->removed; svc; svc = svc->next_removed)
-                if (svc->stop_timeout_usec > longest)
-                        longest = svc->stop_timeout_usec;
+        uint64_t longest = longest_stop_timeout(s);
         uint64_t deadline = now_usec() + longest + KILL_GRACE_USEC;
 
         /* Poll as well as wait for SIGCHLD: cheap (one waitpid per child) and it does not depend on the signal
@@ -1190,13 +1196,7 @@ void supervisor_stop_all_blocking(Supervisor *s) {
                     (svc->state == SERVICE_STOPPING && svc->pending != PENDING_NONE))
                         (void) supervisor_stop(s, svc->name);
         }
-        uint64_t longest = 0;
-        for (size_t i = 0; i < s->n_services; i++)
-                if (s->services[i]->pid > 0 && s->services[i]->stop_timeout_usec > longest)
-                        longest = s->services[i]->stop_timeout_usec;
-        for (Service *svc = s->removed; svc; svc = svc->next_removed)
-                if (svc->stop_timeout_usec > longest)
-                        longest = svc->stop_timeout_usec;
+        uint64_t longest = longest_stop_timeout(s);
         uint64_t t0 = now_usec(), deadline = t0 + longest + KILL_GRACE_USEC;
         /* The kill timers are loop timers, which do not fire here: each child past its own stop timeout gets
          * SIGKILL from this loop instead (again each round: harmless, an unreaped pid is not reused). */

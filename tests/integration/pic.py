@@ -93,6 +93,65 @@ def veth_pair(ns_a, addr_a, ns_b, addr_b):
     return a, b
 
 
+UDHCPC_HOOK = """#!/bin/sh
+# udhcpc hook for tests: record what the server handed out; never touches /etc/resolv.conf or the interface.
+case "$1" in
+  bound|renew)
+    printf 'ip=%s\\nhostname=%s\\nrouter=%s\\ndns=%s\\nntpsrv=%s\\ndomain=%s\\n' \\
+      "$ip" "$hostname" "$router" "$dns" "$ntpsrv" "$domain" > "$(dirname "$0")/lease-$interface"
+    ;;
+esac
+exit 0
+"""
+
+
+class DhcpClient:
+    """A client namespace joined to the cell's namespace by a veth pair (cell side gets cell_addr, e.g.
+    '192.168.213.1/24'), and real udhcpc runs on its side with a hook that only records the lease."""
+
+    def __init__(self, cell_netns, cell_addr, prefix="dh"):
+        self.tmp = tempfile.TemporaryDirectory(prefix="dhcp-client-")
+        self.script = os.path.join(self.tmp.name, "hook.sh")
+        with open(self.script, "w") as f:
+            f.write(UDHCPC_HOOK)
+        os.chmod(self.script, 0o755)
+        self.ns = Netns()
+        self.name = self.ns.name
+        self.cell_if, self.client_if = unique(prefix + "c")[:15], unique(prefix + "l")[:15]
+        try:
+            run("ip", "link", "add", self.cell_if, "netns", cell_netns, "type", "veth", "peer", "name",
+                self.client_if, "netns", self.ns.name)
+            run("ip", "-n", cell_netns, "addr", "add", cell_addr, "dev", self.cell_if)
+            run("ip", "-n", cell_netns, "link", "set", self.cell_if, "up")
+            run("ip", "-n", self.ns.name, "link", "set", self.client_if, "up")
+        except Exception:
+            self.delete()
+            raise
+
+    def exec(self, *argv, **kw):
+        return self.ns.exec(*argv, **kw)
+
+    def udhcpc(self, mac, hostname=None, tries=5, check=True):
+        """Runs udhcpc with mac; returns what the server handed out (a dict), or the completed process when
+        check is False and no lease came."""
+        run("ip", "-n", self.ns.name, "link", "set", self.client_if, "address", mac)
+        out = os.path.join(self.tmp.name, "lease-" + self.client_if)
+        if os.path.exists(out):
+            os.unlink(out)
+        argv = ["udhcpc", "-i", self.client_if, "-f", "-q", "-n", "-t", str(tries), "-T", "1", "-s", self.script]
+        if hostname:
+            argv += ["-x", "hostname:" + hostname]
+        r = self.ns.exec(*argv, check=check, timeout=30 * SLOW)
+        if not check and r.returncode != 0:
+            return r
+        with open(out) as f:
+            return dict(line.split("=", 1) for line in f.read().splitlines())
+
+    def delete(self):
+        self.ns.delete()
+        self.tmp.cleanup()
+
+
 class Picd:
     """One real picd process with its own state dir and cell namespace."""
 

@@ -11,12 +11,10 @@ import secrets
 import shutil
 import sys
 import tarfile
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pic import SLOW, Netns, PicdTestCase, main, run, unique, wait_for  # noqa: E402
-from test_dhcp import SCRIPT as DHCP_HOOK  # noqa: E402
+from pic import DhcpClient, PicdTestCase, main, wait_for  # noqa: E402
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HMAC_CONTEXT = b"pic-backup-manifest-v1\n"
@@ -224,29 +222,17 @@ class RestoreLeavesDaemonsWhole(BackupTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tmp = tempfile.TemporaryDirectory(prefix="restore-dhcp-")
-        cls.script = os.path.join(cls.tmp.name, "hook.sh")
-        with open(cls.script, "w") as f:
-            f.write(DHCP_HOOK)
-        os.chmod(cls.script, 0o755)
-        cls.client = Netns()
-        cls.cell_if, cls.client_if = unique("rc")[:15], unique("rl")[:15]
         try:
-            run("ip", "link", "add", cls.cell_if, "netns", cls.picd.netns, "type", "veth", "peer", "name",
-                cls.client_if, "netns", cls.client.name)
-            run("ip", "-n", cls.picd.netns, "addr", "add", "192.168.214.1/24", "dev", cls.cell_if)
-            run("ip", "-n", cls.picd.netns, "link", "set", cls.cell_if, "up")
-            run("ip", "-n", cls.client.name, "link", "set", cls.client_if, "address", "02:14:00:00:00:01")
-            run("ip", "-n", cls.client.name, "link", "set", cls.client_if, "up")
+            cls.client = DhcpClient(cls.picd.netns, "192.168.214.1/24", "r")
         except Exception:
-            cls.tearDownClass()
+            super().tearDownClass()
             raise
+        cls.cell_if = cls.client.cell_if
 
     @classmethod
     def tearDownClass(cls):
         try:
             cls.client.delete()
-            cls.tmp.cleanup()
         finally:
             super().tearDownClass()
 
@@ -254,13 +240,7 @@ class RestoreLeavesDaemonsWhole(BackupTestCase):
         return next(s for s in self.picd.get("/api/services").json["services"] if s["name"] == "dhcp")
 
     def lease_ip(self):
-        out = os.path.join(self.tmp.name, "lease-" + self.client_if)
-        if os.path.exists(out):
-            os.unlink(out)
-        self.client.exec("udhcpc", "-i", self.client_if, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", self.script,
-                         timeout=30 * SLOW)
-        with open(out) as f:
-            return dict(line.split("=", 1) for line in f.read().splitlines())["ip"]
+        return self.client.udhcpc("02:14:00:00:00:01")["ip"]
 
     def test_reservation_after_restore_is_served(self):
         p = self.picd

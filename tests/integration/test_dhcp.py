@@ -4,53 +4,29 @@ file, kill -9 recovery, and disabling."""
 import glob
 import os
 import signal
-import tempfile
 
 import pic
-from pic import Netns, PicdTestCase, run, unique, wait_for
+from pic import DhcpClient, PicdTestCase, run, wait_for
 
 CELL_ADDR = "192.168.213.1"
 SUBNET = "192.168.213.1/24"
 POOL = ("192.168.213.100", "192.168.213.150")
 
-SCRIPT = """#!/bin/sh
-# udhcpc hook for tests: record what the server handed out; never touches /etc/resolv.conf or the interface.
-case "$1" in
-  bound|renew)
-    printf 'ip=%s\\nhostname=%s\\nrouter=%s\\ndns=%s\\nntpsrv=%s\\ndomain=%s\\n' \\
-      "$ip" "$hostname" "$router" "$dns" "$ntpsrv" "$domain" > "$(dirname "$0")/lease-$interface"
-    ;;
-esac
-exit 0
-"""
-
-
 class DhcpTest(PicdTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tmp = tempfile.TemporaryDirectory(prefix="dhcp-client-")
-        cls.script = os.path.join(cls.tmp.name, "hook.sh")
-        with open(cls.script, "w") as f:
-            f.write(SCRIPT)
-        os.chmod(cls.script, 0o755)
-        cls.client = Netns()
-        cls.cell_if, cls.client_if = unique("dc")[:15], unique("dl")[:15]
         try:
-            run("ip", "link", "add", cls.cell_if, "netns", cls.picd.netns, "type", "veth", "peer", "name",
-                cls.client_if, "netns", cls.client.name)
-            run("ip", "-n", cls.picd.netns, "addr", "add", SUBNET, "dev", cls.cell_if)
-            run("ip", "-n", cls.picd.netns, "link", "set", cls.cell_if, "up")
-            run("ip", "-n", cls.client.name, "link", "set", cls.client_if, "up")
+            cls.client = DhcpClient(cls.picd.netns, SUBNET, "d")
         except Exception:
-            cls.tearDownClass()
+            super().tearDownClass()
             raise
+        cls.cell_if, cls.client_if, cls.script = cls.client.cell_if, cls.client.client_if, cls.client.script
 
     @classmethod
     def tearDownClass(cls):
         try:
             cls.client.delete()
-            cls.tmp.cleanup()
         finally:
             super().tearDownClass()
 
@@ -68,16 +44,7 @@ class DhcpTest(PicdTestCase):
 
     def lease(self, mac, hostname=None):
         """Runs udhcpc with mac on the client interface; returns what the server handed out."""
-        run("ip", "-n", self.client.name, "link", "set", self.client_if, "address", mac)
-        out = os.path.join(self.tmp.name, "lease-" + self.client_if)
-        if os.path.exists(out):
-            os.unlink(out)
-        argv = ["udhcpc", "-i", self.client_if, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", self.script]
-        if hostname:
-            argv += ["-x", "hostname:" + hostname]
-        self.client.exec(*argv, timeout=30 * pic.SLOW)
-        with open(out) as f:
-            return dict(line.split("=", 1) for line in f.read().splitlines())
+        return self.client.udhcpc(mac, hostname)
 
     def leases(self):
         r = self.picd.get("/api/dhcp/leases")
@@ -294,9 +261,7 @@ class DhcpTest(PicdTestCase):
                  open(f"/proc/{pid}/stat").read().split()[2] == "Z", what="dnsmasq gone")
         self.assertEqual(self.picd.get("/health").json["status"], "ok")
         # udhcpc gets no answer now.
-        run("ip", "-n", self.client.name, "link", "set", self.client_if, "address", "02:30:00:00:00:01")
-        r = self.client.exec("udhcpc", "-i", self.client_if, "-f", "-q", "-n", "-t", "2", "-T", "1",
-                             "-s", self.script, check=False, timeout=30)
+        r = self.client.udhcpc("02:30:00:00:00:01", tries=2, check=False)
         self.assertNotEqual(r.returncode, 0)
 
 

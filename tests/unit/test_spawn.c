@@ -15,6 +15,7 @@
 #include "basic/spawn.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "pid-file.h"
 
 static char testchild_path[PATH_MAX];
 
@@ -53,21 +54,6 @@ static bool wait_dead(pid_t pid, unsigned timeout_ms) {
         return true;
 }
 
-static pid_t read_pid_file(const char *path, unsigned timeout_ms) {
-        uint64_t deadline = now_usec() + timeout_ms * USEC_PER_MSEC;
-        while (now_usec() < deadline) {
-                FILE *p = fopen(path, "re");
-                int pid = 0;
-                if (p) {
-                        bool ok = fscanf(p, "%d", &pid) == 1;
-                        fclose(p);
-                        if (ok && pid > 0)
-                                return pid;
-                }
-                usleep(5000);
-        }
-        return 0;
-}
 
 static void temp_path(char *buf, size_t size) {
         snprintf(buf, size, "/tmp/pic-test-spawn-XXXXXX");

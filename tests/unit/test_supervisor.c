@@ -19,6 +19,7 @@
 #include "basic/util.h"
 #include "core/loop.h"
 #include "core/supervisor.h"
+#include "pid-file.h"
 
 typedef struct Transition {
         char name[32];
@@ -713,22 +714,6 @@ static bool proc_dead(Fixture *f, const void *arg) {
         return !proc_alive(*(const pid_t *) arg);
 }
 
-/* Polls FILE (bounded) until a child wrote its pid there. */
-static pid_t read_pid_file(const char *path, unsigned timeout_ms) {
-        uint64_t deadline = now_usec() + timeout_ms * USEC_PER_MSEC;
-        while (now_usec() < deadline) {
-                FILE *p = fopen(path, "re");
-                int pid = 0;
-                if (p) {
-                        bool ok = fscanf(p, "%d", &pid) == 1;
-                        fclose(p);
-                        if (ok && pid > 0)
-                                return pid;
-                }
-                usleep(5000);
-        }
-        return 0;
-}
 
 static void test_exit_takes_its_process_group(void **state) {
         Fixture *f = *state;
