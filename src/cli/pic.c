@@ -19,6 +19,8 @@ enum {
         VERB_OPT_ROUTE_ALL = 1 << 8,
         VERB_OPT_NO_ROUTE_ALL = 1 << 9,
         VERB_OPT_PNG = 1 << 10,
+        VERB_OPT_ROLE = 1 << 11,
+        VERB_OPT_PURGE = 1 << 12,
         VERB_OPT_PEER = VERB_OPT_ACCESS | VERB_OPT_IP | VERB_OPT_PUBLIC_KEY | VERB_OPT_DESCRIPTION | VERB_OPT_ENABLE |
                         VERB_OPT_DISABLE | VERB_OPT_ROUTE_ALL | VERB_OPT_NO_ROUTE_ALL,
 };
@@ -39,6 +41,8 @@ static const struct {
         { VERB_OPT_ROUTE_ALL, "--route-all" },
         { VERB_OPT_NO_ROUTE_ALL, "--no-route-all" },
         { VERB_OPT_PNG, "--png" },
+        { VERB_OPT_ROLE, "--role" },
+        { VERB_OPT_PURGE, "--purge" },
 };
 
 typedef struct Verb {
@@ -80,6 +84,16 @@ static const Verb verbs[] = {
         { "peer", "qr", 1, 1, VERB_OPT_PNG, cmd_peer_qr, "NAME [--png FILE]",
           "Draw the config as a QR code in the terminal, or write it as a PNG (mode 0600) to FILE" },
         { "peer", "rm", 1, 1, 0, cmd_peer_rm, "NAME", "Delete a peer and everything it was granted" },
+        { "user", "add", 1, 1, VERB_OPT_ROLE, cmd_user_add, "NAME [--role admin|user]",
+          "Create a user account (role user by default); the password is asked for, or read from stdin" },
+        { "user", "list", 0, 0, 0, cmd_user_list, "", "List user accounts" },
+        { "user", "show", 1, 1, 0, cmd_user_show, "NAME", "Show a user with their peers and app passwords" },
+        { "user", "passwd", 1, 1, 0, cmd_user_passwd, "NAME",
+          "Set a user's password (asked for, or read from stdin); ends their sessions" },
+        { "user", "rm", 1, 1, VERB_OPT_PURGE, cmd_user_rm, "NAME [--purge]",
+          "Delete a user; --purge also deletes their peers and app passwords" },
+        { "user", "app-password", 2, 3, 0, cmd_user_app_password, "add USER LABEL | list USER | rm USER ID",
+          "App passwords for a user's devices: add prints one once; rm revokes one" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -91,6 +105,7 @@ static const struct {
         { "token", "API tokens for scripts and other clients (Authorization: Bearer TOKEN)" },
         { "backup", "Backups of the configuration, kept by picd in its state dir" },
         { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
+        { "user", "User accounts (web UI, webmail) and their app passwords (devices)" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {
@@ -227,6 +242,8 @@ int main(int argc, char **argv) {
                 OPT_ROUTE_ALL,
                 OPT_NO_ROUTE_ALL,
                 OPT_PNG,
+                OPT_ROLE,
+                OPT_PURGE,
         };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, OPT_SOCKET },
@@ -245,6 +262,8 @@ int main(int argc, char **argv) {
                 { "route-all", no_argument, NULL, OPT_ROUTE_ALL },
                 { "no-route-all", no_argument, NULL, OPT_NO_ROUTE_ALL },
                 { "png", required_argument, NULL, OPT_PNG },
+                { "role", required_argument, NULL, OPT_ROLE },
+                { "purge", no_argument, NULL, OPT_PURGE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -315,6 +334,14 @@ int main(int argc, char **argv) {
                 case OPT_PNG:
                         c.png = optarg;
                         given |= VERB_OPT_PNG;
+                        break;
+                case OPT_ROLE:
+                        c.role = optarg;
+                        given |= VERB_OPT_ROLE;
+                        break;
+                case OPT_PURGE:
+                        c.purge = true;
+                        given |= VERB_OPT_PURGE;
                         break;
                 case 'h':
                         want_help = true; /* after the loop: `pic peer --help` is the peer commands' help */

@@ -11,7 +11,7 @@ import socket
 import stat
 import unittest
 
-from pic import PicdTestCase, main, run, unique
+from pic import PIC, PicdTestCase, main, run, unique
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -314,6 +314,59 @@ class ForwardAuthTest(PicdTestCase):
         self.assertIn("retry-after", h)
         self.assertEqual(self.cell.authz("calendar", "127.0.0.1", basic(gus, secret))[0], 200)  # others are not held
         self.picd.delete(f"/api/users/{gus}?purge=true")
+
+
+class UserCliTest(PicdTestCase):
+    """pic user ...: passwords come from stdin (or a terminal), never from argv."""
+
+    def pic(self, *args, stdin=None):
+        return run(PIC, "--socket", os.path.join(self.picd.state_dir, "run", "picd.sock"), *args, input=stdin,
+                   check=False)
+
+    def test_user_lifecycle_through_the_cli(self):
+        name = unique("hal")
+        r = self.pic("user", "add", name, "--role", "user", stdin="hal-password-1\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"Created user {name} with role user", r.stdout)
+        self.assertEqual(self.picd.post("/api/auth/login", {"username": name, "password": "hal-password-1"},
+                                        auth=False, headers={"X-Forwarded-For": "198.51.100.20"}).status, 200)
+        r = self.pic("user", "add", unique("x"), stdin="")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("stdin", r.stderr)
+        r = self.pic("user", "add", unique("x"), stdin="short\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("password", r.stderr)
+        self.assertIn(name, self.pic("user", "list").stdout)
+        r = self.pic("user", "passwd", name, stdin="hal-password-2\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.picd.post("/api/auth/login", {"username": name, "password": "hal-password-2"},
+                                        auth=False, headers={"X-Forwarded-For": "198.51.100.21"}).status, 200)
+        r = self.pic("user", "app-password", "add", name, "phone")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        secret = r.stdout.strip()
+        self.assertRegex(secret, r"^[a-z2-7]{5}(-[a-z2-7]{5}){7}$")
+        self.assertIn("not shown again", r.stderr)
+        self.assertEqual(Cell(self.picd).authz("calendar", "127.0.0.1", basic(name, secret))[0], 200)
+        listed = self.pic("user", "app-password", "list", name).stdout
+        self.assertIn("phone", listed)
+        self.assertNotIn(secret, listed)
+        self.pic("peer", "add", unique("hal-phone"))
+        peer = unique("hal-tab")
+        self.assertEqual(self.picd.post("/api/peers", {"name": peer, "owner": name}).status, 201)
+        show = self.pic("user", "show", name).stdout
+        self.assertIn(peer, show)
+        app_id = self.picd.get(f"/api/users/{name}/app-passwords").json["app_passwords"][0]["id"]
+        r = self.pic("user", "rm", name)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(peer, r.stderr)
+        self.assertEqual(self.pic("user", "app-password", "rm", name, str(app_id)).returncode, 0)
+        self.assertEqual(Cell(self.picd).authz("calendar", "127.0.0.1", basic(name, secret))[0], 401)
+        self.assertEqual(self.pic("user", "app-password", "rm", name, "x").returncode, 2)
+        r = self.pic("user", "rm", name, "--purge")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 peer", r.stdout)
+        self.assertError(self.picd.get(f"/api/peers/{peer}"), 404)
+        self.assertNotIn("hal-password", json.dumps(self.picd.get("/api/audit").json))
 
 
 if __name__ == "__main__":
