@@ -8,10 +8,11 @@ import http.client
 import json
 import os
 import socket
+import sqlite3
 import stat
 import unittest
 
-from pic import PIC, PicdTestCase, main, run, unique
+from pic import PIC, Picd, PicdTestCase, main, run, unique
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -367,6 +368,56 @@ class UserCliTest(PicdTestCase):
         self.assertIn("1 peer", r.stdout)
         self.assertError(self.picd.get(f"/api/peers/{peer}"), 404)
         self.assertNotIn("hal-password", json.dumps(self.picd.get("/api/audit").json))
+
+
+# The peers table as schema 2 made it (before owners): what an install from before user accounts has.
+PEERS_V2 = ("CREATE TABLE peers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, ip INTEGER NOT NULL UNIQUE,"
+            " public_key TEXT NOT NULL UNIQUE, private_key TEXT, preshared_key TEXT, access INTEGER NOT NULL DEFAULT 0,"
+            " enabled INTEGER NOT NULL DEFAULT 1, route_all INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL"
+            " DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)")
+
+
+class MigrationTest(unittest.TestCase):
+    def test_existing_admin_keeps_password_and_sessions(self):
+        p = Picd()
+        try:
+            p.start()
+            password = p.admin_password()
+            cookie, csrf = p.login()
+            token = p.make_token("admin")
+            self.assertEqual(p.stop(), 0)
+            # Back to schema 2 as an older picd left it: no roles, no owners, no app passwords.
+            db = sqlite3.connect(os.path.join(p.state_dir, "picd.db"))
+            db.executescript("DROP TABLE app_passwords; DROP TABLE cell_keys; DROP TABLE peers;" + PEERS_V2 + ";"
+                             "ALTER TABLE users DROP COLUMN role; PRAGMA user_version = 2;")
+            db.close()
+            p.start()
+            r = p.get("/api/auth/session", auth=False, headers={"Cookie": cookie})
+            self.assertEqual((r.status, r.json.get("role")), (200, "admin"), r)
+            self.assertEqual(p.get("/api/users", auth=False, headers={"Cookie": cookie}).status, 200)
+            self.assertEqual(p.get("/api/users", token=token).json["users"][0]["role"], "admin")
+            r = p.post("/api/users", {"name": "after", "password": "after-password"}, auth=False,
+                       headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+            self.assertEqual(r.status, 201, r)
+            p.login("admin", password)
+            # app passwords work on the migrated store, and their last use is written by the time picd stops
+            cell = Cell(p)
+            p.token = token
+            _, secret = cell.app_password("after")
+            self.assertEqual(cell.authz("calendar", "127.0.0.1", basic("after", secret))[0], 200)
+            self.assertEqual(p.stop(), 0)
+            db = sqlite3.connect(os.path.join(p.state_dir, "picd.db"))
+            used = db.execute("SELECT last_used_at FROM app_passwords").fetchall()
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            db.close()
+            self.assertEqual(version, 3)
+            self.assertEqual(len(used), 1)
+            self.assertGreater(used[0][0], 0)
+        except Exception:
+            print(p.logs())
+            raise
+        finally:
+            p.cleanup()
 
 
 if __name__ == "__main__":
