@@ -33,6 +33,7 @@ typedef struct Cli {
         const char *ip;
         const char *public_key;
         const char *description;
+        const char *owner;       /* --owner: a user name, "" for nobody */
         int enabled;             /* --enable/--disable(d): 1/0, -1 when not given */
         int route_all;           /* --route-all/--no-route-all: 1/0, -1 when not given */
         const char *png;         /* peer qr --png FILE */

@@ -21,8 +21,9 @@ enum {
         VERB_OPT_PNG = 1 << 10,
         VERB_OPT_ROLE = 1 << 11,
         VERB_OPT_PURGE = 1 << 12,
+        VERB_OPT_OWNER = 1 << 13,
         VERB_OPT_PEER = VERB_OPT_ACCESS | VERB_OPT_IP | VERB_OPT_PUBLIC_KEY | VERB_OPT_DESCRIPTION | VERB_OPT_ENABLE |
-                        VERB_OPT_DISABLE | VERB_OPT_ROUTE_ALL | VERB_OPT_NO_ROUTE_ALL,
+                        VERB_OPT_DISABLE | VERB_OPT_ROUTE_ALL | VERB_OPT_NO_ROUTE_ALL | VERB_OPT_OWNER,
 };
 
 /* Each option's name, for "--x is not an option of ..." */
@@ -43,6 +44,7 @@ static const struct {
         { VERB_OPT_PNG, "--png" },
         { VERB_OPT_ROLE, "--role" },
         { VERB_OPT_PURGE, "--purge" },
+        { VERB_OPT_OWNER, "--owner" },
 };
 
 typedef struct Verb {
@@ -72,13 +74,14 @@ static const Verb verbs[] = {
         { "backup", "list", 0, 0, 0, cmd_backup_list, "", "List configuration backups" },
         { "backup", "restore", 1, 1, 0, cmd_backup_restore, "ID", "Restore a configuration backup" },
         { "peer", "add", 1, 1, VERB_OPT_PEER, cmd_peer_add,
-          "NAME [--access LIST] [--ip IP] [--public-key KEY] [--route-all] [--disabled] [--description TEXT]",
+          "NAME [--access LIST] [--ip IP] [--public-key KEY] [--route-all] [--disabled] [--description TEXT] "
+          "[--owner USER]",
           "Create a VPN peer; LIST of grants like calendar,files (default: none)" },
         { "peer", "list", 0, 0, 0, cmd_peer_list, "", "List VPN peers with their grants and latest handshake" },
         { "peer", "show", 1, 1, 0, cmd_peer_show, "NAME", "Show one peer, with its live endpoint and transfer" },
         { "peer", "set", 1, 1, VERB_OPT_PEER, cmd_peer_set,
           "NAME [--access LIST] [--enable|--disable] [--route-all|--no-route-all] [--ip IP] [--public-key KEY] "
-          "[--description TEXT]",
+          "[--description TEXT] [--owner USER|'']",
           "Change what is given; --access '' takes every grant away" },
         { "peer", "config", 1, 1, 0, cmd_peer_config, "NAME", "Print the peer's wg-quick config (holds its private key)" },
         { "peer", "qr", 1, 1, VERB_OPT_PNG, cmd_peer_qr, "NAME [--png FILE]",
@@ -244,6 +247,7 @@ int main(int argc, char **argv) {
                 OPT_PNG,
                 OPT_ROLE,
                 OPT_PURGE,
+                OPT_OWNER,
         };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, OPT_SOCKET },
@@ -264,6 +268,7 @@ int main(int argc, char **argv) {
                 { "png", required_argument, NULL, OPT_PNG },
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "purge", no_argument, NULL, OPT_PURGE },
+                { "owner", required_argument, NULL, OPT_OWNER },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -338,6 +343,10 @@ int main(int argc, char **argv) {
                 case OPT_ROLE:
                         c.role = optarg;
                         given |= VERB_OPT_ROLE;
+                        break;
+                case OPT_OWNER:
+                        c.owner = optarg;
+                        given |= VERB_OPT_OWNER;
                         break;
                 case OPT_PURGE:
                         c.purge = true;

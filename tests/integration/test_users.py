@@ -353,9 +353,15 @@ class UserCliTest(PicdTestCase):
         self.assertNotIn(secret, listed)
         self.pic("peer", "add", unique("hal-phone"))
         peer = unique("hal-tab")
-        self.assertEqual(self.picd.post("/api/peers", {"name": peer, "owner": name}).status, 201)
+        r = self.pic("peer", "add", peer, "--owner", name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"owner:        {name}", self.pic("peer", "show", peer).stdout)
         show = self.pic("user", "show", name).stdout
         self.assertIn(peer, show)
+        self.assertEqual(self.pic("peer", "set", peer, "--owner", "").returncode, 0)
+        self.assertIsNone(self.picd.get(f"/api/peers/{peer}").json["owner"])
+        self.assertEqual(self.pic("peer", "set", peer, "--owner", "nobody-at-all").returncode, 1)
+        self.assertEqual(self.pic("peer", "set", peer, "--owner", name).returncode, 0)
         app_id = self.picd.get(f"/api/users/{name}/app-passwords").json["app_passwords"][0]["id"]
         r = self.pic("user", "rm", name)
         self.assertEqual(r.returncode, 1)
