@@ -189,21 +189,34 @@ void accounts_flush(Cell *c) {
                 any = a->sessions.v[i].dirty;
         if (!any)
                 return;
-        /* One transaction: one fsync for the whole batch. Inside another transaction (never between loop
-         * rounds today), the writes simply join it. */
-        bool own = store_begin(c->store) >= 0;
-        int r = 0;
+        /* One transaction: one fsync for the whole batch. When one is open already (a change waiting on the
+         * loop), the times wait for the next round rather than ride on a change that may be rolled back. */
+        int r = store_begin(c->store);
+        if (r < 0) {
+                if (c->loop && !a->flush_timer)
+                        (void) loop_add_timer(c->loop, ACCOUNTS_FLUSH_USEC, flush_due, c, &a->flush_timer);
+                return;
+        }
         for (size_t i = 0; i < a->apps.n && r >= 0; i++)
-                if (a->apps.v[i].dirty && (r = store_app_password_touch(c->store, a->apps.v[i].id, a->apps.v[i].last_used)) >= 0)
-                        a->apps.v[i].dirty = false;
+                if (a->apps.v[i].dirty)
+                        r = store_app_password_touch(c->store, a->apps.v[i].id, a->apps.v[i].last_used);
         for (size_t i = 0; i < a->sessions.n && r >= 0; i++)
-                if (a->sessions.v[i].dirty &&
-                    (r = store_session_touch(c->store, a->sessions.v[i].hash, a->sessions.v[i].last_used)) >= 0)
+                if (a->sessions.v[i].dirty)
+                        r = store_session_touch(c->store, a->sessions.v[i].hash, a->sessions.v[i].last_used);
+        if (r >= 0)
+                r = store_commit(c->store);
+        if (r >= 0) {
+                /* Durable now: only then are the entries clean (a failed batch is tried again whole). */
+                for (size_t i = 0; i < a->apps.n; i++)
+                        a->apps.v[i].dirty = false;
+                for (size_t i = 0; i < a->sessions.n; i++)
                         a->sessions.v[i].dirty = false;
-        if (own && (r < 0 || (r = store_commit(c->store)) < 0))
-                store_rollback(c->store);
-        if (r < 0)
-                log_warn_errno(r, "cannot record when app passwords and sessions were last used");
+                return;
+        }
+        store_rollback(c->store);
+        if (c->loop && !a->flush_timer)
+                (void) loop_add_timer(c->loop, ACCOUNTS_FLUSH_USEC, flush_due, c, &a->flush_timer);
+        log_warn_errno(r, "cannot record when app passwords and sessions were last used");
 }
 
 /* ---- index lifecycle ---- */
