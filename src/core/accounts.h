@@ -12,7 +12,7 @@
 
 #define USER_PASSWORD_MIN 10
 #define USER_PASSWORD_MAX 256
-/* What a user may own; a user who owns any of it is deleted only with purge. */
+/* Last-used times gathered in memory reach the store at most this long after the use. */
 #define ACCOUNTS_FLUSH_USEC (30 * 1000000ULL)
 
 /* Loads the cell's app-password key (created on first use, kept in the store so a backup carries it) and
