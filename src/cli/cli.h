@@ -33,9 +33,12 @@ typedef struct Cli {
         const char *ip;
         const char *public_key;
         const char *description;
+        const char *owner;       /* --owner: a user name, "" for nobody */
         int enabled;             /* --enable/--disable(d): 1/0, -1 when not given */
         int route_all;           /* --route-all/--no-route-all: 1/0, -1 when not given */
         const char *png;         /* peer qr --png FILE */
+        const char *role;        /* user add --role */
+        bool purge;              /* user rm --purge */
 } Cli;
 
 /* Prints "pic: <message>" to stderr and returns -EINVAL (exit code 2). */
@@ -90,3 +93,9 @@ int cmd_peer_set(Cli *c, char **args, size_t n);
 int cmd_peer_config(Cli *c, char **args, size_t n);
 int cmd_peer_qr(Cli *c, char **args, size_t n);
 int cmd_peer_rm(Cli *c, char **args, size_t n);
+int cmd_user_add(Cli *c, char **args, size_t n);
+int cmd_user_list(Cli *c, char **args, size_t n);
+int cmd_user_show(Cli *c, char **args, size_t n);
+int cmd_user_passwd(Cli *c, char **args, size_t n);
+int cmd_user_rm(Cli *c, char **args, size_t n);
+int cmd_user_app_password(Cli *c, char **args, size_t n);

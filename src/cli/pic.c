@@ -19,8 +19,11 @@ enum {
         VERB_OPT_ROUTE_ALL = 1 << 8,
         VERB_OPT_NO_ROUTE_ALL = 1 << 9,
         VERB_OPT_PNG = 1 << 10,
+        VERB_OPT_ROLE = 1 << 11,
+        VERB_OPT_PURGE = 1 << 12,
+        VERB_OPT_OWNER = 1 << 13,
         VERB_OPT_PEER = VERB_OPT_ACCESS | VERB_OPT_IP | VERB_OPT_PUBLIC_KEY | VERB_OPT_DESCRIPTION | VERB_OPT_ENABLE |
-                        VERB_OPT_DISABLE | VERB_OPT_ROUTE_ALL | VERB_OPT_NO_ROUTE_ALL,
+                        VERB_OPT_DISABLE | VERB_OPT_ROUTE_ALL | VERB_OPT_NO_ROUTE_ALL | VERB_OPT_OWNER,
 };
 
 /* Each option's name, for "--x is not an option of ..." */
@@ -39,6 +42,9 @@ static const struct {
         { VERB_OPT_ROUTE_ALL, "--route-all" },
         { VERB_OPT_NO_ROUTE_ALL, "--no-route-all" },
         { VERB_OPT_PNG, "--png" },
+        { VERB_OPT_ROLE, "--role" },
+        { VERB_OPT_PURGE, "--purge" },
+        { VERB_OPT_OWNER, "--owner" },
 };
 
 typedef struct Verb {
@@ -68,18 +74,29 @@ static const Verb verbs[] = {
         { "backup", "list", 0, 0, 0, cmd_backup_list, "", "List configuration backups" },
         { "backup", "restore", 1, 1, 0, cmd_backup_restore, "ID", "Restore a configuration backup" },
         { "peer", "add", 1, 1, VERB_OPT_PEER, cmd_peer_add,
-          "NAME [--access LIST] [--ip IP] [--public-key KEY] [--route-all] [--disabled] [--description TEXT]",
+          "NAME [--access LIST] [--ip IP] [--public-key KEY] [--route-all] [--disabled] [--description TEXT] "
+          "[--owner USER]",
           "Create a VPN peer; LIST of grants like calendar,files (default: none)" },
         { "peer", "list", 0, 0, 0, cmd_peer_list, "", "List VPN peers with their grants and latest handshake" },
         { "peer", "show", 1, 1, 0, cmd_peer_show, "NAME", "Show one peer, with its live endpoint and transfer" },
         { "peer", "set", 1, 1, VERB_OPT_PEER, cmd_peer_set,
           "NAME [--access LIST] [--enable|--disable] [--route-all|--no-route-all] [--ip IP] [--public-key KEY] "
-          "[--description TEXT]",
+          "[--description TEXT] [--owner USER|'']",
           "Change what is given; --access '' takes every grant away" },
         { "peer", "config", 1, 1, 0, cmd_peer_config, "NAME", "Print the peer's wg-quick config (holds its private key)" },
         { "peer", "qr", 1, 1, VERB_OPT_PNG, cmd_peer_qr, "NAME [--png FILE]",
           "Draw the config as a QR code in the terminal, or write it as a PNG (mode 0600) to FILE" },
         { "peer", "rm", 1, 1, 0, cmd_peer_rm, "NAME", "Delete a peer and everything it was granted" },
+        { "user", "add", 1, 1, VERB_OPT_ROLE, cmd_user_add, "NAME [--role admin|user]",
+          "Create a user account (role user by default); the password is asked for, or read from stdin" },
+        { "user", "list", 0, 0, 0, cmd_user_list, "", "List user accounts" },
+        { "user", "show", 1, 1, 0, cmd_user_show, "NAME", "Show a user with their peers and app passwords" },
+        { "user", "passwd", 1, 1, 0, cmd_user_passwd, "NAME",
+          "Set a user's password (asked for, or read from stdin); ends their sessions" },
+        { "user", "rm", 1, 1, VERB_OPT_PURGE, cmd_user_rm, "NAME [--purge]",
+          "Delete a user; --purge also deletes their peers and app passwords" },
+        { "user", "app-password", 2, 3, 0, cmd_user_app_password, "add USER LABEL | list USER | rm USER ID",
+          "App passwords for a user's devices: add prints one once; rm revokes one" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -91,6 +108,7 @@ static const struct {
         { "token", "API tokens for scripts and other clients (Authorization: Bearer TOKEN)" },
         { "backup", "Backups of the configuration, kept by picd in its state dir" },
         { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
+        { "user", "User accounts (web UI, webmail) and their app passwords (devices)" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {
@@ -227,6 +245,9 @@ int main(int argc, char **argv) {
                 OPT_ROUTE_ALL,
                 OPT_NO_ROUTE_ALL,
                 OPT_PNG,
+                OPT_ROLE,
+                OPT_PURGE,
+                OPT_OWNER,
         };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, OPT_SOCKET },
@@ -245,6 +266,9 @@ int main(int argc, char **argv) {
                 { "route-all", no_argument, NULL, OPT_ROUTE_ALL },
                 { "no-route-all", no_argument, NULL, OPT_NO_ROUTE_ALL },
                 { "png", required_argument, NULL, OPT_PNG },
+                { "role", required_argument, NULL, OPT_ROLE },
+                { "purge", no_argument, NULL, OPT_PURGE },
+                { "owner", required_argument, NULL, OPT_OWNER },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -315,6 +339,18 @@ int main(int argc, char **argv) {
                 case OPT_PNG:
                         c.png = optarg;
                         given |= VERB_OPT_PNG;
+                        break;
+                case OPT_ROLE:
+                        c.role = optarg;
+                        given |= VERB_OPT_ROLE;
+                        break;
+                case OPT_OWNER:
+                        c.owner = optarg;
+                        given |= VERB_OPT_OWNER;
+                        break;
+                case OPT_PURGE:
+                        c.purge = true;
+                        given |= VERB_OPT_PURGE;
                         break;
                 case 'h':
                         want_help = true; /* after the loop: `pic peer --help` is the peer commands' help */

@@ -14,6 +14,7 @@
  *   4. reopen the store, reload settings, start every service again as at boot; on failure the same swap
  *      runs from old/ back (journaled as "revert"). Last, the journal goes, then the staging dir. */
 #include "core/backup.h"
+#include "core/accounts.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -618,6 +619,9 @@ static int activate(Cell *c, PicError *err) {
         }
         store_free(c->store);
         c->store = s;
+        /* Peers, app passwords and sessions of the restored store: the forward_auth index follows at once. */
+        if (c->accounts)
+                (void) accounts_reload(c);
         return 0;
 }
 

@@ -109,6 +109,7 @@ struct Cell {
                 int state;
         } probe_cache[32];
         int64_t started_at;
+        struct Accounts *accounts; /* users' credentials and peers by address, in memory (core/accounts.h) */
 };
 
 void strv_free(char **v);

@@ -8,6 +8,7 @@
 #include "basic/parse.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/accounts.h"
 #include "core/mutation.h"
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
@@ -22,11 +23,12 @@ json_t *peer_access_to_json(const Registry *reg, uint32_t access) {
 
 json_t *peer_to_json(const Registry *reg, const Peer *p) {
         char ip[IPV4_STRLEN];
-        return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:b, s:I, s:I}", "name", p->name, "ip",
+        return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:b, s:I, s:I, s:o}", "name", p->name, "ip",
                          ipv4_format(p->ip, ip), "public_key", p->public_key, "service_access",
                          peer_access_to_json(reg, p->access), "enabled", p->enabled, "route_all", p->route_all,
                          "description", p->description, "keys_generated_by_cell", p->private_key[0] != '\0',
-                         "created_at", (json_int_t) p->created_at, "updated_at", (json_int_t) p->updated_at);
+                         "created_at", (json_int_t) p->created_at, "updated_at", (json_int_t) p->updated_at, "owner",
+                         p->owner[0] ? json_string(p->owner) : json_null());
 }
 
 json_t *peers_warnings(Cell *c) {
@@ -42,7 +44,7 @@ json_t *peers_warnings(Cell *c) {
 }
 
 static const char *const known_fields[] = { "name", "ip", "service_access", "enabled", "route_all", "public_key",
-                                            "description" };
+                                            "description", "owner" };
 
 static int check_fields(json_t *body, PicError *err) {
         if (!json_is_object(body))
@@ -143,6 +145,23 @@ static int parse_description(json_t *body, Peer *p, PicError *err) {
         return 0;
 }
 
+/* owner: an existing user's name, or null/"" for nobody. */
+static int parse_owner(Cell *c, json_t *body, Peer *p, PicError *err) {
+        json_t *v = json_object_get(body, "owner");
+        if (!v)
+                return 0;
+        if (json_is_null(v) || (json_is_string(v) && !*json_string_value(v))) {
+                p->owner[0] = '\0';
+                return 0;
+        }
+        const char *name = json_string_value(v);
+        StoreUser u;
+        if (!name || !name_is_valid(name) || store_user_get_by_name(c->store, name, &u) < 0)
+                return pic_error(err, -EINVAL, "owner", "owner must be the name of an existing user, or null");
+        snprintf(p->owner, sizeof p->owner, "%s", name);
+        return 0;
+}
+
 static int parse_public_key(json_t *body, Peer *p, bool *ret_given, PicError *err) {
         json_t *v = json_object_get(body, "public_key");
         *ret_given = false;
@@ -211,7 +230,10 @@ static const CellMutation peer_mutation = {
 /* Store write + live apply as one unit. write: 0 insert, 1 update, 2 delete. */
 static int commit_change(Cell *c, const Peer *old, Peer *new, int write, PicError *err) {
         PeerChange pc = { old, new, write };
-        return cell_mutate(c, &peer_mutation, &pc, err);
+        int r = cell_mutate(c, &peer_mutation, &pc, err);
+        if (r >= 0)
+                accounts_peer_changed(c, old, write == 2 ? NULL : new);
+        return r;
 }
 
 /* The fields a create and an update share, applied onto p; absent fields leave p as it is. */
@@ -222,6 +244,7 @@ static int parse_settable(Cell *c, json_t *body, Peer *p, bool *ret_client_key, 
                 return r;
         if ((r = parse_bool(body, "enabled", &p->enabled, err)) < 0 ||
             (r = parse_bool(body, "route_all", &p->route_all, err)) < 0 || (r = parse_description(body, p, err)) < 0 ||
+            (r = parse_owner(c, body, p, err)) < 0 ||
             (r = parse_public_key(body, p, ret_client_key, err)) < 0)
                 return r;
         json_t *ip = json_object_get(body, "ip");

@@ -112,3 +112,47 @@ void secret_password_dummy_verify(const char *password) {
                 return;
         (void) secret_password_verify(dummy, password);
 }
+
+static const char base32_alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+int secret_app_password_new(char ret[static SECRET_APP_PASSWORD_STRLEN]) {
+        uint8_t raw[SECRET_APP_PASSWORD_CHARS * 5 / 8];
+        randombytes_buf(raw, sizeof raw);
+        size_t o = 0;
+        for (size_t i = 0; i < SECRET_APP_PASSWORD_CHARS; i++) {
+                /* bit index 5*i, big-endian within the bytes */
+                size_t bit = 5 * i, byte = bit / 8, shift = bit % 8;
+                unsigned v = (unsigned) raw[byte] << 8 | (byte + 1 < sizeof raw ? raw[byte + 1] : 0);
+                if (i > 0 && i % 5 == 0)
+                        ret[o++] = '-';
+                ret[o++] = base32_alphabet[(v >> (11 - shift)) & 31];
+        }
+        ret[o] = '\0';
+        sodium_memzero(raw, sizeof raw);
+        return 0;
+}
+
+int secret_app_password_hash(const uint8_t key[static SECRET_KEY_BYTES], const char *password,
+                             uint8_t ret[static SECRET_HASH_BYTES]) {
+        char norm[SECRET_APP_PASSWORD_CHARS];
+        size_t n = 0;
+        for (const char *p = password; *p; p++) {
+                if (*p == '-' || *p == ' ')
+                        continue;
+                char ch = *p >= 'A' && *p <= 'Z' ? (char) (*p - 'A' + 'a') : *p;
+                if (n == sizeof norm || !strchr(base32_alphabet, ch) || ch == '\0') {
+                        sodium_memzero(norm, sizeof norm);
+                        return -EINVAL;
+                }
+                norm[n++] = ch;
+        }
+        int r = n == sizeof norm ? 0 : -EINVAL;
+        if (r == 0)
+                crypto_generichash(ret, SECRET_HASH_BYTES, (const unsigned char *) norm, n, key, SECRET_KEY_BYTES);
+        sodium_memzero(norm, sizeof norm);
+        return r;
+}
+
+void secret_random_bytes(void *buf, size_t n) {
+        randombytes_buf(buf, n);
+}

@@ -39,5 +39,17 @@ int secret_equal(const char *a, const char *b);
 int secret_password_hash(const char *password, char ret[static SECRET_PWHASH_STRLEN]);
 /* 0 when the password matches, -EACCES when not. */
 int secret_password_verify(const char *hash, const char *password);
+/* App passwords: 25 random bytes as 40 characters of lowercase base32 in eight groups of five joined by '-'
+ * ("abcde-fghij-..."), easy to copy or type on a phone. Being random, they are stored as a keyed BLAKE2b
+ * (the key is the cell's, so a copy of the store alone does not let anyone test guesses offline). */
+#define SECRET_APP_PASSWORD_CHARS 40
+#define SECRET_APP_PASSWORD_STRLEN (SECRET_APP_PASSWORD_CHARS + 7 + 1)
+#define SECRET_KEY_BYTES 32
+int secret_app_password_new(char ret[static SECRET_APP_PASSWORD_STRLEN]);
+/* Hashes the password after dropping '-' and spaces and lowering its case (as typed by hand); -EINVAL when
+ * what is left is not 40 base32 characters (nothing is hashed then). */
+int secret_app_password_hash(const uint8_t key[static SECRET_KEY_BYTES], const char *password,
+                             uint8_t ret[static SECRET_HASH_BYTES]);
+void secret_random_bytes(void *buf, size_t n);
 /* Hashes nothing useful but takes as long as a verify: keeps unknown users indistinguishable by time. */
 void secret_password_dummy_verify(const char *password);

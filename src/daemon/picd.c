@@ -16,6 +16,7 @@
 #include "crypto/secret.h"
 #include "http/auth.h"
 #include "http/http.h"
+#include "core/accounts.h"
 #include "http/server.h"
 #include "net/netns.h"
 #include "services/services.h"
@@ -47,7 +48,7 @@ static void usage(FILE *f) {
 
 /* The route table as the tests and docs see it: one "METHOD PATH AUTH [local-only]" line per route. */
 static void list_routes(void) {
-        static const char *const levels[] = { "unset", "public", "read", "write", "admin" };
+        static const char *const levels[] = { "unset", "public", "self", "read", "write", "admin" };
         size_t n;
         const Route *routes = http_routes(&n);
         for (size_t i = 0; i < n; i++) {
@@ -347,8 +348,13 @@ int main(int argc, char **argv) {
         }
         cell_start_services(&cell);
 
+        r = accounts_new(&cell);
+        if (r < 0)
+                goto out;
         snprintf(path, sizeof path, "%s/run/picd.sock", cell.state_dir);
-        r = http_server_new(&cell, args.listen, path, &server);
+        char authz_path[4096];
+        snprintf(authz_path, sizeof authz_path, "%s/run/auth.sock", cell.state_dir);
+        r = http_server_new(&cell, args.listen, path, authz_path, &server);
         if (r < 0)
                 goto out;
         log_info("picd %s ready: API on http://%s, CLI socket %s%s%s", PIC_VERSION, args.listen, path,
@@ -360,6 +366,7 @@ out:
         /* Supervisor first: stopping children runs the loop, which still needs the listeners. */
         supervisor_free(cell.supervisor);
         http_server_free(server);
+        accounts_free(&cell);
         cell.nft = nft_free(cell.nft);
         loop_free(cell.loop);
         settings_free(cell.settings);

@@ -10,6 +10,7 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/accounts.h"
 #include "crypto/secret.h"
 
 #define RATE_SLOTS 256
@@ -37,6 +38,8 @@ AuthLevel auth_level_from_scope(const char *scope) {
 
 const char *auth_scope_to_string(AuthLevel level) {
         switch (level) {
+        case AUTH_SELF:
+                return "self";
         case AUTH_READ:
                 return "read";
         case AUTH_WRITE:
@@ -57,7 +60,7 @@ int http_auth_bootstrap(Cell *c) {
         secret_random_text(password, 24);
         r = secret_password_hash(password, hash);
         if (r >= 0)
-                r = store_user_insert(c->store, "admin", hash, NULL);
+                r = store_user_insert(c->store, "admin", hash, "admin", NULL);
         char path[4096], text[64];
         snprintf(path, sizeof path, "%s/initial-admin-password", c->state_dir);
         snprintf(text, sizeof text, "%s\n", password);
@@ -124,14 +127,20 @@ int http_auth_resolve(HttpRequest *req, Principal *ret) {
                 return -EACCES;
         if (s.expires_at <= now || s.last_seen + SESSION_IDLE_SEC <= now) {
                 store_session_delete(req->cell->store, hash);
+                accounts_creds_changed(req->cell);
                 return -EKEYEXPIRED;
         }
         StoreUser u;
         if (store_user_get(req->cell->store, s.user_id, &u) < 0)
                 return -EACCES;
-        if (now - s.last_seen >= 60)
+        if (now - s.last_seen >= 60) {
                 store_session_touch(req->cell->store, hash, now);
-        *ret = (Principal) { .kind = PRINCIPAL_SESSION, .level = AUTH_ADMIN, .user_id = s.user_id };
+                accounts_session_seen(req->cell, hash, now);
+        }
+        /* A user-role session reaches only the self-service routes (its own account and app passwords). */
+        *ret = (Principal) { .kind = PRINCIPAL_SESSION, .level = streq(u.role, "admin") ? AUTH_ADMIN : AUTH_SELF,
+                             .user_id = s.user_id };
+        snprintf(ret->user, sizeof ret->user, "%s", u.username);
         memcpy(ret->session_hash, hash, sizeof hash);
         snprintf(ret->csrf, sizeof ret->csrf, "%s", s.csrf);
         snprintf(ret->name, sizeof ret->name, "%s", u.username);

@@ -15,7 +15,9 @@ struct MHD_Connection;
 typedef enum AuthLevel {
         _AUTH_UNSET = 0, /* never valid in the table; checked at start-up and by a test */
         AUTH_PUBLIC,     /* no credentials (health, login) */
-        AUTH_READ,       /* any valid session or token */
+        AUTH_SELF,       /* any valid credential, a user-role session included; the handler allows a
+                          * user-role session only its own account (/api/users/{name}...) */
+        AUTH_READ,       /* any valid admin session or token */
         AUTH_WRITE,      /* session, or token with scope write/admin */
         AUTH_ADMIN,      /* session, or token with scope admin, or root over the unix socket */
         _AUTH_LEVEL_MAX,
@@ -32,6 +34,7 @@ typedef struct Principal {
         PrincipalKind kind;
         AuthLevel level;        /* highest level this principal may use */
         int64_t user_id;        /* session */
+        char user[64];          /* session: the user's name ("" otherwise) */
         int64_t token_id;       /* token */
         uint8_t session_hash[32];
         char csrf[64];
@@ -61,6 +64,8 @@ typedef struct HttpResponse {
         size_t raw_len;
         const char *content_type;
         char set_cookie[256];
+        char pic_user[64];          /* X-Pic-User of a forward_auth answer */
+        char www_authenticate[192]; /* WWW-Authenticate of a forward_auth 401 */
         int retry_after;
         char audit_detail[256];
 } HttpResponse;
@@ -100,3 +105,4 @@ int http_status_from_errno(int r);
 
 const char *http_query(HttpRequest *req, const char *key);
 const char *http_header(HttpRequest *req, const char *key);
+const char *http_cookie(HttpRequest *req, const char *name);

@@ -12,12 +12,24 @@ static const Route routes[] = {
         ROUTE("GET", "/health", PUBLIC, 0, http_health_get, "Liveness and service summary"),
 
         ROUTE("POST", "/api/auth/login", PUBLIC, ROUTE_NO_AUDIT, http_auth_login_post, "Log in; sets the session cookie"),
-        ROUTE("POST", "/api/auth/logout", READ, 0, http_auth_logout_post, "End this session"),
-        ROUTE("GET", "/api/auth/session", READ, 0, http_auth_session_get, "Who am I"),
+        ROUTE("POST", "/api/auth/logout", SELF, 0, http_auth_logout_post, "End this session"),
+        ROUTE("GET", "/api/auth/session", SELF, 0, http_auth_session_get, "Who am I"),
         ROUTE("PUT", "/api/auth/password", ADMIN, 0, http_auth_password_put, "Change the admin password"),
         ROUTE("GET", "/api/auth/tokens", ADMIN, 0, http_auth_tokens_get, "List API tokens"),
         ROUTE("POST", "/api/auth/tokens", ADMIN, 0, http_auth_tokens_post, "Create an API token (shown once)"),
         ROUTE("DELETE", "/api/auth/tokens/{id}", ADMIN, 0, http_auth_tokens_delete, "Revoke an API token"),
+
+        ROUTE("GET", "/api/users", ADMIN, 0, http_users_get, "List user accounts"),
+        ROUTE("POST", "/api/users", ADMIN, 0, http_users_post, "Create a user account"),
+        /* SELF: a user-role session reaches its own account only (the handlers check the name). */
+        ROUTE("GET", "/api/users/{name}", SELF, 0, http_user_get, "Show a user with their peers"),
+        ROUTE("PUT", "/api/users/{name}", SELF, 0, http_user_put, "Change a user's password or role"),
+        ROUTE("DELETE", "/api/users/{name}", ADMIN, 0, http_user_delete, "Delete a user (?purge=true: with what they own)"),
+        ROUTE("GET", "/api/users/{name}/app-passwords", SELF, 0, http_app_passwords_get, "List a user's app passwords"),
+        ROUTE("POST", "/api/users/{name}/app-passwords", SELF, 0, http_app_passwords_post,
+              "Create an app password (shown once)"),
+        ROUTE("DELETE", "/api/users/{name}/app-passwords/{id}", SELF, 0, http_app_password_delete,
+              "Revoke an app password"),
 
         ROUTE("GET", "/api/config", READ, 0, http_config_get, "Settings and service virtual IPs"),
         ROUTE("PUT", "/api/config", WRITE, 0, http_config_put, "Change settings (all or nothing)"),

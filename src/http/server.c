@@ -20,6 +20,7 @@
 #include "basic/util.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
+#include "http/handlers/handlers.h"
 #include "http/http.h"
 
 #define BODY_MAX (1024 * 1024)
@@ -51,6 +52,7 @@ typedef struct Listener {
         struct MHD_Daemon *mhd;
         int epfd;
         bool is_unix;
+        bool is_authz; /* auth.sock: GET /auth for Caddy's forward_auth, nothing else */
         Conn *conns; /* every open connection, for the request deadlines */
         uint64_t next_sweep, last_prepare;
 } Listener;
@@ -65,8 +67,8 @@ struct Conn {
 
 struct HttpServer {
         Cell *cell;
-        Listener tcp, unix_sock;
-        char *unix_path;
+        Listener tcp, unix_sock, authz_sock;
+        char *unix_path, *authz_path;
         int port;
 };
 
@@ -160,6 +162,10 @@ const char *http_query(HttpRequest *req, const char *key) {
 
 const char *http_header(HttpRequest *req, const char *key) {
         return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+const char *http_cookie(HttpRequest *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
 static bool is_mutation(const char *method) {
@@ -399,6 +405,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         if (resp->set_cookie[0])
                 MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+        if (resp->pic_user[0])
+                MHD_add_response_header(r, "X-Pic-User", resp->pic_user);
+        if (resp->www_authenticate[0])
+                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, resp->www_authenticate);
         if (allow_hdr)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow_hdr);
         if (resp->retry_after > 0) {
@@ -443,6 +453,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 /* url and method live in the connection's pool until the request completes. */
                 rc->req = (HttpRequest) { .cell = l->server->cell, .conn = conn, .method = method, .path = url,
                                           .via_unix = l->is_unix };
+                if (l->is_authz) {
+                        /* Nothing of the API is here: one path, answered on the headers, never audited (it is
+                         * asked on every proxied request) and granting nothing beyond its answer. */
+                        snprintf(rc->req.remote, sizeof rc->req.remote, "unix");
+                        if (!streq(url, "/auth"))
+                                http_reply_error(&rc->resp, 404, "not_found", NULL, "no such path");
+                        else if (!streq(method, "GET") && !streq(method, "HEAD"))
+                                http_reply_error(&rc->resp, 405, "method_not_allowed", NULL, "only GET /auth");
+                        else
+                                http_forward_auth(&rc->req, &rc->resp);
+                        rc->refused = true;
+                        return MHD_YES;
+                }
                 if (l->is_unix)
                         http_auth_unix_peer(&rc->req);
                 if (!admit(rc, &rc->resp, l->is_unix)) {
@@ -461,6 +484,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
+                if (l->is_authz) { /* a body on auth.sock means nothing: dropped */
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
                 /* Memory follows the bytes that arrived, not the declared length (which costs nothing to
                  * send). A chunked body has no declared length: it is cut off here and answered 413 at its end. */
                 if (!rc->too_large && !rc->refused) {
@@ -588,9 +615,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         log_debug("http: %s", msg);
 }
 
-static int listener_start(HttpServer *s, Listener *l, int fd, bool is_unix) {
+static int listener_start(HttpServer *s, Listener *l, int fd, bool is_unix, bool is_authz) {
         l->server = s;
         l->is_unix = is_unix;
+        l->is_authz = is_authz;
         l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_request, l,
                                   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
@@ -676,7 +704,8 @@ static void raise_fd_limit(void) {
                             (unsigned long long) rl.rlim_cur, CONN_LIMIT);
 }
 
-int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, HttpServer **ret) {
+int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, const char *authz_path,
+                    HttpServer **ret) {
         int r = http_routes_check();
         if (r < 0)
                 return r;
@@ -692,14 +721,22 @@ int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, 
                 free(s);
                 return r;
         }
-        r = listener_start(s, &s->tcp, fd, false);
+        r = listener_start(s, &s->tcp, fd, false, false);
         if (r >= 0 && unix_path) {
                 s->unix_path = strdup(unix_path);
                 r = open_unix(unix_path, &fd);
                 if (r < 0)
                         log_error_errno(r, "cannot create unix socket %s", unix_path);
                 else
-                        r = listener_start(s, &s->unix_sock, fd, true);
+                        r = listener_start(s, &s->unix_sock, fd, true, false);
+        }
+        if (r >= 0 && authz_path) {
+                s->authz_path = strdup(authz_path);
+                r = s->authz_path ? open_unix(authz_path, &fd) : -ENOMEM;
+                if (r < 0)
+                        log_error_errno(r, "cannot create unix socket %s", authz_path);
+                else
+                        r = listener_start(s, &s->authz_sock, fd, true, true);
         }
         if (r < 0) {
                 http_server_free(s);
@@ -712,17 +749,19 @@ int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, 
 HttpServer *http_server_free(HttpServer *s) {
         if (!s)
                 return NULL;
-        Listener *ls[] = { &s->tcp, &s->unix_sock };
+        Listener *ls[] = { &s->tcp, &s->unix_sock, &s->authz_sock };
         for (size_t i = 0; i < ELEMENTSOF(ls); i++)
                 if (ls[i]->mhd) {
                         loop_del_io(s->cell->loop, ls[i]->epfd);
                         loop_del_prepare(s->cell->loop, on_prepare, ls[i]);
                         MHD_stop_daemon(ls[i]->mhd);
                 }
-        if (s->unix_path) {
-                unlink(s->unix_path);
-                free(s->unix_path);
-        }
+        char *paths[] = { s->unix_path, s->authz_path };
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                if (paths[i]) {
+                        unlink(paths[i]);
+                        free(paths[i]);
+                }
         free(s);
         return NULL;
 }

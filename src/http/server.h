@@ -1,12 +1,13 @@
 /* The HTTP server: libmicrohttpd driven from picd's own event loop (no threads), one TCP listener for the
- * API and web UI and one unix socket, restricted to root, for the CLI. */
+ * API and web UI, one unix socket, restricted to root, for the CLI, and one for Caddy's forward_auth. */
 #pragma once
 #include "core/cell.h"
 
 typedef struct HttpServer HttpServer;
 
-/* listen: "ADDR:PORT" (IPv4); unix_path: socket file to create (mode 0600), or NULL. */
-int http_server_new(Cell *cell, const char *listen, const char *unix_path, HttpServer **ret);
+/* listen: "ADDR:PORT" (IPv4); unix_path: the CLI's socket file to create (mode 0600), or NULL; authz_path:
+ * the forward_auth socket (mode 0600, GET /auth only, for Caddy), or NULL. */
+int http_server_new(Cell *cell, const char *listen, const char *unix_path, const char *authz_path, HttpServer **ret);
 HttpServer *http_server_free(HttpServer *s);
 /* The TCP port actually bound (useful with port 0). */
 int http_server_port(HttpServer *s);

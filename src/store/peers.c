@@ -9,7 +9,7 @@
 
 #define PEER_COLUMNS \
         "id, name, ip, public_key, coalesce(private_key,''), coalesce(preshared_key,''), access, enabled, route_all, " \
-        "description, created_at, updated_at"
+        "description, created_at, updated_at, coalesce(owner,'')"
 
 static void copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
         const unsigned char *t = sqlite3_column_text(st, col);
@@ -31,6 +31,7 @@ static void peer_from_row(sqlite3_stmt *st, Peer *p) {
         copy_text(st, 4, p->private_key, sizeof p->private_key);
         copy_text(st, 5, p->preshared_key, sizeof p->preshared_key);
         copy_text(st, 9, p->description, sizeof p->description);
+        copy_text(st, 12, p->owner, sizeof p->owner);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
@@ -42,8 +43,8 @@ static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
 
 int store_peer_insert(Store *s, Peer *p) {
         sqlite3_stmt *st = store_prepare(s, "INSERT INTO peers(name, ip, public_key, private_key, preshared_key, access, "
-                                            "enabled, route_all, description, created_at, updated_at) "
-                                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                                            "enabled, route_all, description, created_at, updated_at, owner) "
+                                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
@@ -57,6 +58,7 @@ int store_peer_insert(Store *s, Peer *p) {
         sqlite3_bind_text(st, 9, p->description, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 10, p->created_at);
         sqlite3_bind_int64(st, 11, p->updated_at);
+        bind_text_or_null(st, 12, p->owner);
         int r = store_step_done(s, st);
         if (r < 0)
                 return r;
@@ -67,7 +69,7 @@ int store_peer_insert(Store *s, Peer *p) {
 int store_peer_update(Store *s, const Peer *p) {
         sqlite3_stmt *st = store_prepare(s, "UPDATE peers SET name=?2, ip=?3, public_key=?4, private_key=?5, "
                                             "preshared_key=?6, access=?7, enabled=?8, route_all=?9, description=?10, "
-                                            "updated_at=?11 WHERE id=?1");
+                                            "updated_at=?11, owner=?12 WHERE id=?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, p->id);
@@ -81,6 +83,7 @@ int store_peer_update(Store *s, const Peer *p) {
         sqlite3_bind_int(st, 9, p->route_all);
         sqlite3_bind_text(st, 10, p->description, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 11, p->updated_at);
+        bind_text_or_null(st, 12, p->owner);
         return store_step_changed(s, st);
 }
 

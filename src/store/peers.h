@@ -21,6 +21,7 @@ typedef struct Peer {
         bool enabled;
         bool route_all;
         char description[256];
+        char owner[64]; /* user name, "" when the peer belongs to nobody */
         int64_t created_at, updated_at;
 } Peer;
 

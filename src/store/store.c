@@ -44,6 +44,15 @@ static const char *const migrations[] = {
         "  ttl INTEGER NOT NULL DEFAULT 300, created_at INTEGER NOT NULL, UNIQUE(name, type, value));"
         "CREATE TABLE dhcp_reservations (mac TEXT PRIMARY KEY, ip INTEGER NOT NULL UNIQUE, hostname TEXT NOT NULL UNIQUE,"
         "  created_at INTEGER NOT NULL) WITHOUT ROWID;",
+        /* 3: user accounts with roles (every user so far was the admin), peers owned by a user, app passwords
+         * (keyed hashes; the key is in cell_keys, so a backup carries both) */
+        "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';"
+        "UPDATE users SET role = 'admin';"
+        "ALTER TABLE peers ADD COLUMN owner TEXT REFERENCES users(username);"
+        "CREATE INDEX peers_owner ON peers(owner);"
+        "CREATE TABLE app_passwords (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  label TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE cell_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))
@@ -298,13 +307,14 @@ int store_user_count(Store *s, int64_t *ret) {
         return 0;
 }
 
-int store_user_insert(Store *s, const char *username, const char *pwhash, int64_t *ret_id) {
-        sqlite3_stmt *st = store_prepare(s, "INSERT INTO users(username, pwhash, created_at, password_changed_at) "
-                                      "VALUES(?1, ?2, strftime('%s','now'), strftime('%s','now'))");
+int store_user_insert(Store *s, const char *username, const char *pwhash, const char *role, int64_t *ret_id) {
+        sqlite3_stmt *st = store_prepare(s, "INSERT INTO users(username, pwhash, role, created_at, password_changed_at) "
+                                      "VALUES(?1, ?2, ?3, strftime('%s','now'), strftime('%s','now'))");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
         int r = store_step_done(s, st);
         if (r < 0)
                 return r;
@@ -313,20 +323,24 @@ int store_user_insert(Store *s, const char *username, const char *pwhash, int64_
         return 0;
 }
 
+#define USER_COLUMNS "id, username, pwhash, password_changed_at, role, created_at"
+
 static int user_from_row(sqlite3_stmt *st, StoreUser *ret) {
         int r = store_step_row(st);
         if (r < 0)
                 return r;
-        StoreUser u = { .id = sqlite3_column_int64(st, 0), .password_changed_at = sqlite3_column_int64(st, 3) };
+        StoreUser u = { .id = sqlite3_column_int64(st, 0), .password_changed_at = sqlite3_column_int64(st, 3),
+                        .created_at = sqlite3_column_int64(st, 5) };
         column_copy(st, 1, u.username, sizeof u.username);
         column_copy(st, 2, u.pwhash, sizeof u.pwhash);
+        column_copy(st, 4, u.role, sizeof u.role);
         sqlite3_reset(st);
         *ret = u;
         return 0;
 }
 
 int store_user_get_by_name(Store *s, const char *username, StoreUser *ret) {
-        sqlite3_stmt *st = store_prepare(s, "SELECT id, username, pwhash, password_changed_at FROM users WHERE username = ?1");
+        sqlite3_stmt *st = store_prepare(s, "SELECT " USER_COLUMNS " FROM users WHERE username = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
@@ -334,11 +348,58 @@ int store_user_get_by_name(Store *s, const char *username, StoreUser *ret) {
 }
 
 int store_user_get(Store *s, int64_t id, StoreUser *ret) {
-        sqlite3_stmt *st = store_prepare(s, "SELECT id, username, pwhash, password_changed_at FROM users WHERE id = ?1");
+        sqlite3_stmt *st = store_prepare(s, "SELECT " USER_COLUMNS " FROM users WHERE id = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         return user_from_row(st, ret);
+}
+
+int store_user_foreach(Store *s, store_user_fn fn, void *userdata) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT " USER_COLUMNS " FROM users ORDER BY username", -1, &st, NULL) != SQLITE_OK)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreUser u = { .id = sqlite3_column_int64(st, 0), .password_changed_at = sqlite3_column_int64(st, 3),
+                                .created_at = sqlite3_column_int64(st, 5) };
+                column_copy(st, 1, u.username, sizeof u.username);
+                column_copy(st, 4, u.role, sizeof u.role);
+                fn(&u, userdata);
+        }
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : store_sqlite_to_errno(rc);
+}
+
+int store_user_count_role(Store *s, const char *role, int64_t *ret) {
+        sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM users WHERE role = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+                sqlite3_reset(st);
+                return -EIO;
+        }
+        *ret = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return 0;
+}
+
+int store_user_set_role(Store *s, int64_t id, const char *role) {
+        sqlite3_stmt *st = store_prepare(s, "UPDATE users SET role = ?2 WHERE id = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+        return store_step_changed(s, st);
+}
+
+int store_user_delete(Store *s, int64_t id) {
+        sqlite3_stmt *st = store_prepare(s, "DELETE FROM users WHERE id = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        return store_step_changed(s, st);
 }
 
 int store_user_set_password(Store *s, int64_t id, const char *pwhash) {

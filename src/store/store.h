@@ -39,11 +39,19 @@ int store_setting_restore(Store *s, const char *key, const char *value_json, con
 typedef struct StoreUser {
         int64_t id;
         char username[64];
-        char pwhash[256];
-        int64_t password_changed_at;
+        char pwhash[256]; /* empty in store_user_foreach */
+        char role[8];     /* "admin" or "user" */
+        int64_t password_changed_at, created_at;
 } StoreUser;
 int store_user_count(Store *s, int64_t *ret);
-int store_user_insert(Store *s, const char *username, const char *pwhash, int64_t *ret_id);
+int store_user_count_role(Store *s, const char *role, int64_t *ret);
+int store_user_insert(Store *s, const char *username, const char *pwhash, const char *role, int64_t *ret_id);
+typedef void (*store_user_fn)(const StoreUser *u, void *userdata);
+/* Every user by name, without the password hash. */
+int store_user_foreach(Store *s, store_user_fn fn, void *userdata);
+int store_user_set_role(Store *s, int64_t id, const char *role);
+/* Sessions and app passwords go with the user (ON DELETE CASCADE); owned peers make it -EEXIST. */
+int store_user_delete(Store *s, int64_t id);
 int store_user_get_by_name(Store *s, const char *username, StoreUser *ret);
 int store_user_get(Store *s, int64_t id, StoreUser *ret);
 int store_user_set_password(Store *s, int64_t id, const char *pwhash);

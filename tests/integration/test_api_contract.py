@@ -68,7 +68,7 @@ class ContractTest(unittest.TestCase):
 
     def test_every_route_declares_auth(self):
         for r in route_table():
-            self.assertIn(r["auth"], ("public", "read", "write", "admin"), r)
+            self.assertIn(r["auth"], ("public", "self", "read", "write", "admin"), r)
         public = sorted((r["method"], r["path"]) for r in route_table() if r["auth"] == "public")
         self.assertEqual(public, [("GET", "/health"), ("POST", "/api/auth/login")])
 

@@ -14,7 +14,8 @@ import tarfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pic import DhcpClient, PicdTestCase, main, wait_for  # noqa: E402
+from pic import DhcpClient, PicdTestCase, main, unique, wait_for  # noqa: E402
+from test_users import Cell as AccountsCell, basic  # noqa: E402
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HMAC_CONTEXT = b"pic-backup-manifest-v1\n"
@@ -174,6 +175,30 @@ class BackupRestoreTest(BackupTestCase):
         self.assertTrue(any(e["path"] == f"/api/config/restore/{bid}" and e["status"] == 200 for e in entries), entries[:5])
         leftovers = [n for n in os.listdir(p.state_dir) if n.startswith(".restore-") or n == "restore-journal"]
         self.assertEqual(leftovers, [])
+
+    def test_users_and_app_passwords_survive_a_restore(self):
+        """Users, their app passwords (and the key they are hashed with) and peers are in the archive: after a
+        restore the devices of the backup work again on auth.sock, and what came later is gone."""
+        p, cell = self.picd, AccountsCell(self.picd)
+        name = unique("ivy")
+        pw = cell.user(name)
+        early_id, early = cell.app_password(name, "phone")
+        phone = unique("ivy-phone")
+        ip = cell.peer(phone, owner=name, access=["calendar"])
+        bid = self.backup()
+        _, late = cell.app_password(name, "laptop")
+        self.assertEqual(p.delete(f"/api/users/{name}/app-passwords/{early_id}").status, 200)
+        self.assertEqual(p.delete(f"/api/peers/{phone}").status, 200)
+        self.assertEqual(cell.authz("calendar", ip, basic(name, early))[0], 403)
+        r = p.post(f"/api/config/restore/{bid}")
+        self.assertEqual(r.status, 200, r)
+        status, h = cell.authz("calendar", ip, basic(name, early))
+        self.assertEqual((status, h.get("x-pic-user")), (200, name))
+        self.assertEqual(cell.authz("calendar", ip, basic(name, late))[0], 401)
+        self.assertEqual(p.get(f"/api/users/{name}").json["peers"], [phone])
+        self.assertEqual(p.post("/api/auth/login", {"username": name, "password": pw}, auth=False,
+                                headers={"X-Forwarded-For": "198.51.100.30"}).status, 200)
+        self.assertEqual(p.delete(f"/api/users/{name}?purge=true").status, 200)
 
     def test_list_newest_first_and_delete(self):
         first, second = self.backup(), self.backup()

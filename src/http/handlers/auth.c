@@ -6,6 +6,7 @@
 #include "basic/log.h"
 #include "basic/parse.h"
 #include "basic/time-util.h"
+#include "core/accounts.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
 #include "http/handlers/handlers.h"
@@ -60,6 +61,7 @@ int http_auth_login_post(HttpRequest *req, HttpResponse *resp) {
                 secret_wipe(token, sizeof token);
                 return http_reply_errno(resp, r, NULL);
         }
+        accounts_creds_changed(req->cell);
         /* Secure whenever the browser reached us over HTTPS (through the trusted proxy); plain http on the
          * box itself could not send a Secure cookie back. */
         snprintf(resp->set_cookie, sizeof resp->set_cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
@@ -72,8 +74,10 @@ int http_auth_login_post(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_auth_logout_post(HttpRequest *req, HttpResponse *resp) {
-        if (req->who.kind == PRINCIPAL_SESSION)
+        if (req->who.kind == PRINCIPAL_SESSION) {
                 store_session_delete(req->cell->store, req->who.session_hash);
+                accounts_creds_changed(req->cell);
+        }
         snprintf(resp->set_cookie, sizeof resp->set_cookie, "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
                  SESSION_COOKIE);
         return http_reply(resp, 200, json_pack("{s:b}", "logged_out", 1));
@@ -83,6 +87,8 @@ int http_auth_session_get(HttpRequest *req, HttpResponse *resp) {
         static const char *const kinds[] = { "none", "session", "token", "local-root" };
         json_t *o = json_pack("{s:s, s:s, s:s}", "kind", kinds[req->who.kind], "name", req->who.name, "scope",
                               auth_scope_to_string(req->who.level));
+        if (req->who.kind == PRINCIPAL_SESSION)
+                json_object_set_new(o, "role", json_string(req->who.level >= AUTH_ADMIN ? "admin" : "user"));
         if (req->who.kind == PRINCIPAL_SESSION)
                 json_object_set_new(o, "csrf_token", json_string(req->who.csrf));
         return http_reply(resp, 200, o);
@@ -129,6 +135,7 @@ int http_auth_password_put(HttpRequest *req, HttpResponse *resp) {
                 store_rollback(c->store);
                 return http_reply_errno(resp, r, NULL);
         }
+        accounts_creds_changed(c);
         char path[4096];
         snprintf(path, sizeof path, "%s/initial-admin-password", c->state_dir);
         if (unlink(path) == 0)

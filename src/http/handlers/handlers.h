@@ -51,3 +51,14 @@ int http_network_test_post(HttpRequest *req, HttpResponse *resp);
 int http_dns_records_get(HttpRequest *req, HttpResponse *resp);
 int http_dns_records_post(HttpRequest *req, HttpResponse *resp);
 int http_dns_record_delete(HttpRequest *req, HttpResponse *resp);
+
+int http_users_get(HttpRequest *req, HttpResponse *resp);
+int http_users_post(HttpRequest *req, HttpResponse *resp);
+int http_user_get(HttpRequest *req, HttpResponse *resp);
+int http_user_put(HttpRequest *req, HttpResponse *resp);
+int http_user_delete(HttpRequest *req, HttpResponse *resp);
+int http_app_passwords_get(HttpRequest *req, HttpResponse *resp);
+int http_app_passwords_post(HttpRequest *req, HttpResponse *resp);
+int http_app_password_delete(HttpRequest *req, HttpResponse *resp);
+/* Not in the route table: the one handler of auth.sock (server.c). */
+int http_forward_auth(HttpRequest *req, HttpResponse *resp);

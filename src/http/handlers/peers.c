@@ -2,6 +2,8 @@
  * Thin: core/peers.c does validation, allocation and the atomic store + live apply. */
 #include <stdio.h>
 
+#include "basic/parse.h"
+#include "basic/util.h"
 #include "core/peers.h"
 #include "crypto/secret.h"
 #include "http/handlers/handlers.h"
@@ -9,17 +11,22 @@
 typedef struct Collect {
         const Registry *registry;
         json_t *peers;
+        const char *owner; /* only this user's, when set */
 } Collect;
 
 static int collect(const Peer *p, void *userdata) {
         Collect *co = userdata;
-        json_array_append_new(co->peers, peer_to_json(co->registry, p));
+        if (!co->owner || streq(co->owner, p->owner))
+                json_array_append_new(co->peers, peer_to_json(co->registry, p));
         return 0;
 }
 
 int http_peers_get(HttpRequest *req, HttpResponse *resp) {
+        const char *owner = http_query(req, "owner");
+        if (owner && !name_is_valid(owner))
+                return http_reply_error(resp, 400, "invalid", "owner", "owner must be a user name");
         json_t *arr = json_array();
-        int r = store_peer_foreach(req->cell->store, collect, &(Collect) { &req->cell->registry, arr });
+        int r = store_peer_foreach(req->cell->store, collect, &(Collect) { &req->cell->registry, arr, owner });
         if (r < 0) {
                 json_decref(arr);
                 return http_reply_errno(resp, r, NULL);

@@ -1,0 +1,717 @@
+/* Implementation of core/accounts.h. The index is three sorted arrays searched by bsearch: peers by VPN
+ * address, app passwords and sessions by their 32-byte hash. Changes to it follow committed store changes;
+ * last-used times are kept in memory and written in one transaction at most every 30 s. */
+#include "core/accounts.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "basic/log.h"
+#include "basic/netaddr.h"
+#include "basic/parse.h"
+#include "basic/time-util.h"
+#include "basic/util.h"
+#include "core/peers.h"
+
+#define APP_KEY_NAME "app-password-key"
+#define LABEL_MAX 63
+
+typedef struct IdxPeer {
+        uint32_t ip;
+        uint32_t access;
+        bool enabled;
+} IdxPeer;
+
+/* An app password or a session. */
+typedef struct IdxCred {
+        uint8_t hash[32];
+        int64_t id; /* app password id; 0 for sessions */
+        char user[64];
+        int64_t last_used; /* app password: last_used_at; session: last_seen */
+        int64_t expires_at; /* sessions */
+        bool dirty;
+} IdxCred;
+
+typedef struct CredSet {
+        IdxCred *v;
+        size_t n, cap;
+} CredSet;
+
+typedef struct Accounts {
+        uint8_t key[SECRET_KEY_BYTES];
+        IdxPeer *peers;
+        size_t n_peers, cap_peers;
+        CredSet apps, sessions;
+        LoopTimer *flush_timer;
+} Accounts;
+
+static Accounts *acc(Cell *c) {
+        return c->accounts;
+}
+
+/* ---- peers by address ---- */
+
+static size_t peer_pos(const Accounts *a, uint32_t ip) {
+        size_t lo = 0, hi = a->n_peers;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (a->peers[mid].ip < ip)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static const IdxPeer *peer_find(const Accounts *a, uint32_t ip) {
+        size_t i = peer_pos(a, ip);
+        return i < a->n_peers && a->peers[i].ip == ip ? &a->peers[i] : NULL;
+}
+
+static int peer_set(Accounts *a, const Peer *p) {
+        size_t i = peer_pos(a, p->ip);
+        IdxPeer e = { p->ip, p->access, p->enabled };
+        if (i < a->n_peers && a->peers[i].ip == p->ip) {
+                a->peers[i] = e;
+                return 0;
+        }
+        if (a->n_peers == a->cap_peers) {
+                size_t cap = a->cap_peers ? a->cap_peers * 2 : 64;
+                IdxPeer *v = realloc(a->peers, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                a->peers = v;
+                a->cap_peers = cap;
+        }
+        memmove(&a->peers[i + 1], &a->peers[i], (a->n_peers - i) * sizeof *a->peers);
+        a->peers[i] = e;
+        a->n_peers++;
+        return 0;
+}
+
+static void peer_remove(Accounts *a, uint32_t ip) {
+        size_t i = peer_pos(a, ip);
+        if (i >= a->n_peers || a->peers[i].ip != ip)
+                return;
+        memmove(&a->peers[i], &a->peers[i + 1], (a->n_peers - i - 1) * sizeof *a->peers);
+        a->n_peers--;
+}
+
+/* ---- credentials by hash ---- */
+
+static int cred_cmp(const void *x, const void *y) {
+        return memcmp(((const IdxCred *) x)->hash, ((const IdxCred *) y)->hash, 32);
+}
+
+static IdxCred *cred_find(CredSet *s, const uint8_t hash[32]) {
+        IdxCred key;
+        memcpy(key.hash, hash, 32);
+        return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cred_cmp) : NULL;
+}
+
+static int cred_add(CredSet *s, const IdxCred *e) {
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 32;
+                IdxCred *v = calloc(cap, sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                if (s->n)
+                        memcpy(v, s->v, s->n * sizeof *v);
+                sodium_memzero(s->v, s->cap * sizeof *s->v);
+                free(s->v);
+                s->v = v;
+                s->cap = cap;
+        }
+        s->v[s->n++] = *e;
+        return 0;
+}
+
+static void cred_clear(CredSet *s) {
+        if (s->v)
+                sodium_memzero(s->v, s->cap * sizeof *s->v);
+        free(s->v);
+        *s = (CredSet) { 0 };
+}
+
+typedef struct Load {
+        CredSet *set;
+        int r;
+} Load;
+
+static void load_app(const StoreAppPassword *p, void *userdata) {
+        Load *l = userdata;
+        IdxCred e = { .id = p->id, .last_used = p->last_used_at };
+        memcpy(e.hash, p->hash, 32);
+        snprintf(e.user, sizeof e.user, "%s", p->username);
+        if (l->r >= 0)
+                l->r = cred_add(l->set, &e);
+}
+
+static void load_session(const StoreSessionRow *x, void *userdata) {
+        Load *l = userdata;
+        IdxCred e = { .last_used = x->last_seen, .expires_at = x->expires_at };
+        memcpy(e.hash, x->hash, 32);
+        snprintf(e.user, sizeof e.user, "%s", x->username);
+        if (l->r >= 0)
+                l->r = cred_add(l->set, &e);
+}
+
+static int load_peer(const Peer *p, void *userdata) {
+        return peer_set(userdata, p);
+}
+
+/* ---- flush of last-used times ---- */
+
+static void flush_due(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        Accounts *a = acc(c);
+        if (a)
+                a->flush_timer = NULL;
+        accounts_flush(c);
+}
+
+static void mark_dirty(Cell *c, IdxCred *e) {
+        Accounts *a = acc(c);
+        e->dirty = true;
+        if (!a->flush_timer && c->loop && loop_add_timer(c->loop, ACCOUNTS_FLUSH_USEC, flush_due, c, &a->flush_timer) < 0)
+                a->flush_timer = NULL;
+}
+
+void accounts_flush(Cell *c) {
+        Accounts *a = acc(c);
+        if (!a || !c->store)
+                return;
+        bool any = false;
+        for (size_t i = 0; i < a->apps.n && !any; i++)
+                any = a->apps.v[i].dirty;
+        for (size_t i = 0; i < a->sessions.n && !any; i++)
+                any = a->sessions.v[i].dirty;
+        if (!any)
+                return;
+        /* One transaction: one fsync for the whole batch. When one is open already (a change waiting on the
+         * loop), the times wait for the next round rather than ride on a change that may be rolled back. */
+        int r = store_begin(c->store);
+        if (r < 0) {
+                if (c->loop && !a->flush_timer)
+                        (void) loop_add_timer(c->loop, ACCOUNTS_FLUSH_USEC, flush_due, c, &a->flush_timer);
+                return;
+        }
+        for (size_t i = 0; i < a->apps.n && r >= 0; i++)
+                if (a->apps.v[i].dirty)
+                        r = store_app_password_touch(c->store, a->apps.v[i].id, a->apps.v[i].last_used);
+        for (size_t i = 0; i < a->sessions.n && r >= 0; i++)
+                if (a->sessions.v[i].dirty)
+                        r = store_session_touch(c->store, a->sessions.v[i].hash, a->sessions.v[i].last_used);
+        if (r >= 0)
+                r = store_commit(c->store);
+        if (r >= 0) {
+                /* Durable now: only then are the entries clean (a failed batch is tried again whole). */
+                for (size_t i = 0; i < a->apps.n; i++)
+                        a->apps.v[i].dirty = false;
+                for (size_t i = 0; i < a->sessions.n; i++)
+                        a->sessions.v[i].dirty = false;
+                return;
+        }
+        store_rollback(c->store);
+        if (c->loop && !a->flush_timer)
+                (void) loop_add_timer(c->loop, ACCOUNTS_FLUSH_USEC, flush_due, c, &a->flush_timer);
+        log_warn_errno(r, "cannot record when app passwords and sessions were last used");
+}
+
+/* ---- index lifecycle ---- */
+
+static int load_creds(Cell *c) {
+        Accounts *a = acc(c);
+        CredSet apps = { 0 }, sessions = { 0 };
+        Load la = { &apps, 0 }, ls = { &sessions, 0 };
+        int r = store_app_password_foreach(c->store, 0, load_app, &la);
+        if (r >= 0)
+                r = la.r;
+        if (r >= 0)
+                r = store_session_foreach(c->store, load_session, &ls);
+        if (r >= 0)
+                r = ls.r;
+        if (r < 0) {
+                cred_clear(&apps);
+                cred_clear(&sessions);
+                return r;
+        }
+        if (apps.n)
+                qsort(apps.v, apps.n, sizeof *apps.v, cred_cmp);
+        if (sessions.n)
+                qsort(sessions.v, sessions.n, sizeof *sessions.v, cred_cmp);
+        cred_clear(&a->apps);
+        cred_clear(&a->sessions);
+        a->apps = apps;
+        a->sessions = sessions;
+        return 0;
+}
+
+int accounts_creds_changed(Cell *c) {
+        if (!acc(c))
+                return 0;
+        /* Times gathered in memory go to the store first, or the reload would take them back. */
+        accounts_flush(c);
+        int r = load_creds(c);
+        if (r < 0)
+                log_error_errno(r, "cannot rebuild the credential index");
+        return r;
+}
+
+static int load_key(Cell *c) {
+        Accounts *a = acc(c);
+        int r = store_cell_key_get(c->store, APP_KEY_NAME, a->key, sizeof a->key);
+        if (r != -ENOENT)
+                return r;
+        secret_random_bytes(a->key, sizeof a->key);
+        return store_cell_key_put(c->store, APP_KEY_NAME, a->key, sizeof a->key);
+}
+
+int accounts_reload(Cell *c) {
+        Accounts *a = acc(c);
+        int r = load_key(c);
+        if (r < 0)
+                return log_error_errno(r, "cannot load the app-password key");
+        a->n_peers = 0;
+        r = store_peer_foreach(c->store, load_peer, a);
+        if (r >= 0)
+                r = load_creds(c);
+        if (r < 0)
+                return log_error_errno(r, "cannot build the authorization index");
+        return 0;
+}
+
+int accounts_new(Cell *c) {
+        c->accounts = calloc(1, sizeof(Accounts));
+        if (!c->accounts)
+                return -ENOMEM;
+        return accounts_reload(c);
+}
+
+void accounts_free(Cell *c) {
+        Accounts *a = acc(c);
+        if (!a)
+                return;
+        accounts_flush(c);
+        if (a->flush_timer && c->loop)
+                loop_cancel_timer(c->loop, a->flush_timer);
+        cred_clear(&a->apps);
+        cred_clear(&a->sessions);
+        free(a->peers);
+        sodium_memzero(a, sizeof *a);
+        free(a);
+        c->accounts = NULL;
+}
+
+void accounts_peer_changed(Cell *c, const Peer *old, const Peer *new) {
+        Accounts *a = acc(c);
+        if (!a)
+                return;
+        if (old)
+                peer_remove(a, old->ip);
+        if (new && peer_set(a, new) < 0) {
+                /* Out of memory: the peer is missing from the index, so it is refused (fails closed). */
+                log_error("cannot add peer \"%s\" to the authorization index", new->name);
+        }
+}
+
+void accounts_session_seen(Cell *c, const uint8_t hash[32], int64_t now) {
+        Accounts *a = acc(c);
+        IdxCred *e = a ? cred_find(&a->sessions, hash) : NULL;
+        if (e && now > e->last_used)
+                e->last_used = now; /* the API path writes the store itself */
+}
+
+/* ---- permission ---- */
+
+int accounts_may(const AccountsActor *a, const char *name, bool write, PicError *err) {
+        if (a->admin || (!write && a->reader) || (a->user && streq(a->user, name)))
+                return 0;
+        return pic_error(err, -EPERM, NULL, "only an admin may %s another user's account", write ? "change" : "see");
+}
+
+/* ---- users ---- */
+
+static bool role_is_valid(const char *r) {
+        return r && (streq(r, "admin") || streq(r, "user"));
+}
+
+static int check_fields(json_t *body, const char *const *known, size_t n, PicError *err) {
+        if (!json_is_object(body))
+                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object");
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) {
+                bool ok = false;
+                for (size_t i = 0; i < n; i++)
+                        ok = ok || streq(k, known[i]);
+                if (!ok)
+                        return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
+        }
+        return 0;
+}
+
+static int check_password(json_t *v, const char *field, PicError *err) {
+        const char *s = json_string_value(v);
+        size_t len = s ? strlen(s) : 0;
+        if (!s || len < USER_PASSWORD_MIN || len > USER_PASSWORD_MAX)
+                return pic_error(err, -EINVAL, field, "%s must be a string of 10 to 256 characters", field);
+        return 0;
+}
+
+int users_get(Cell *c, const char *name, StoreUser *ret, PicError *err) {
+        if (!name_is_valid(name))
+                return pic_error(err, -ENOENT, "name", "no such user");
+        int r = store_user_get_by_name(c->store, name, ret);
+        if (r == -ENOENT)
+                return pic_error(err, r, "name", "no user named \"%s\"", name);
+        return r < 0 ? pic_error(err, r, NULL, "cannot read the user") : 0;
+}
+
+int users_create(Cell *c, json_t *body, StoreUser *ret, PicError *err) {
+        static const char *const known[] = { "name", "password", "role" };
+        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        if (r < 0)
+                return r;
+        const char *name = json_string_value(json_object_get(body, "name"));
+        if (!name || !name_is_valid(name))
+                return pic_error(err, -EINVAL, "name",
+                                 "name must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        json_t *rv = json_object_get(body, "role");
+        const char *role = rv ? json_string_value(rv) : "user";
+        if (!role_is_valid(role))
+                return pic_error(err, -EINVAL, "role", "role must be admin or user");
+        if ((r = check_password(json_object_get(body, "password"), "password", err)) < 0)
+                return r;
+        StoreUser existing;
+        if (store_user_get_by_name(c->store, name, &existing) == 0)
+                return pic_error(err, -EEXIST, "name", "a user named \"%s\" already exists", name);
+        char hash[SECRET_PWHASH_STRLEN];
+        r = secret_password_hash(json_string_value(json_object_get(body, "password")), hash);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot hash the password");
+        r = store_user_insert(c->store, name, hash, role, NULL);
+        secret_wipe(hash, sizeof hash);
+        if (r == -EEXIST)
+                return pic_error(err, r, "name", "a user named \"%s\" already exists", name);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot store the user");
+        return users_get(c, name, ret, err);
+}
+
+int users_update(Cell *c, const char *name, json_t *body, const AccountsActor *a, StoreUser *ret,
+                 int *ret_sessions_ended, PicError *err) {
+        static const char *const known[] = { "name", "password", "current_password", "role" };
+        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        if (r < 0)
+                return r;
+        StoreUser u;
+        if ((r = users_get(c, name, &u, err)) < 0)
+                return r;
+        json_t *n = json_object_get(body, "name");
+        if (n && !(json_is_string(n) && streq(json_string_value(n), name)))
+                return pic_error(err, -EINVAL, "name", "a user cannot be renamed");
+        json_t *pw = json_object_get(body, "password"), *rv = json_object_get(body, "role");
+        if (!pw && !rv)
+                return pic_error(err, -EINVAL, NULL, "give password or role to change");
+        const char *role = rv ? json_string_value(rv) : NULL;
+        if (rv && !role_is_valid(role))
+                return pic_error(err, -EINVAL, "role", "role must be admin or user");
+        if (rv && !streq(role, u.role) && !a->admin)
+                return pic_error(err, -EPERM, "role", "only an admin may change a role");
+        if (pw && (r = check_password(pw, "password", err)) < 0)
+                return r;
+        bool own_session = a->user && a->session_hash && streq(a->user, name);
+        /* A person at a browser proves they know the old password; root on the box and admins changing
+         * someone else's need not. */
+        if (pw && own_session) {
+                const char *cur = json_string_value(json_object_get(body, "current_password"));
+                if (!cur)
+                        return pic_error(err, -EINVAL, "current_password", "current_password is required");
+                if (secret_password_verify(u.pwhash, cur) < 0)
+                        return pic_error(err, -EPERM, "current_password", "current_password is wrong");
+        }
+        if (rv && streq(u.role, "admin") && !streq(role, "admin")) {
+                int64_t admins = 0;
+                if ((r = store_user_count_role(c->store, "admin", &admins)) < 0)
+                        return pic_error(err, r, NULL, "cannot count the admins");
+                if (admins <= 1)
+                        return pic_error(err, -EBUSY, "role", "\"%s\" is the last admin and cannot be demoted", name);
+        }
+        char hash[SECRET_PWHASH_STRLEN] = "";
+        if (pw && (r = secret_password_hash(json_string_value(pw), hash)) < 0)
+                return pic_error(err, r, NULL, "cannot hash the password");
+        int ended = 0;
+        r = store_begin(c->store);
+        if (r >= 0 && rv)
+                r = store_user_set_role(c->store, u.id, role);
+        if (r >= 0 && pw)
+                r = store_user_set_password(c->store, u.id, hash);
+        if (r >= 0 && pw)
+                r = ended = store_session_delete_user(c->store, u.id, own_session ? a->session_hash : NULL);
+        if (r >= 0)
+                r = store_commit(c->store);
+        secret_wipe(hash, sizeof hash);
+        if (r < 0) {
+                store_rollback(c->store);
+                return pic_error(err, r, NULL, "cannot store the change");
+        }
+        if (pw)
+                accounts_creds_changed(c);
+        if (ret_sessions_ended)
+                *ret_sessions_ended = ended;
+        return users_get(c, name, ret, err);
+}
+
+typedef struct Owned {
+        const char *user;
+        json_t *names;
+} Owned;
+
+static int collect_owned(const Peer *p, void *userdata) {
+        Owned *o = userdata;
+        if (streq(p->owner, o->user))
+                json_array_append_new(o->names, json_string(p->name));
+        return 0;
+}
+
+static json_t *owned_peers(Cell *c, const char *user) {
+        Owned o = { user, json_array() };
+        if (!o.names || store_peer_foreach(c->store, collect_owned, &o) < 0) {
+                json_decref(o.names);
+                return NULL;
+        }
+        return o.names;
+}
+
+int users_delete(Cell *c, const char *name, bool purge, int *ret_peers_deleted, PicError *err) {
+        StoreUser u;
+        int r = users_get(c, name, &u, err);
+        if (r < 0)
+                return r;
+        *ret_peers_deleted = 0;
+        if (streq(u.role, "admin")) {
+                int64_t admins = 0;
+                if ((r = store_user_count_role(c->store, "admin", &admins)) < 0)
+                        return pic_error(err, r, NULL, "cannot count the admins");
+                if (admins <= 1)
+                        return pic_error(err, -EBUSY, "name", "\"%s\" is the last admin and cannot be deleted", name);
+        }
+        json_t *peers = owned_peers(c, name);
+        int64_t apps = 0;
+        if (!peers || store_app_password_count(c->store, u.id, &apps) < 0) {
+                json_decref(peers);
+                return pic_error(err, -EIO, NULL, "cannot read what the user owns");
+        }
+        size_t n_peers = json_array_size(peers);
+        if (!purge && (n_peers > 0 || apps > 0)) {
+                char list[256] = "";
+                size_t i;
+                json_t *p;
+                json_array_foreach(peers, i, p) {
+                        size_t used = strlen(list);
+                        snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", json_string_value(p));
+                }
+                json_decref(peers);
+                return pic_error(err, -EBUSY, "name",
+                                 "user \"%s\" still owns %zu peer(s)%s%s%s and %lld app password(s); delete them first "
+                                 "or use ?purge=true",
+                                 name, n_peers, n_peers ? " (" : "", list, n_peers ? ")" : "", (long long) apps);
+        }
+        size_t i;
+        json_t *p;
+        json_array_foreach(peers, i, p) {
+                r = peers_delete(c, json_string_value(p), err);
+                if (r < 0 && r != -ENOENT) {
+                        json_decref(peers);
+                        return r;
+                }
+                if (r >= 0)
+                        (*ret_peers_deleted)++;
+        }
+        json_decref(peers);
+        r = store_user_delete(c->store, u.id);
+        if (r == -EEXIST) /* a peer was given to the user meanwhile: the owner reference holds */
+                return pic_error(err, -EBUSY, "name", "user \"%s\" still owns a peer", name);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot delete the user");
+        accounts_creds_changed(c);
+        return 0;
+}
+
+typedef struct AppList {
+        Accounts *a;
+        json_t *arr;
+} AppList;
+
+static void add_app(const StoreAppPassword *p, void *userdata) {
+        AppList *l = userdata;
+        /* Unflushed use is newer than the store's. */
+        IdxCred *e = l->a ? cred_find(&l->a->apps, p->hash) : NULL;
+        int64_t last = e && e->last_used > p->last_used_at ? e->last_used : p->last_used_at;
+        json_array_append_new(l->arr, json_pack("{s:I, s:s, s:I, s:I}", "id", (json_int_t) p->id, "label", p->label,
+                                                "created_at", (json_int_t) p->created_at, "last_used_at",
+                                                (json_int_t) last));
+}
+
+json_t *user_to_json(Cell *c, const StoreUser *u, bool detail) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "name", u->username, "role", u->role, "created_at",
+                              (json_int_t) u->created_at, "password_changed_at", (json_int_t) u->password_changed_at);
+        if (!o || !detail)
+                return o;
+        json_t *peers = owned_peers(c, u->username);
+        json_object_set_new(o, "peers", peers ? peers : json_array());
+        int64_t apps = 0;
+        (void) store_app_password_count(c->store, u->id, &apps);
+        json_object_set_new(o, "app_passwords", json_integer(apps));
+        return o;
+}
+
+/* ---- app passwords ---- */
+
+int app_password_create(Cell *c, const char *user, json_t *body, char ret_secret[static SECRET_APP_PASSWORD_STRLEN],
+                        int64_t *ret_id, PicError *err) {
+        static const char *const known[] = { "label" };
+        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        if (r < 0)
+                return r;
+        const char *label = json_string_value(json_object_get(body, "label"));
+        if (!label || !*label || !config_text_is_safe(label, LABEL_MAX))
+                return pic_error(err, -EINVAL, "label",
+                                 "label must be 1 to 63 printable characters without quotes, braces, '#' or ';'");
+        StoreUser u;
+        if ((r = users_get(c, user, &u, err)) < 0)
+                return r;
+        uint8_t hash[SECRET_HASH_BYTES];
+        secret_app_password_new(ret_secret);
+        secret_app_password_hash(acc(c)->key, ret_secret, hash);
+        r = store_app_password_insert(c->store, u.id, label, hash, wall_sec(), ret_id);
+        if (r < 0) {
+                secret_wipe(ret_secret, SECRET_APP_PASSWORD_STRLEN);
+                return pic_error(err, r, NULL, "cannot store the app password");
+        }
+        accounts_creds_changed(c);
+        return 0;
+}
+
+int app_password_delete(Cell *c, const char *user, int64_t id, PicError *err) {
+        StoreUser u;
+        int r = users_get(c, user, &u, err);
+        if (r < 0)
+                return r;
+        r = store_app_password_delete(c->store, u.id, id);
+        if (r == -ENOENT)
+                return pic_error(err, r, "id", "user \"%s\" has no app password %lld", user, (long long) id);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot delete the app password");
+        accounts_creds_changed(c);
+        return 0;
+}
+
+int app_passwords_list(Cell *c, const char *user, json_t **ret, PicError *err) {
+        StoreUser u;
+        int r = users_get(c, user, &u, err);
+        if (r < 0)
+                return r;
+        AppList l = { acc(c), json_array() };
+        r = store_app_password_foreach(c->store, u.id, add_app, &l);
+        if (r < 0) {
+                json_decref(l.arr);
+                return pic_error(err, r, NULL, "cannot read the app passwords");
+        }
+        *ret = l.arr;
+        return 0;
+}
+
+/* ---- the forward_auth decision ---- */
+
+/* Local sources: loopback, and the cell's own addresses — every address in ip_range (the bridge and the
+ * service virtual IPs live in the cell's namespace only) and the cell's own VPN address. Not the rest of
+ * the VPN subnet: those are peers and go through their grant. */
+static bool source_is_local(Cell *c, uint32_t ip) {
+        if ((ip >> 24) == 127)
+                return true;
+        Cidr4 range, vpn;
+        if (settings_ip_range(c->settings, &range) == 0 && cidr4_contains(&range, ip))
+                return true;
+        return settings_vpn_address(c->settings, &vpn) == 0 && vpn.addr == ip;
+}
+
+static int check_basic(Cell *c, const char *b64, char ret_user[static 64]) {
+        Accounts *a = acc(c);
+        char decoded[512];
+        size_t len = 0;
+        if (strlen(b64) >= 600 ||
+            sodium_base642bin((unsigned char *) decoded, sizeof decoded - 1, b64, strlen(b64), " ", &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0)
+                return -EACCES;
+        decoded[len] = '\0';
+        char *colon = strchr(decoded, ':');
+        int r = -EACCES;
+        uint8_t hash[SECRET_HASH_BYTES];
+        if (colon && strlen(decoded) == len) {
+                *colon = '\0';
+                IdxCred *e = NULL;
+                if (name_is_valid(decoded) && secret_app_password_hash(a->key, colon + 1, hash) == 0)
+                        e = cred_find(&a->apps, hash);
+                if (e && streq(e->user, decoded)) {
+                        snprintf(ret_user, 64, "%s", e->user);
+                        int64_t now = wall_sec();
+                        if (now > e->last_used) {
+                                e->last_used = now;
+                                mark_dirty(c, e);
+                        }
+                        r = 0;
+                }
+        }
+        sodium_memzero(decoded, sizeof decoded);
+        return r;
+}
+
+static int check_session(Cell *c, const char *cookie, int64_t idle_sec, char ret_user[static 64]) {
+        Accounts *a = acc(c);
+        if (strlen(cookie) >= 128)
+                return -EACCES;
+        uint8_t hash[SECRET_HASH_BYTES];
+        secret_token_hash(cookie, hash);
+        IdxCred *e = cred_find(&a->sessions, hash);
+        int64_t now = wall_sec();
+        if (!e || e->expires_at <= now || e->last_used + idle_sec <= now)
+                return -EACCES;
+        snprintf(ret_user, 64, "%s", e->user);
+        /* Sliding expiry as for the API: recorded at most once a minute. */
+        if (now - e->last_used >= 60) {
+                e->last_used = now;
+                mark_dirty(c, e);
+        }
+        return 0;
+}
+
+int accounts_authorize(Cell *c, const char *service, const char *source, const char *authorization,
+                       const char *session_cookie, int64_t session_idle_sec, char ret_user[static 64],
+                       bool *ret_basic_failed) {
+        Accounts *a = acc(c);
+        *ret_basic_failed = false;
+        if (!a)
+                return -EPERM;
+        int grant = service ? registry_grant_from_string(&c->registry, service) : -1;
+        uint32_t ip;
+        if (grant < 0 || !source || ipv4_parse(source, &ip) < 0) {
+                if (!(grant >= 0 && source && streq(source, "::1")))
+                        return -EPERM;
+        } else {
+                const IdxPeer *p = peer_find(a, ip);
+                if (p ? !(p->enabled && (p->access & (1u << grant))) : !source_is_local(c, ip))
+                        return -EPERM;
+        }
+        if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
+                if (check_basic(c, authorization + 6, ret_user) == 0)
+                        return 0;
+                *ret_basic_failed = true;
+                return -EACCES;
+        }
+        if (session_cookie && check_session(c, session_cookie, session_idle_sec, ret_user) == 0)
+                return 0;
+        return -EACCES;
+}

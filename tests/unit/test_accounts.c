@@ -1,0 +1,171 @@
+/* The forward_auth decision works from memory alone: after the index is built the cell's store is taken away
+ * (a NULL store crashes any accessor), and every kind of answer still comes out right. Also the app-password
+ * format and the normalisation of a hand-typed one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <sodium.h>
+#include <stdlib.h>
+
+#include "basic/fileio.h"
+#include "basic/time-util.h"
+#include "basic/util.h"
+#include "core/accounts.h"
+#include "core/cell.h"
+#include "services/services.h"
+
+typedef struct TestCell {
+        char dir[64];
+        Cell c;
+} TestCell;
+
+static int cell_up(void **state) {
+        TestCell *t = calloc(1, sizeof *t);
+        if (!t)
+                return -1;
+        snprintf(t->dir, sizeof t->dir, "/tmp/pic-accounts-XXXXXX");
+        if (!mkdtemp(t->dir))
+                return -1;
+        char db[128];
+        snprintf(db, sizeof db, "%s/picd.db", t->dir);
+        Cell *c = &t->c;
+        c->netns_fd = -1;
+        c->state_dir = strdup(t->dir);
+        if (secret_init() < 0 || settings_new(&c->settings) < 0 || services_register_all(c) < 0 ||
+            store_open(db, &c->store) < 0 || settings_load(c->settings, c->store) < 0)
+                return -1;
+        *state = t;
+        return 0;
+}
+
+static int cell_down(void **state) {
+        TestCell *t = *state;
+        accounts_free(&t->c);
+        settings_free(t->c.settings);
+        store_free(t->c.store);
+        free(t->c.state_dir);
+        int r = rm_rf(t->dir);
+        free(t);
+        return r;
+}
+
+static void add_peer(Cell *c, const char *name, uint32_t ip, uint32_t access, bool enabled) {
+        Peer p = { .ip = ip, .access = access, .enabled = enabled, .created_at = 1, .updated_at = 1 };
+        snprintf(p.name, sizeof p.name, "%s", name);
+        snprintf(p.public_key, sizeof p.public_key, "%s%032u=", "AAAAAAAAAA", ip);
+        assert_int_equal(store_peer_insert(c->store, &p), 0);
+}
+
+static void last_used(const StoreAppPassword *a, void *userdata) {
+        *(int64_t *) userdata = a->last_used_at;
+}
+
+static char *basic(const char *user, const char *password, char *buf, size_t size) {
+        char plain[256];
+        snprintf(plain, sizeof plain, "%s:%s", user, password);
+        memcpy(buf, "Basic ", 6);
+        sodium_bin2base64(buf + 6, size - 6, (const unsigned char *) plain, strlen(plain), sodium_base64_VARIANT_ORIGINAL);
+        return buf;
+}
+
+static void test_decision_needs_no_store(void **state) {
+        TestCell *t = *state;
+        Cell *c = &t->c;
+        int cal = registry_grant_from_string(&c->registry, "calendar");
+        int files = registry_grant_from_string(&c->registry, "files");
+        assert_true(cal >= 0 && files >= 0);
+        assert_int_equal(store_user_insert(c->store, "alice", "x", "user", NULL), 0);
+        assert_int_equal(store_user_insert(c->store, "bob", "x", "user", NULL), 0);
+        add_peer(c, "granted", 0x0a000002, 1u << cal, true);
+        add_peer(c, "files-only", 0x0a000003, 1u << files, true);
+        add_peer(c, "disabled", 0x0a000004, 1u << cal, false);
+        assert_int_equal(accounts_new(c), 0);
+        char secret[SECRET_APP_PASSWORD_STRLEN], bob_secret[SECRET_APP_PASSWORD_STRLEN];
+        int64_t id;
+        PicError err = { 0 };
+        json_t *body = json_pack("{s:s}", "label", "phone");
+        assert_int_equal(app_password_create(c, "alice", body, secret, &id, &err), 0);
+        assert_int_equal(app_password_create(c, "bob", body, bob_secret, &id, &err), 0);
+        json_decref(body);
+        StoreUser alice;
+        assert_int_equal(store_user_get_by_name(c->store, "alice", &alice), 0);
+        uint8_t sh[32];
+        secret_token_hash("pic_session-cookie-value", sh);
+        int64_t now = wall_sec();
+        assert_int_equal(store_session_insert(c->store, sh, alice.id, "csrf", now, now + 3600), 0);
+        assert_int_equal(accounts_creds_changed(c), 0);
+
+        Store *s = c->store;
+        c->store = NULL; /* from here any store access would crash */
+        char h[256], user[64];
+        bool failed;
+        for (int round = 0; round < 1000; round++) {
+                assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.2", basic("alice", secret, h, sizeof h), NULL,
+                                                    1800, user, &failed), 0);
+                assert_string_equal(user, "alice");
+        }
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.2", NULL, "pic_session-cookie-value", 1800, user,
+                                            &failed), 0);
+        assert_string_equal(user, "alice");
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.2", NULL, "pic_other", 1800, user, &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.2", basic("alice", bob_secret, h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_true(failed);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.2", NULL, NULL, 1800, user, &failed), -EACCES);
+        assert_false(failed);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.3", basic("alice", secret, h, sizeof h), NULL,
+                                            1800, user, &failed), -EPERM);
+        assert_int_equal(accounts_authorize(c, "files", "10.0.0.3", basic("bob", bob_secret, h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        assert_string_equal(user, "bob");
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.4", basic("alice", secret, h, sizeof h), NULL,
+                                            1800, user, &failed), -EPERM);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.9", basic("alice", secret, h, sizeof h), NULL,
+                                            1800, user, &failed), -EPERM);
+        assert_int_equal(accounts_authorize(c, "calendar", "127.0.0.1", basic("alice", secret, h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        assert_int_equal(accounts_authorize(c, "nope", "127.0.0.1", basic("alice", secret, h, sizeof h), NULL, 1800,
+                                            user, &failed), -EPERM);
+        c->store = s;
+
+        /* The last use reaches the store with the flush. */
+        accounts_flush(c);
+        int64_t used = 0;
+        assert_int_equal(store_app_password_foreach(c->store, alice.id, last_used, &used), 0);
+        assert_true(used >= now);
+}
+
+static void test_app_password_format(void **state) {
+        uint8_t key[SECRET_KEY_BYTES] = { 1, 2, 3 }, h1[32], h2[32];
+        char pw[SECRET_APP_PASSWORD_STRLEN], typed[SECRET_APP_PASSWORD_STRLEN];
+        assert_int_equal(secret_init(), 0);
+        secret_app_password_new(pw);
+        assert_int_equal(strlen(pw), 47);
+        for (size_t i = 0; i < strlen(pw); i++)
+                assert_true(i % 6 == 5 ? pw[i] == '-' : strchr("abcdefghijklmnopqrstuvwxyz234567", pw[i]) != NULL);
+        size_t o = 0;
+        for (size_t i = 0; pw[i]; i++)
+                if (pw[i] != '-')
+                        typed[o++] = (char) (pw[i] >= 'a' && pw[i] <= 'z' ? pw[i] - 'a' + 'A' : pw[i]);
+        typed[o] = '\0';
+        assert_int_equal(secret_app_password_hash(key, pw, h1), 0);
+        assert_int_equal(secret_app_password_hash(key, typed, h2), 0);
+        assert_memory_equal(h1, h2, 32);
+        typed[o - 1] = '\0';
+        assert_int_equal(secret_app_password_hash(key, typed, h2), -EINVAL);
+        assert_int_equal(secret_app_password_hash(key, "", h2), -EINVAL);
+        key[0] = 9;
+        assert_int_equal(secret_app_password_hash(key, pw, h2), 0);
+        assert_memory_not_equal(h1, h2, 32);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_decision_needs_no_store, cell_up, cell_down),
+                cmocka_unit_test(test_app_password_format),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
