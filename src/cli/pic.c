@@ -80,6 +80,7 @@ static const Verb verbs[] = {
         { "peer", "qr", 1, 1, VERB_OPT_PNG, cmd_peer_qr, "NAME [--png FILE]",
           "Draw the config as a QR code in the terminal, or write it as a PNG (mode 0600) to FILE" },
         { "peer", "rm", 1, 1, 0, cmd_peer_rm, "NAME", "Delete a peer and everything it was granted" },
+        { "ca", "show", 0, 0, 0, cmd_ca_show, "", "The cell CA's root: fingerprint, name constraints, expiry, download URL" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -91,6 +92,7 @@ static const struct {
         { "token", "API tokens for scripts and other clients (Authorization: Bearer TOKEN)" },
         { "backup", "Backups of the configuration, kept by picd in its state dir" },
         { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
+        { "ca", "The cell's certificate authority (its root is what devices install)" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {

@@ -63,6 +63,10 @@ typedef struct HttpResponse {
         char set_cookie[256];
         int retry_after;
         char audit_detail[256];
+        struct {
+                const char *name; /* a literal; NULL ends the list */
+                char value[160];
+        } headers[2];          /* a handler's own response headers */
 } HttpResponse;
 
 typedef int (*http_handler_fn)(HttpRequest *req, HttpResponse *resp);

@@ -401,6 +401,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *
                 MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
         if (allow_hdr)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow_hdr);
+        for (size_t i = 0; i < ELEMENTSOF(resp->headers) && resp->headers[i].name; i++)
+                MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
         if (resp->retry_after > 0) {
                 char ra[16];
                 snprintf(ra, sizeof ra, "%d", resp->retry_after);

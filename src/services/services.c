@@ -2,6 +2,7 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "core/ca.h"
 #include "services/calendar/calendar.h"
 #include "services/dhcp/dhcp.h"
 #include "services/dns/dns.h"
@@ -20,6 +21,7 @@ static const ServiceOps *const all_services[] = {
         &svc_dns_ops,
         &svc_dhcp_ops,
         &svc_ntp_ops,
+        &cell_ca_ops, /* before the modules that serve its certificates */
         &svc_calendar_ops,
         &svc_files_ops,
         &svc_mail_ops,
