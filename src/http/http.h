@@ -51,6 +51,7 @@ typedef struct HttpRequest {
         Principal who;
         char remote[64];       /* client address after trusted-proxy handling; "unix" for the socket */
         bool via_unix;
+        bool via_proxy_socket; /* came through the cell's reverse proxy (STATE/run/api-proxy.sock) */
         bool via_https_proxy;  /* the trusted proxy says the client spoke HTTPS to it (X-Forwarded-Proto) */
 } HttpRequest;
 

@@ -51,6 +51,7 @@ typedef struct Listener {
         struct MHD_Daemon *mhd;
         int epfd;
         bool is_unix;
+        bool is_proxy; /* the reverse proxy's socket: clients are who X-Forwarded-For says */
         Conn *conns; /* every open connection, for the request deadlines */
         uint64_t next_sweep, last_prepare;
 } Listener;
@@ -65,8 +66,8 @@ struct Conn {
 
 struct HttpServer {
         Cell *cell;
-        Listener tcp, unix_sock;
-        char *unix_path;
+        Listener tcp, unix_sock, proxy_sock;
+        char *unix_path, *proxy_path;
         int port;
 };
 
@@ -181,8 +182,12 @@ static void resolve_remote(HttpRequest *req, bool is_unix) {
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr, peer, sizeof peer);
         snprintf(req->remote, sizeof req->remote, "%s", peer);
 
+        /* The proxy socket is reached only by the cell's own reverse proxy (a root-only socket under STATE/run):
+         * trusted like api.trusted_proxy, never like the CLI's socket. */
         const char *proxy = settings_str(req->cell->settings, "api.trusted_proxy");
-        if (!*proxy || !streq(proxy, peer))
+        if (req->via_proxy_socket)
+                snprintf(req->remote, sizeof req->remote, "xff:");
+        else if (!*proxy || !streq(proxy, peer))
                 return;
         const char *proto = http_header(req, "X-Forwarded-Proto");
         req->via_https_proxy = proto && strcasecmp(proto, "https") == 0;
@@ -444,7 +449,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *con_cls = rc;
                 /* url and method live in the connection's pool until the request completes. */
                 rc->req = (HttpRequest) { .cell = l->server->cell, .conn = conn, .method = method, .path = url,
-                                          .via_unix = l->is_unix };
+                                          .via_unix = l->is_unix, .via_proxy_socket = l->is_proxy };
                 if (l->is_unix)
                         http_auth_unix_peer(&rc->req);
                 if (!admit(rc, &rc->resp, l->is_unix)) {
@@ -714,7 +719,7 @@ int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, 
 HttpServer *http_server_free(HttpServer *s) {
         if (!s)
                 return NULL;
-        Listener *ls[] = { &s->tcp, &s->unix_sock };
+        Listener *ls[] = { &s->tcp, &s->unix_sock, &s->proxy_sock };
         for (size_t i = 0; i < ELEMENTSOF(ls); i++)
                 if (ls[i]->mhd) {
                         loop_del_io(s->cell->loop, ls[i]->epfd);
@@ -725,8 +730,22 @@ HttpServer *http_server_free(HttpServer *s) {
                 unlink(s->unix_path);
                 free(s->unix_path);
         }
+        if (s->proxy_path) {
+                unlink(s->proxy_path);
+                free(s->proxy_path);
+        }
         free(s);
         return NULL;
+}
+
+int http_server_add_proxy_socket(HttpServer *s, const char *path) {
+        int fd;
+        int r = open_unix(path, &fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the proxy socket %s", path);
+        s->proxy_path = strdup(path);
+        s->proxy_sock.is_proxy = true;
+        return listener_start(s, &s->proxy_sock, fd, false);
 }
 
 int http_server_port(HttpServer *s) {

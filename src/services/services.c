@@ -11,6 +11,7 @@
 #include "services/mail/mail.h"
 #include "services/network/network.h"
 #include "services/ntp/ntp.h"
+#include "services/proxy/proxy.h"
 #include "services/webdav/webdav.h"
 #include "services/wireguard/wireguard.h"
 
@@ -26,6 +27,7 @@ static const ServiceOps *const all_services[] = {
         &svc_files_ops,
         &svc_mail_ops,
         &svc_webdav_ops,
+        &svc_proxy_ops, /* after the CA and every module that declares an HTTP backend */
         NULL, /* the list ends at the first NULL */
 };
 
