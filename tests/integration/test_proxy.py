@@ -1,8 +1,9 @@
 """Caddy in front of the cell, with real caddy, curl, dig and Python's ssl from a client namespace (a stand-in for
 a VPN peer at 10.0.0.200, joined by a veth): the root over plain HTTP, a verified TLS handshake to
 https://api.<cell>.<domain> (name from the cell's DNS) reaching picd with the client's address, forward_auth in
-front of an application backend, kill -9 of caddy, a config caddy refuses never replacing a working one, and
-certificate renewal under load with no failed request.
+front of an application backend, kill -9 of caddy, a config caddy refuses never replacing a working one,
+certificate renewal under load with no failed request, and all of it through a real WireGuard tunnel (the root
+from the URL and fingerprint the peer config names; the calendar only with its grant).
 
 The authorization socket here is a stand-in (tests/integration/http_unix.py auth) that follows the contract with
 the accounts work; it is replaced by picd's own STATE/run/auth.sock once that work is merged."""
@@ -15,8 +16,10 @@ import sys
 import tempfile
 import time
 
-import pic
-from pic import Netns, PicdTestCase, run, unique, wait_for
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pic  # noqa: E402
+from pic import Netns, PicdTestCase, run, unique, wait_for  # noqa: E402
+from test_vpn import Client  # noqa: E402  (a VPN client with its own wireguard-go)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT = "10.0.0.200"
@@ -266,6 +269,47 @@ class ProxyTest(PicdTestCase):
             self.assertGreater(out["ok"], 100)
         finally:
             self.assertEqual(self.picd.put("/api/config", {"ca": {"leaf_seconds": 0}}).status, 200)
+
+    def test_07_through_a_real_tunnel(self):
+        """A phone with its own wireguard-go: the root from the address and fingerprint its config reply names,
+        then HTTPS by name through the tunnel; the calendar only with its grant."""
+        run_dir = os.path.join(self.picd.state_dir, "run")
+        if not os.path.exists(os.path.join(run_dir, "auth.sock")):
+            self.serve("auth", os.path.join(run_dir, "auth.sock"), os.path.join(self.tmp.name, "auth2.log"))
+            self.serve("backend", os.path.join(run_dir, "calendar-http.sock"))
+        vpn_net, ip_range = "10.0.0.0/24", self.picd.get("/api/config").json["ip_range"]
+        phones = {}
+        for name, grants, index in (("tunnel-phone", ["calendar"], 0), ("tunnel-tv", [], 1)):
+            peer = self.picd.post("/api/peers", {"name": name, "service_access": grants})
+            self.assertEqual(peer.status, 201, peer)
+            conf = self.picd.get(f"/api/peers/{name}/config")
+            self.assertEqual(conf.status, 200, conf)
+            c = Client(self.picd.netns, index)
+            self.addCleanup(c.close)
+            c.configure(conf.body, peer.json["ip"], [vpn_net, ip_range], own_endpoint=True)
+            phones[name] = (c, conf.headers)
+        phone, headers = phones["tunnel-phone"]
+        root = os.path.join(phone.tmp, "root.pem")
+        wait_for(lambda: phone.ns.exec("curl", "-sS", "-m", "3", "-o", root, headers["X-Pic-CA-URL"],
+                                       check=False).returncode == 0, 20, what="the root over the tunnel")
+        fp = run("openssl", "x509", "-in", root, "-noout", "-fingerprint", "-sha256").stdout
+        self.assertEqual(fp.strip().split("=", 1)[1], headers["X-Pic-CA-Fingerprint"])
+        for name, path, want in (("api.mycell.cell", "/health", 200), ("calendar.mycell.cell", "/", 401)):
+            ip = phone.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", name).stdout.strip()
+            self.assertEqual(ip, self.ips[name.split(".")[0]])
+            r = phone.ns.exec("curl", "-sS", "-m", "10", "--cacert", root, "--resolve", f"{name}:443:{ip}", "-o",
+                              "/dev/null", "-w", "%{http_code}", f"https://{name}{path}", check=False)
+            self.assertEqual(r.stdout, str(want), r.stderr)
+        r = phone.ns.exec("curl", "-sS", "-m", "10", "--cacert", root, "-u", "alice:app-secret", "--resolve",
+                          f"calendar.mycell.cell:443:{self.ips['calendar']}", "https://calendar.mycell.cell/x",
+                          check=False)
+        self.assertEqual(json.loads(r.stdout)["user"], "alice", r.stderr)
+        # Without the grant the calendar is not even reachable (the firewall), while the root still is.
+        tv, _ = phones["tunnel-tv"]
+        wait_for(lambda: tv.ns.exec("curl", "-sS", "-m", "3", "-o", "/dev/null", f"http://{self.ips['api']}/ca.pem",
+                                    check=False).returncode == 0, 20, what="the root over the second tunnel")
+        r = tv.ns.exec("curl", "-sS", "-m", "3", "-k", f"https://{self.ips['calendar']}/", check=False)
+        self.assertIn(r.returncode, (7, 28), r.stderr)  # refused or timed out: never an HTTP answer
 
 
 if __name__ == "__main__":
