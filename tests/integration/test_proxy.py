@@ -198,7 +198,7 @@ class ProxyTest(PicdTestCase):
         status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-H", "X-Pic-User: mallory")
         self.assertEqual(status, 401)
         status, _, body, r = self.curl("calendar.mycell.cell", "/dav/x?y=1", *good, "-X", "POST", "--data", "abc",
-                                       "-H", "X-Pic-User: mallory")
+                                       "-H", "X-Pic-User: mallory", "-H", "Cookie: pic_session=s1")
         self.assertEqual(status, 200, r.stderr)
         seen = json.loads(body)
         self.assertEqual(seen, {"user": "alice", "xff": CLIENT, "method": "POST", "path": "/dav/x?y=1", "body_len": 3})
@@ -212,6 +212,8 @@ class ProxyTest(PicdTestCase):
         self.assertEqual(h["x-forwarded-method"], "POST")
         self.assertEqual(h["x-forwarded-uri"], "/dav/x?y=1")
         self.assertEqual(h["x-forwarded-host"], "calendar.mycell.cell")
+        self.assertEqual(h["authorization"], "Basic YWxpY2U6YXBwLXNlY3JldA==")  # alice:app-secret
+        self.assertEqual(h["cookie"], "pic_session=s1")
         self.assertNotIn("x-pic-user", h)
         # The answer of the authorization socket decides: a service it refuses is 403 whatever the credentials.
         status, _, body, _ = self.curl("files.mycell.cell", "/", *good)
