@@ -2,6 +2,7 @@
 for any other name or address (made here with the root's own key), the services' leaves verify, GET /api/ca in
 JSON/PEM/DER, `pic ca show`, the peer config naming the download URL and fingerprint, the same root after a
 restart, re-issue after a cell_name change, short lifetimes renewed automatically, and a restore keeping the root."""
+import http.client
 import os
 import subprocess
 import tempfile
@@ -80,7 +81,7 @@ class CaTest(PicdTestCase):
         self.assertEqual(pem.body, ca["pem"])
         with open(self.keyfile("root.pem")) as f:
             self.assertEqual(f.read(), ca["pem"])
-        conn = __import__("http.client").client.HTTPConnection(self.picd.host, self.picd.port, timeout=30)
+        conn = http.client.HTTPConnection(self.picd.host, self.picd.port, timeout=30)
         conn.request("GET", "/api/ca?format=der", headers={"Authorization": f"Bearer {self.picd.token}"})
         der = conn.getresponse().read()
         conn.close()

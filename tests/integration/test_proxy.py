@@ -234,6 +234,8 @@ class ProxyTest(PicdTestCase):
 
     def test_05_refused_config_never_replaces_a_working_one(self):
         self.fetch_root()
+        # What picd can tell without caddy is a 400 naming the field.
+        self.assertError(self.picd.put("/api/config", {"proxy": {"http_port": 443}}), 400, "proxy.http_port")
         before, serial, digest = self.service("proxy"), self.serial(), self.conf_digest()
         # Something else holds the port the change would move HTTPS to: caddy's /load fails to bind it.
         holder = subprocess.Popen(["ip", "netns", "exec", self.picd.netns, sys.executable, "-c",

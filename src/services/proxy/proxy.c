@@ -212,6 +212,18 @@ static int proxy_apply(Cell *c, bool files_changed, PicError *err) {
         return 0;
 }
 
+/* Both servers of a site bind its virtual IP: one port cannot be both. */
+static int proxy_validate(Cell *c, json_t *merged, json_t *flat, PicError *err) {
+        bool http = json_object_get(flat, "proxy.http_port"), https = json_object_get(flat, "proxy.https_port");
+        if (!http && !https)
+                return 0;
+        if (json_integer_value(json_object_get(merged, "proxy.http_port")) ==
+            json_integer_value(json_object_get(merged, "proxy.https_port")))
+                return pic_error(err, -EINVAL, http ? "proxy.http_port" : "proxy.https_port",
+                                 "proxy.http_port and proxy.https_port must differ");
+        return 0;
+}
+
 const ServiceOps svc_proxy_ops = {
         .name = PROXY_SERVICE,
         .settings = settings,
@@ -222,4 +234,5 @@ const ServiceOps svc_proxy_ops = {
         .argv = proxy_argv,
         .setup = proxy_setup,
         .apply = proxy_apply,
+        .validate = proxy_validate,
 };
