@@ -9,7 +9,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
   libcmocka-dev libarchive-dev libqrencode-dev libnftables-dev libmnl-dev libpng-dev
   # managed daemons and their tools
-  wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony
+  wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy
   # test clients and harness
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux
   # bench

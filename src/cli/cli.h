@@ -81,6 +81,7 @@ int cmd_config_set(Cli *c, char **args, size_t n);
 int cmd_config_pending(Cli *c, char **args, size_t n);
 int cmd_config_apply(Cli *c, char **args, size_t n);
 int cmd_token_create(Cli *c, char **args, size_t n);
+int cmd_ca_show(Cli *c, char **args, size_t n);
 int cmd_token_list(Cli *c, char **args, size_t n);
 int cmd_token_revoke(Cli *c, char **args, size_t n);
 int cmd_backup_create(Cli *c, char **args, size_t n);

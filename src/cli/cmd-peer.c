@@ -202,6 +202,16 @@ static void print_config_warnings(Cli *c) {
         if (api_call_quiet(c, "GET", "/api/wireguard/status", &st) >= 0)
                 print_warnings(json_object_get(st.json, "warnings"));
         api_reply_done(&st);
+        /* Where the device gets the cell's root for HTTPS (over the tunnel), and how to check it. */
+        ApiReply ca = { 0 };
+        if (api_call_quiet(c, "GET", "/api/ca", &ca) >= 0) {
+                char url[256], fp[128];
+                fprintf(stderr, "The cell's CA certificate (install it for HTTPS to the cell's services): %s\n"
+                                "  SHA-256 fingerprint: %s\n",
+                        json_text(json_object_get(ca.json, "url"), url, sizeof url),
+                        json_text(json_object_get(ca.json, "fingerprint_sha256"), fp, sizeof fp));
+        }
+        api_reply_done(&ca);
 }
 
 static int peer_add_or_set(Cli *c, const char *name, bool create) {

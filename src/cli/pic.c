@@ -97,6 +97,7 @@ static const Verb verbs[] = {
           "Delete a user; --purge also deletes their peers and app passwords" },
         { "user", "app-password", 2, 3, 0, cmd_user_app_password, "add USER LABEL | list USER | rm USER ID",
           "App passwords for a user's devices: add prints one once; rm revokes one" },
+        { "ca", "show", 0, 0, 0, cmd_ca_show, "", "The cell CA's root: fingerprint, name constraints, expiry, download URL" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -109,6 +110,7 @@ static const struct {
         { "backup", "Backups of the configuration, kept by picd in its state dir" },
         { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
         { "user", "User accounts (web UI, webmail) and their app passwords (devices)" },
+        { "ca", "The cell's certificate authority (its root is what devices install)" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {

@@ -16,6 +16,11 @@ typedef struct ServiceEndpoint {
         const char *const *dns_labels; /* names under the cell zone, NULL-terminated ("@" = the zone apex) */
         bool grantable;                /* a VPN peer reaches it only with this grant */
         unsigned grant_bit;            /* its bit in Peer.access (stored: never reuse or move one) */
+        /* Its HTTP backend, a unix socket under STATE/run ("calendar-http.sock"), or NULL: the proxy module
+         * gives an endpoint with one an HTTPS site on its virtual IP that forwards there. */
+        const char *http_upstream;
+        /* The backend checks credentials itself (picd's API): no forward_auth in front of it. */
+        bool http_own_auth;
 } ServiceEndpoint;
 
 #define REGISTRY_ENDPOINTS_MAX 32

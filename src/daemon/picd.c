@@ -357,6 +357,10 @@ int main(int argc, char **argv) {
         r = http_server_new(&cell, args.listen, path, authz_path, &server);
         if (r < 0)
                 goto out;
+        /* Where Caddy (the proxy module) sends https://api.<zone>: failing it leaves the API on its other sockets. */
+        snprintf(path, sizeof path, "%s/run/api-proxy.sock", cell.state_dir);
+        (void) http_server_add_proxy_socket(server, path);
+        snprintf(path, sizeof path, "%s/run/picd.sock", cell.state_dir);
         log_info("picd %s ready: API on http://%s, CLI socket %s%s%s", PIC_VERSION, args.listen, path,
                  cell.netns_name ? ", network namespace " : "", cell.netns_name ? cell.netns_name : "");
 

@@ -54,6 +54,7 @@ typedef struct HttpRequest {
         Principal who;
         char remote[64];       /* client address after trusted-proxy handling; "unix" for the socket */
         bool via_unix;
+        bool via_proxy_socket; /* came through the cell's reverse proxy (STATE/run/api-proxy.sock) */
         bool via_https_proxy;  /* the trusted proxy says the client spoke HTTPS to it (X-Forwarded-Proto) */
 } HttpRequest;
 
@@ -68,6 +69,10 @@ typedef struct HttpResponse {
         char www_authenticate[192]; /* WWW-Authenticate of a forward_auth 401 */
         int retry_after;
         char audit_detail[256];
+        struct {
+                const char *name; /* a literal; NULL ends the list */
+                char value[160];
+        } headers[2];          /* a handler's own response headers */
 } HttpResponse;
 
 typedef int (*http_handler_fn)(HttpRequest *req, HttpResponse *resp);

@@ -42,6 +42,8 @@ static const Route routes[] = {
         ROUTE("POST", "/api/config/restore/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_restore_post,
               "Restore the whole cell from a backup (all or nothing)"),
 
+        ROUTE("GET", "/api/ca", READ, 0, http_ca_get, "The cell CA's root: fingerprint, name constraints, expiry; PEM or DER"),
+
         ROUTE("GET", "/api/dns/records", READ, 0, http_dns_records_get, "List the custom DNS records"),
         ROUTE("POST", "/api/dns/records", WRITE, 0, http_dns_records_post, "Add a DNS record (answers at once)"),
         ROUTE("DELETE", "/api/dns/records/{id}", WRITE, 0, http_dns_record_delete, "Delete a DNS record"),

@@ -53,6 +53,7 @@ typedef struct Listener {
         int epfd;
         bool is_unix;
         bool is_authz; /* auth.sock: GET /auth for Caddy's forward_auth, nothing else */
+        bool is_proxy; /* the reverse proxy's socket: clients are who X-Forwarded-For says */
         Conn *conns; /* every open connection, for the request deadlines */
         uint64_t next_sweep, last_prepare;
 } Listener;
@@ -67,8 +68,8 @@ struct Conn {
 
 struct HttpServer {
         Cell *cell;
-        Listener tcp, unix_sock, authz_sock;
-        char *unix_path, *authz_path;
+        Listener tcp, unix_sock, authz_sock, proxy_sock;
+        char *unix_path, *authz_path, *proxy_path;
         int port;
 };
 
@@ -187,8 +188,12 @@ static void resolve_remote(HttpRequest *req, bool is_unix) {
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr, peer, sizeof peer);
         snprintf(req->remote, sizeof req->remote, "%s", peer);
 
+        /* The proxy socket is reached only by the cell's own reverse proxy (a root-only socket under STATE/run):
+         * trusted like api.trusted_proxy, never like the CLI's socket. */
         const char *proxy = settings_str(req->cell->settings, "api.trusted_proxy");
-        if (!*proxy || !streq(proxy, peer))
+        if (req->via_proxy_socket)
+                snprintf(req->remote, sizeof req->remote, "xff:");
+        else if (!*proxy || !streq(proxy, peer))
                 return;
         const char *proto = http_header(req, "X-Forwarded-Proto");
         req->via_https_proxy = proto && strcasecmp(proto, "https") == 0;
@@ -411,6 +416,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *
                 MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, resp->www_authenticate);
         if (allow_hdr)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow_hdr);
+        for (size_t i = 0; i < ELEMENTSOF(resp->headers) && resp->headers[i].name; i++)
+                MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
         if (resp->retry_after > 0) {
                 char ra[16];
                 snprintf(ra, sizeof ra, "%d", resp->retry_after);
@@ -452,7 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *con_cls = rc;
                 /* url and method live in the connection's pool until the request completes. */
                 rc->req = (HttpRequest) { .cell = l->server->cell, .conn = conn, .method = method, .path = url,
-                                          .via_unix = l->is_unix };
+                                          .via_unix = l->is_unix, .via_proxy_socket = l->is_proxy };
                 if (l->is_authz) {
                         /* Nothing of the API is here: one path, answered on the headers, never audited (it is
                          * asked on every proxied request) and granting nothing beyond its answer. */
@@ -749,14 +756,14 @@ int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, 
 HttpServer *http_server_free(HttpServer *s) {
         if (!s)
                 return NULL;
-        Listener *ls[] = { &s->tcp, &s->unix_sock, &s->authz_sock };
+        Listener *ls[] = { &s->tcp, &s->unix_sock, &s->authz_sock, &s->proxy_sock };
         for (size_t i = 0; i < ELEMENTSOF(ls); i++)
                 if (ls[i]->mhd) {
                         loop_del_io(s->cell->loop, ls[i]->epfd);
                         loop_del_prepare(s->cell->loop, on_prepare, ls[i]);
                         MHD_stop_daemon(ls[i]->mhd);
                 }
-        char *paths[] = { s->unix_path, s->authz_path };
+        char *paths[] = { s->unix_path, s->authz_path, s->proxy_path };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++)
                 if (paths[i]) {
                         unlink(paths[i]);
@@ -764,6 +771,16 @@ HttpServer *http_server_free(HttpServer *s) {
                 }
         free(s);
         return NULL;
+}
+
+int http_server_add_proxy_socket(HttpServer *s, const char *path) {
+        int fd;
+        int r = open_unix(path, &fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the proxy socket %s", path);
+        s->proxy_path = strdup(path);
+        s->proxy_sock.is_proxy = true;
+        return listener_start(s, &s->proxy_sock, fd, false, false);
 }
 
 int http_server_port(HttpServer *s) {

@@ -10,4 +10,7 @@ typedef struct HttpServer HttpServer;
 int http_server_new(Cell *cell, const char *listen, const char *unix_path, const char *authz_path, HttpServer **ret);
 HttpServer *http_server_free(HttpServer *s);
 /* The TCP port actually bound (useful with port 0). */
+/* A unix socket for the cell's own reverse proxy (Caddy): a request's client is the right-most
+ * X-Forwarded-For entry, as from api.trusted_proxy; without one it is no address (remote, never local). */
+int http_server_add_proxy_socket(HttpServer *s, const char *path);
 int http_server_port(HttpServer *s);

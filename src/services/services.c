@@ -2,6 +2,7 @@
 #include "services/services.h"
 
 #include "basic/util.h"
+#include "core/ca.h"
 #include "services/calendar/calendar.h"
 #include "services/dhcp/dhcp.h"
 #include "services/dns/dns.h"
@@ -10,6 +11,7 @@
 #include "services/mail/mail.h"
 #include "services/network/network.h"
 #include "services/ntp/ntp.h"
+#include "services/proxy/proxy.h"
 #include "services/webdav/webdav.h"
 #include "services/wireguard/wireguard.h"
 
@@ -20,10 +22,12 @@ static const ServiceOps *const all_services[] = {
         &svc_dns_ops,
         &svc_dhcp_ops,
         &svc_ntp_ops,
+        &cell_ca_ops, /* before the modules that serve its certificates */
         &svc_calendar_ops,
         &svc_files_ops,
         &svc_mail_ops,
         &svc_webdav_ops,
+        &svc_proxy_ops, /* after the CA and every module that declares an HTTP backend */
         NULL, /* the list ends at the first NULL */
 };
 

@@ -129,7 +129,7 @@ class ConfigTest(PicdTestCase):
         self.assertEqual(c["service_ips"]["calendar"], "172.20.0.10")
         self.assertEqual(c["service_ips"]["webdav"], "172.20.0.13")
         names = [s["name"] for s in self.picd.get("/api/services").json["services"]]
-        self.assertEqual(sorted(names), ["dhcp", "dns", "firewall", "network", "ntp", "wireguard"])
+        self.assertEqual(sorted(names), ["ca", "dhcp", "dns", "firewall", "network", "ntp", "proxy", "wireguard"])
         self.assertNotIn("calendar", self.picd.get("/health").json["services"])
 
     def test_mutations_are_audited(self):

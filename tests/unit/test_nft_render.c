@@ -20,6 +20,7 @@ static FwConfig config(void) {
                 .vpn = { .addr = 0x0a000001, .prefix = 24 },         /* 10.0.0.1/24 */
                 .dns_vip = 0xac140002, .ntp_vip = 0xac140004,          /* 172.20.0.2, .4 */
                 .dns_port = 53, .ntp_port = 123, .dns_view_base = 5300,
+                .api_vip = 0xac140005, .http_port = 80, .https_port = 443, /* 172.20.0.5 */
         };
         /* The grants the real modules declare, at their addresses in 172.20.0.0/24. */
         const Registry *reg = cell_registry();

@@ -209,12 +209,14 @@ static void test_new_module_settings(void **state) {
         assert_string_equal(json_string_value(json_array_get(who, 0)), "photos");
         json_decref(who);
         who = cell_key_services(c, "cell_name");
-        assert_int_equal(json_array_size(who), 2);
+        assert_int_equal(json_array_size(who), 4);
         assert_string_equal(json_string_value(json_array_get(who, 0)), "dns");
-        assert_string_equal(json_string_value(json_array_get(who, 1)), "photos");
+        assert_string_equal(json_string_value(json_array_get(who, 1)), "ca");    /* re-issues the certificates */
+        assert_string_equal(json_string_value(json_array_get(who, 2)), "proxy"); /* serves them */
+        assert_string_equal(json_string_value(json_array_get(who, 3)), "photos");
         json_decref(who);
         who = cell_key_services(c, "ip_range");
-        assert_int_equal(json_array_size(who), 6); /* network, firewall, wireguard, dns, dhcp, ntp */
+        assert_int_equal(json_array_size(who), 8); /* network, firewall, wireguard, dns, dhcp, ntp, ca, proxy */
         json_decref(who);
 }
 

@@ -48,6 +48,8 @@ int http_dhcp_reservations_delete(HttpRequest *req, HttpResponse *resp);
 int http_ntp_status_get(HttpRequest *req, HttpResponse *resp);
 int http_network_test_post(HttpRequest *req, HttpResponse *resp);
 
+int http_ca_get(HttpRequest *req, HttpResponse *resp);
+
 int http_dns_records_get(HttpRequest *req, HttpResponse *resp);
 int http_dns_records_post(HttpRequest *req, HttpResponse *resp);
 int http_dns_record_delete(HttpRequest *req, HttpResponse *resp);

@@ -1,5 +1,6 @@
 /* /api/wireguard/peers (live) and /api/peers/{name}/config (wg-quick text or its
  * QR code as SVG/PNG). Thin: services/wireguard gathers and renders, crypto/qr draws. */
+#include "core/ca.h"
 #include "core/peers.h"
 #include "crypto/qr.h"
 #include "crypto/secret.h"
@@ -22,6 +23,16 @@ int http_peer_config_get(HttpRequest *req, HttpResponse *resp) {
                 format = "text";
         if (!streq(format, "text") && !streq(format, "svg") && !streq(format, "png"))
                 return http_reply_error(resp, 400, "invalid", "format", "format must be text, svg or png");
+        /* Where the device gets the cell's root over the tunnel, and the fingerprint to check it against. */
+        CaCertInfo ca;
+        char *url = cell_ca_root_url(req->cell);
+        if (url && cell_ca_root(req->cell, NULL, NULL, &ca) >= 0) {
+                resp->headers[0].name = "X-Pic-CA-URL";
+                snprintf(resp->headers[0].value, sizeof resp->headers[0].value, "%s", url);
+                resp->headers[1].name = "X-Pic-CA-Fingerprint";
+                snprintf(resp->headers[1].value, sizeof resp->headers[1].value, "%s", ca.fingerprint);
+        }
+        free(url);
         Peer p;
         int r = peers_get(req->cell, req->params[0], &p, &err);
         if (r < 0)

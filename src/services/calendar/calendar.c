@@ -6,7 +6,8 @@
 
 static const ServiceEndpoint endpoints[] = {
         { .name = "calendar", .vip_offset = 10, .dns_labels = (const char *const[]) { "calendar", NULL }, .grantable = true,
-          .grant_bit = 0 },
+          .grant_bit = 0,
+          .http_upstream = "calendar-http.sock" },
 };
 
 static const SettingDef settings[] = {

@@ -6,7 +6,8 @@
 
 static const ServiceEndpoint endpoints[] = {
         { .name = "files", .vip_offset = 11, .dns_labels = (const char *const[]) { "files", NULL }, .grantable = true,
-          .grant_bit = 1 },
+          .grant_bit = 1,
+          .http_upstream = "files-http.sock" },
 };
 
 static const SettingDef settings[] = {

@@ -43,6 +43,10 @@ static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
         cfg.dns_port = (unsigned) settings_int(c->settings, "dns.port");
         cfg.dns_view_base = dns_view_port_base((uint16_t) cfg.dns_port, cfg.dns_views);
         cfg.ntp_port = (unsigned) settings_int(c->settings, "ntp.port");
+        if (registry_vip(reg, &range, "api", &cfg.api_vip) < 0)
+                cfg.api_vip = 0;
+        cfg.http_port = (unsigned) settings_int(c->settings, "proxy.http_port");
+        cfg.https_port = (unsigned) settings_int(c->settings, "proxy.https_port");
         *ret = cfg;
         return 0;
 }
@@ -143,7 +147,8 @@ static int fw_probe(Cell *c, PicError *err) {
         return r < 0 ? pic_error(err, -EHOSTDOWN, NULL, "the firewall table is missing: %s", nft_err ? nft_err : "") : 0;
 }
 
-static const char *const watches[] = { "ip_range", "wireguard.address", "dns.port", "ntp.port", NULL };
+static const char *const watches[] = { "ip_range", "wireguard.address", "dns.port", "ntp.port", "proxy.http_port",
+                                       "proxy.https_port", NULL };
 
 const ServiceOps svc_firewall_ops = {
         .name = SERVICE_NAME,

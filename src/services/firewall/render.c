@@ -101,6 +101,9 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
                       cfg->dns_view_base + cfg->dns_views - 1);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u accept\n", ipv4_format(cfg->ntp_vip, a),
                       cfg->ntp_port);
+        if (cfg->api_vip && cfg->http_port && cfg->https_port)
+                strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s tcp dport { %u, %u } accept\n",
+                              ipv4_format(cfg->api_vip, a), cfg->http_port, cfg->https_port);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s icmp type echo-request accept\n",
                       ipv4_format(cfg->vpn.addr, a));
         strbuf_puts(&b, "\t\tdrop\n\t}\n");

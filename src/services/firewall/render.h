@@ -20,6 +20,10 @@ typedef struct FwConfig {
         uint32_t dns_vip, ntp_vip;
         unsigned dns_port, ntp_port;
         unsigned dns_view_base;         /* peers' DNS arrives here, steered to its view (core/peer.h) */
+        /* The API's virtual IP with the proxy's ports (0: none): every peer may fetch the cell CA's root over
+         * plain HTTP there, and reach the API and web UI over HTTPS (which authenticate themselves). */
+        uint32_t api_vip;
+        unsigned http_port, https_port;
 } FwConfig;
 
 /* What the firewall needs of a peer. */

@@ -72,7 +72,9 @@ static int network_probe(Cell *c, PicError *err) {
 /* The cell's own addresses: its gateway on the bridge, and the API (the web UI at the zone apex). */
 static const ServiceEndpoint endpoints[] = {
         { .name = "gateway", .vip_offset = 1 },
-        { .name = "api", .vip_offset = 5, .dns_labels = (const char *const[]) { "@", "api", NULL } },
+        { .name = "api", .vip_offset = 5, .dns_labels = (const char *const[]) { "@", "api", NULL },
+          /* picd itself, through its proxy socket (src/http/server.c), which authenticates every request. */
+          .http_upstream = "api-proxy.sock", .http_own_auth = true },
 };
 
 static const char *const watches[] = { "ip_range", NULL };

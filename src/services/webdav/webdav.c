@@ -6,7 +6,8 @@
 
 static const ServiceEndpoint endpoints[] = {
         { .name = "webdav", .vip_offset = 13, .dns_labels = (const char *const[]) { "webdav", NULL }, .grantable = true,
-          .grant_bit = 3 },
+          .grant_bit = 3,
+          .http_upstream = "webdav-http.sock" },
 };
 
 static const SettingDef settings[] = {

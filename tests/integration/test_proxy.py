@@ -1,0 +1,320 @@
+"""Caddy in front of the cell, with real caddy, curl, dig and Python's ssl from a client namespace (a stand-in for
+a VPN peer at 10.0.0.200, joined by a veth): the root over plain HTTP, a verified TLS handshake to
+https://api.<cell>.<domain> (name from the cell's DNS) reaching picd with the client's address, forward_auth in
+front of an application backend, kill -9 of caddy, a config caddy refuses never replacing a working one,
+certificate renewal under load with no failed request, and all of it through a real WireGuard tunnel (the root
+from the URL and fingerprint the peer config names; the calendar only with its grant).
+
+The authorization socket here is a stand-in (tests/integration/http_unix.py auth) that follows the contract with
+the accounts work; it is replaced by picd's own STATE/run/auth.sock once that work is merged."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pic  # noqa: E402
+from pic import Netns, PicdTestCase, run, unique, wait_for  # noqa: E402
+from test_vpn import Client  # noqa: E402  (a VPN client with its own wireguard-go)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLIENT = "10.0.0.200"
+
+# Runs inside the client namespace: HTTPS requests on fresh connections for a while, verifying against the root;
+# prints {"ok", "failures": [...], "serials": [...]} as JSON.
+LOOP = r"""
+import json, socket, ssl, sys, time
+ip, name, cafile, seconds, want_serials = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+ctx = ssl.create_default_context(cafile=cafile)
+ok, failures, serials = 0, [], []
+end = time.monotonic() + seconds
+while time.monotonic() < end and len(serials) < want_serials:
+    try:
+        with socket.create_connection((ip, 443), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name) as s:
+                serial = s.getpeercert()["serialNumber"]
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: " + name.encode() + b"\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        if not data.startswith(b"HTTP/1.1 200"):
+            failures.append(data[:200].decode(errors="replace"))
+        else:
+            ok += 1
+            if not serials or serials[-1] != serial:
+                serials.append(serial)
+    except Exception as e:
+        failures.append(repr(e))
+    time.sleep(0.02)
+print(json.dumps({"ok": ok, "failures": failures, "serials": serials}))
+"""
+
+
+class ProxyTest(PicdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.namespaces, cls.procs = [], []
+        cls.tmp = tempfile.TemporaryDirectory(prefix="test-proxy-")
+        try:
+            cls.ips = cls.picd.get("/api/config").json["service_ips"]
+            cls.client = cls.make_client(CLIENT, "10.0.0.201")
+            # A peer at the client's address, so the cell's DNS answers it (from the view of its grants).
+            r = cls.picd.post("/api/peers", {"name": "proxy-client", "ip": CLIENT, "service_access": ["calendar"]})
+            assert r.status == 201, r
+            cls.root = os.path.join(cls.tmp.name, "root.pem")
+            wait_for(lambda: cls.service("proxy")["state"] == "running", what="caddy running")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def make_client(cls, ip, cell_ip):
+        ns = Netns()
+        cls.namespaces.append(ns)
+        a, b = unique("pa")[:15], unique("pb")[:15]
+        run("ip", "link", "add", a, "netns", cls.picd.netns, "type", "veth", "peer", "name", b, "netns", ns.name)
+        run("ip", "-n", cls.picd.netns, "addr", "add", cell_ip + "/32", "dev", a)
+        run("ip", "-n", cls.picd.netns, "link", "set", a, "up")
+        run("ip", "-n", cls.picd.netns, "route", "add", ip + "/32", "dev", a)
+        run("ip", "-n", ns.name, "addr", "add", ip + "/32", "dev", b)
+        run("ip", "-n", ns.name, "link", "set", b, "up")
+        run("ip", "-n", ns.name, "route", "add", "172.20.0.0/24", "dev", b)
+        return ns
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for p in cls.procs:
+                p.kill()
+                p.wait(10)
+            for ns in cls.namespaces:
+                ns.delete()
+            cls.tmp.cleanup()
+        finally:
+            super().tearDownClass()
+
+    @classmethod
+    def service(cls, name):
+        return next(s for s in cls.picd.get("/api/services").json["services"] if s["name"] == name)
+
+    def serve(self, *args):
+        """One of http_unix.py's servers, as its own process (stopped at class teardown)."""
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "http_unix.py"), *args], stdout=subprocess.PIPE,
+                             text=True)
+        self.procs.append(p)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        return p
+
+    def fetch_root(self):
+        r = self.client.exec("curl", "-sS", "-m", "10", "-o", self.root, "-w", "%{http_code} %{content_type}",
+                             f"http://{self.ips['api']}/ca.pem", check=False)
+        self.assertEqual(r.stdout, "200 application/x-pem-file", r.stderr)
+        return self.root
+
+    def curl(self, name, path, *extra):
+        """HTTPS from the client namespace, verified against the root, the name resolved to its virtual IP."""
+        ip = self.ips[name.split(".")[0]]
+        r = self.client.exec("curl", "-sS", "-m", "15", "--cacert", self.root, "--resolve", f"{name}:443:{ip}",
+                             "-D", "-", *extra, f"https://{name}{path}", check=False, timeout=60)
+        head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+        status = int(head.split()[1]) if head.startswith("HTTP/") else 0
+        headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in head.splitlines()[1:] if ":" in l}
+        return status, headers, body, r
+
+    def serial(self, name="api.mycell.cell"):
+        ip = self.ips[name.split(".")[0]]
+        r = self.client.exec("sh", "-c", f"openssl s_client -connect {ip}:443 -servername {name} -CAfile {self.root} "
+                             f"-verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -serial",
+                             check=False, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip().split("=", 1)[1]
+
+    def conf_digest(self):
+        with open(os.path.join(self.picd.state_dir, "etc", "proxy", "caddy.json"), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def test_00_root_over_plain_http(self):
+        self.fetch_root()
+        with open(self.root) as f:
+            self.assertEqual(f.read(), self.picd.get("/api/ca").json["pem"])
+        # Everything else on port 80 goes to HTTPS.
+        r = self.client.exec("curl", "-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                             f"http://{self.ips['api']}/api/config?x=1", check=False)
+        self.assertEqual(r.stdout, f"308 https://{self.ips['api']}/api/config?x=1", r.stderr)
+
+    def test_01_verified_https_to_the_api(self):
+        self.fetch_root()
+        # The name comes from the cell's DNS.
+        r = self.client.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", "api.mycell.cell", check=False)
+        self.assertEqual(r.stdout.strip(), self.ips["api"], r.stderr)
+        status, headers, body, r = self.curl("api.mycell.cell", "/health")
+        self.assertEqual(status, 200, r.stderr)
+        self.assertEqual(json.loads(body)["status"], "ok")
+        self.assertEqual(headers.get("strict-transport-security"), "max-age=31536000")
+        # A client without the root refuses the handshake.
+        r = self.client.exec("curl", "-sS", "-m", "10", "--resolve", f"api.mycell.cell:443:{self.ips['api']}",
+                             "https://api.mycell.cell/health", check=False)
+        self.assertEqual(r.returncode, 60, r.stderr)  # curl: peer certificate cannot be authenticated
+
+    def test_02_api_sees_the_client_address(self):
+        self.fetch_root()
+        # A mutation over HTTPS, with a forged X-Forwarded-For: the audit log names the real client.
+        status, _, body, r = self.curl("api.mycell.cell", "/api/dns/records", "-X", "POST", "-H",
+                                       f"Authorization: Bearer {self.picd.token}", "-H",
+                                       "Content-Type: application/json", "-H", "X-Forwarded-For: 127.0.0.1",
+                                       "--data", '{"name":"via-proxy","type":"A","value":"172.20.0.99"}')
+        self.assertEqual(status, 201, body + r.stderr)
+        entry = self.picd.get("/api/audit?limit=1").json["entries"][0]
+        self.assertEqual(entry["path"], "/api/dns/records")
+        self.assertEqual(entry["remote"], CLIENT)
+        self.assertEqual(self.picd.delete(f"/api/dns/records/{json.loads(body)['id']}").status, 200)
+        # Without credentials it is refused like any other client.
+        status, _, _, _ = self.curl("api.mycell.cell", "/api/config")
+        self.assertEqual(status, 401)
+        self.assertEqual(os.stat(os.path.join(self.picd.state_dir, "run", "api-proxy.sock")).st_mode & 0o777, 0o600)
+
+    def test_03_forward_auth_before_the_application(self):
+        self.fetch_root()
+        run_dir = os.path.join(self.picd.state_dir, "run")
+        log = os.path.join(self.tmp.name, "auth.log")
+        self.serve("auth", os.path.join(run_dir, "auth.sock"), log)
+        self.serve("backend", os.path.join(run_dir, "calendar-http.sock"))
+        good = ["-u", "alice:app-secret"]
+        status, headers, body, r = self.curl("calendar.mycell.cell", "/dav/x?y=1")
+        self.assertEqual(status, 401, r.stderr)
+        self.assertEqual(headers.get("www-authenticate"), 'Basic realm="pic"')
+        self.assertEqual(body, "app password needed\n")
+        status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-u", "alice:wrong")
+        self.assertEqual(status, 401)
+        # A client's own X-Pic-User never reaches the backend, admitted or not.
+        status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-H", "X-Pic-User: mallory")
+        self.assertEqual(status, 401)
+        status, _, body, r = self.curl("calendar.mycell.cell", "/dav/x?y=1", *good, "-X", "POST", "--data", "abc",
+                                       "-H", "X-Pic-User: mallory", "-H", "Cookie: pic_session=s1")
+        self.assertEqual(status, 200, r.stderr)
+        seen = json.loads(body)
+        self.assertEqual(seen, {"user": "alice", "xff": CLIENT, "method": "POST", "path": "/dav/x?y=1", "body_len": 3})
+        with open(log) as f:
+            asked = [json.loads(l) for l in f]
+        last = asked[-1]
+        self.assertEqual(last["path"], "/auth")
+        h = {k.lower(): v for k, v in last["headers"].items()}
+        self.assertEqual(h["x-pic-service"], "calendar")
+        self.assertEqual(h["x-forwarded-for"], CLIENT)
+        self.assertEqual(h["x-forwarded-method"], "POST")
+        self.assertEqual(h["x-forwarded-uri"], "/dav/x?y=1")
+        self.assertEqual(h["x-forwarded-host"], "calendar.mycell.cell")
+        self.assertEqual(h["authorization"], "Basic YWxpY2U6YXBwLXNlY3JldA==")  # alice:app-secret
+        self.assertEqual(h["cookie"], "pic_session=s1")
+        self.assertNotIn("x-pic-user", h)
+        # The answer of the authorization socket decides: a service it refuses is 403 whatever the credentials.
+        status, _, body, _ = self.curl("files.mycell.cell", "/", *good)
+        self.assertEqual(status, 403)
+        self.assertEqual(body, "not granted\n")
+
+    def test_04_kill9_restarts_with_the_same_config_and_certificates(self):
+        self.fetch_root()
+        before = self.service("proxy")
+        serial, digest = self.serial(), self.conf_digest()
+        os.kill(before["pid"], signal.SIGKILL)
+        wait_for(lambda: (s := self.service("proxy"))["state"] == "running" and s["pid"] != before["pid"],
+                 timeout=30, what="caddy restarted")
+        wait_for(lambda: self.curl("api.mycell.cell", "/health")[0] == 200, timeout=30, what="HTTPS back")
+        self.assertEqual(self.serial(), serial)
+        self.assertEqual(self.conf_digest(), digest)
+        self.assertGreater(self.service("proxy")["restarts"], before["restarts"])
+
+    def test_05_refused_config_never_replaces_a_working_one(self):
+        self.fetch_root()
+        # What picd can tell without caddy is a 400 naming the field.
+        self.assertError(self.picd.put("/api/config", {"proxy": {"http_port": 443}}), 400, "proxy.http_port")
+        before, serial, digest = self.service("proxy"), self.serial(), self.conf_digest()
+        # Something else holds the port the change would move HTTPS to: caddy's /load fails to bind it.
+        holder = subprocess.Popen(["ip", "netns", "exec", self.picd.netns, sys.executable, "-c",
+                                   "import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+                                   "socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], 8443)); s.listen(); print('ready', "
+                                   "flush=True); time.sleep(120)", self.ips["api"]], stdout=subprocess.PIPE, text=True)
+        self.procs.append(holder)
+        self.assertEqual(holder.stdout.readline().strip(), "ready")
+        r = self.picd.put("/api/config", {"proxy": {"https_port": 8443}})
+        self.assertGreaterEqual(r.status, 400, r)
+        self.assertIn("caddy refused the new configuration", r.json["error"]["message"])
+        # Taken back: the stored setting, the file, and caddy still serving as before (not even restarted).
+        self.assertEqual(self.picd.get("/api/config").json["proxy"]["https_port"], 443)
+        self.assertEqual(self.conf_digest(), digest)
+        self.assertEqual(self.curl("api.mycell.cell", "/health")[0], 200)
+        self.assertEqual(self.serial(), serial)
+        after = self.service("proxy")
+        self.assertEqual((after["pid"], after["restarts"]), (before["pid"], before["restarts"]))
+        holder.kill()
+        holder.wait(10)
+
+    def test_06_renewal_under_load(self):
+        self.fetch_root()
+        first = self.serial()
+        self.assertEqual(self.picd.put("/api/config", {"ca": {"leaf_seconds": 60}}).status, 200)
+        try:
+            # The lifetime change re-issued at once; two more renewals follow at two thirds of 60 s each.
+            r = self.client.exec(sys.executable, "-c", LOOP, self.ips["api"], "api.mycell.cell", self.root, "110", "3",
+                                 check=False, timeout=200)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            self.assertEqual(out["failures"], [])
+            self.assertGreaterEqual(len(out["serials"]), 3, out["serials"])
+            self.assertNotIn(first.upper(), [s.upper() for s in out["serials"]])
+            self.assertGreater(out["ok"], 100)
+        finally:
+            self.assertEqual(self.picd.put("/api/config", {"ca": {"leaf_seconds": 0}}).status, 200)
+
+    def test_07_through_a_real_tunnel(self):
+        """A phone with its own wireguard-go: the root from the address and fingerprint its config reply names,
+        then HTTPS by name through the tunnel; the calendar only with its grant."""
+        run_dir = os.path.join(self.picd.state_dir, "run")
+        if not os.path.exists(os.path.join(run_dir, "auth.sock")):
+            self.serve("auth", os.path.join(run_dir, "auth.sock"), os.path.join(self.tmp.name, "auth2.log"))
+            self.serve("backend", os.path.join(run_dir, "calendar-http.sock"))
+        vpn_net, ip_range = "10.0.0.0/24", self.picd.get("/api/config").json["ip_range"]
+        phones = {}
+        for name, grants, index in (("tunnel-phone", ["calendar"], 0), ("tunnel-tv", [], 1)):
+            peer = self.picd.post("/api/peers", {"name": name, "service_access": grants})
+            self.assertEqual(peer.status, 201, peer)
+            conf = self.picd.get(f"/api/peers/{name}/config")
+            self.assertEqual(conf.status, 200, conf)
+            c = Client(self.picd.netns, index)
+            self.addCleanup(c.close)
+            c.configure(conf.body, peer.json["ip"], [vpn_net, ip_range], own_endpoint=True)
+            phones[name] = (c, conf.headers)
+        phone, headers = phones["tunnel-phone"]
+        root = os.path.join(phone.tmp, "root.pem")
+        wait_for(lambda: phone.ns.exec("curl", "-sS", "-m", "3", "-o", root, headers["X-Pic-CA-URL"],
+                                       check=False).returncode == 0, 20, what="the root over the tunnel")
+        fp = run("openssl", "x509", "-in", root, "-noout", "-fingerprint", "-sha256").stdout
+        self.assertEqual(fp.strip().split("=", 1)[1], headers["X-Pic-CA-Fingerprint"])
+        for name, path, want in (("api.mycell.cell", "/health", 200), ("calendar.mycell.cell", "/", 401)):
+            ip = phone.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", name).stdout.strip()
+            self.assertEqual(ip, self.ips[name.split(".")[0]])
+            r = phone.ns.exec("curl", "-sS", "-m", "10", "--cacert", root, "--resolve", f"{name}:443:{ip}", "-o",
+                              "/dev/null", "-w", "%{http_code}", f"https://{name}{path}", check=False)
+            self.assertEqual(r.stdout, str(want), r.stderr)
+        r = phone.ns.exec("curl", "-sS", "-m", "10", "--cacert", root, "-u", "alice:app-secret", "--resolve",
+                          f"calendar.mycell.cell:443:{self.ips['calendar']}", "https://calendar.mycell.cell/x",
+                          check=False)
+        self.assertEqual(json.loads(r.stdout)["user"], "alice", r.stderr)
+        # Without the grant the calendar is not even reachable (the firewall), while the root still is.
+        tv, _ = phones["tunnel-tv"]
+        wait_for(lambda: tv.ns.exec("curl", "-sS", "-m", "3", "-o", "/dev/null", f"http://{self.ips['api']}/ca.pem",
+                                    check=False).returncode == 0, 20, what="the root over the second tunnel")
+        r = tv.ns.exec("curl", "-sS", "-m", "3", "-k", f"https://{self.ips['calendar']}/", check=False)
+        self.assertIn(r.returncode, (7, 28), r.stderr)  # refused or timed out: never an HTTP answer
+
+
+if __name__ == "__main__":
+    pic.main()
