@@ -21,6 +21,7 @@
 #include "crypto/secret.h"
 #include "http/auth.h"
 #include "http/http.h"
+#include "http/static.h"
 
 #define BODY_MAX (1024 * 1024)
 /* libmicrohttpd's per-connection pool: request line and headers (up to about half of it, 8 KiB, like
@@ -67,6 +68,7 @@ struct HttpServer {
         Cell *cell;
         Listener tcp, unix_sock;
         char *unix_path;
+        char *web_root; /* the built web UI, or NULL */
         int port;
 };
 
@@ -434,6 +436,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls) {
         Listener *l = cls;
         ReqCtx *rc = *con_cls;
+        if (!rc && !l->is_unix && http_static_claims(method, url))
+                return http_static_serve(conn, l->server->web_root, url);
         if (!rc) {
                 /* Headers complete, body not read yet. */
                 rc = calloc(1, sizeof *rc);
@@ -723,10 +727,20 @@ HttpServer *http_server_free(HttpServer *s) {
                 unlink(s->unix_path);
                 free(s->unix_path);
         }
+        free(s->web_root);
         free(s);
         return NULL;
 }
 
 int http_server_port(HttpServer *s) {
         return s->port;
+}
+
+int http_server_set_web_root(HttpServer *s, const char *dir) {
+        char *d = NULL;
+        if (dir && !(d = strdup(dir)))
+                return -ENOMEM;
+        free(s->web_root);
+        s->web_root = d;
+        return 0;
 }

@@ -10,3 +10,5 @@ int http_server_new(Cell *cell, const char *listen, const char *unix_path, HttpS
 HttpServer *http_server_free(HttpServer *s);
 /* The TCP port actually bound (useful with port 0). */
 int http_server_port(HttpServer *s);
+/* Where the built web UI lives (index.html, assets/); NULL: the UI is not installed and "/" says so. */
+int http_server_set_web_root(HttpServer *s, const char *dir);
