@@ -32,16 +32,33 @@ function GrantBoxes({ grants, value, onChange, legend }: { grants: string[]; val
 
 function PeerConfig({ name }: { name: string }) {
   const url = `/api/peers/${encodeURIComponent(name)}/config`;
+  // The text first: when the cell cannot make a config (no endpoint known) the API says why, and that is shown.
+  const conf = usePoll(() => get<string>(url), 0);
   return (
     <div className="card qr" aria-labelledby={`qr-${name}`}>
       <h3 id={`qr-${name}`}>Configuration for {name}</h3>
-      <p>Scan this with the WireGuard app on the phone, or download the file for a computer. It holds the peer's private key.</p>
-      <img src={`${url}?format=svg`} alt={`QR code of the WireGuard configuration of ${name}`} width={320} height={320} data-testid="peer-qr" />
-      <p>
-        <a href={url} download={`${name}.conf`}>
-          Download {name}.conf
-        </a>
-      </p>
+      {conf.error && (
+        <p className="error" role="alert">
+          {conf.error.message}
+          {conf.error.field && (
+            <>
+              {" "}
+              (<a href="#/settings">Settings: {conf.error.field}</a>)
+            </>
+          )}
+        </p>
+      )}
+      {conf.data !== null && (
+        <>
+          <p>Scan this with the WireGuard app on the phone, or download the file for a computer. It holds the peer's private key.</p>
+          <img src={`${url}?format=png`} alt={`QR code of the WireGuard configuration of ${name}`} width={320} height={320} data-testid="peer-qr" />
+          <p>
+            <a href={url} download={`${name}.conf`}>
+              Download {name}.conf
+            </a>
+          </p>
+        </>
+      )}
     </div>
   );
 }

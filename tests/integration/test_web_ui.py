@@ -1,0 +1,27 @@
+"""The web UI end to end in Debian's headless Chromium (tests/web/e2e.mjs with playwright-core) against this
+real picd and its daemons: sign-in, first password change, peers and QR code, DNS with dig, backup/restore,
+errors, XSS, axe on every page. Screenshots and web-metrics.json go to BUILD/web-artifacts/."""
+import os
+import subprocess
+import unittest
+
+from pic import BUILD, SLOW, SOURCE, PicdTestCase, main
+
+
+class WebUiTest(PicdTestCase):
+    def test_browser_end_to_end(self):
+        for tool in ("/usr/bin/chromium", "/usr/bin/zbarimg", "/usr/bin/node"):
+            self.assertTrue(os.access(tool, os.X_OK), f"{tool} is missing: run scripts/install-deps.sh")
+        art = os.path.join(os.path.abspath(BUILD), "web-artifacts")
+        env = dict(os.environ, PIC_SOURCE_DIR=os.path.abspath(SOURCE), PIC_URL=f"http://{self.picd.host}:{self.picd.port}",
+                   PIC_TOKEN=self.picd.token, PIC_NETNS=self.picd.netns, PIC_ARTIFACTS=art,
+                   PIC_PASSWORD=self.picd.admin_password())
+        p = subprocess.run(["node", os.path.join(SOURCE, "tests", "web", "e2e.mjs")], env=env, capture_output=True,
+                           text=True, timeout=600 * SLOW)
+        print(p.stdout)
+        print(p.stderr)
+        self.assertEqual(p.returncode, 0, "browser steps failed (see above); screenshots in " + art)
+
+
+if __name__ == "__main__":
+    main()
