@@ -75,6 +75,23 @@ class WebStaticTest(PicdTestCase):
             self.assertEqual(status, 404, path)
             self.assertIn("content-security-policy", h)
 
+    def test_files_keep_the_connection(self):
+        # A browser loads index, script and stylesheet over one kept-alive connection; a reply queued before
+        # libmicrohttpd finished reading the request closed it after every file.
+        _, body = self.index()
+        paths = ["/", *re.findall(r'(?:src|href)="(/assets/[^"]+)"', body), "/missing.js", "/"]
+        conn = http.client.HTTPConnection(self.picd.host, self.picd.port, timeout=30)
+        try:
+            for path in paths:
+                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, 404 if path == "/missing.js" else 200, path)
+                self.assertNotEqual((r.getheader("Connection") or "").lower(), "close", path)
+                self.assertIsNotNone(conn.sock, path)
+        finally:
+            conn.close()
+
     def test_api_and_health_are_never_shadowed(self):
         status, h, body = raw_get(self.picd, "/health")
         self.assertEqual(status, 200)
