@@ -5,17 +5,43 @@ import os
 import subprocess
 import unittest
 
-from pic import BUILD, SLOW, SOURCE, PicdTestCase, main
+from pic import BUILD, SLOW, SOURCE, Netns, PicdTestCase, main, run, unique
+
 
 
 class WebUiTest(PicdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # A LAN with one client for the DHCP page: a veth from the cell's namespace to a client namespace. Its
+        # address is added by e2e.mjs only when the DHCP step starts: until then the cell's namespace has no
+        # global address, so the peer step sees the API refuse a config without wireguard.endpoint.
+        cls.client = Netns()
+        cls.cell_if, cls.client_if = unique("wc")[:15], unique("wl")[:15]
+        try:
+            run("ip", "link", "add", cls.cell_if, "netns", cls.picd.netns, "type", "veth", "peer", "name",
+                cls.client_if, "netns", cls.client.name)
+            run("ip", "-n", cls.picd.netns, "link", "set", cls.cell_if, "up")
+            run("ip", "-n", cls.client.name, "link", "set", cls.client_if, "up")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.client.delete()
+        finally:
+            super().tearDownClass()
+
     def test_browser_end_to_end(self):
         for tool in ("/usr/bin/chromium", "/usr/bin/zbarimg", "/usr/bin/node"):
             self.assertTrue(os.access(tool, os.X_OK), f"{tool} is missing: run scripts/install-deps.sh")
         art = os.path.join(os.path.abspath(BUILD), "web-artifacts")
         env = dict(os.environ, PIC_SOURCE_DIR=os.path.abspath(SOURCE), PIC_URL=f"http://{self.picd.host}:{self.picd.port}",
                    PIC_TOKEN=self.picd.token, PIC_NETNS=self.picd.netns, PIC_ARTIFACTS=art,
-                   PIC_PASSWORD=self.picd.admin_password())
+                   PIC_PASSWORD=self.picd.admin_password(), PIC_DHCP_IF=self.cell_if, PIC_CLIENT_NS=self.client.name,
+                   PIC_CLIENT_IF=self.client_if)
         p = subprocess.run(["node", os.path.join(SOURCE, "tests", "web", "e2e.mjs")], env=env, capture_output=True,
                            text=True, timeout=600 * SLOW)
         print(p.stdout)
