@@ -108,7 +108,7 @@ export function Settings(_: PageProps) {
                   <small className="help" id={`${id}-help`}>
                     {s.description}
                     {s.min !== undefined && ` (${s.min}–${s.max})`}
-                    {` Default: ${String(s.default) || "empty"}.`}
+                    {`. Default: ${String(s.default) || "empty"}.`}
                   </small>
                   {fe && (
                     <span className="field-error" id={`${id}-err`} role="alert">
