@@ -12,6 +12,9 @@ PKGS=(
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy
   # test clients and harness
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux
+  # web UI build and browser tests (Node.js and npm are checked below: the machine's own Node 20 may come with
+  # its npm, which Debian's npm package would conflict with)
+  chromium
   # bench
   wrk nginx-light
 )
@@ -20,6 +23,9 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Vite 8 needs Node.js 20.19+; Debian 12's own nodejs is 18, so a machine with a newer Node keeps it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -61,7 +61,7 @@ trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
 for _ in $(seq 1 100); do
   if curl -fsS "http://$listen/health" >/dev/null 2>&1; then
     echo
-    echo "pic is running: http://$listen  (cell network in namespace '$netns')"
+    echo "pic is running: open http://$listen/ in a browser (web UI and API; cell network in namespace '$netns')"
     if [ -f "$state/initial-admin-password" ]; then
       echo "log in as 'admin' with the password in $state/initial-admin-password"
     else

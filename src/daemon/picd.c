@@ -25,6 +25,7 @@ typedef struct Args {
         const char *state_dir;
         const char *listen;
         const char *netns;
+        const char *web_root; /* NULL: web/ beside the picd binary (the build directory's layout) */
         json_t *overrides; /* flat key → value from --set */
 } Args;
 
@@ -34,6 +35,7 @@ static void usage(FILE *f) {
               "  --state-dir DIR     where the store, keys and generated configs live (default /var/lib/pic)\n"
               "  --listen ADDR:PORT  API and web UI listener (default 127.0.0.1:3000)\n"
               "  --netns NAME        run the managed network in network namespace NAME (created if missing)\n"
+              "  --web-root DIR      the built web UI served at / (default: web/ beside the picd binary)\n"
               "  --set KEY=VALUE     set a setting at start-up (validated like PUT /api/config); repeatable\n"
               "  --log-level LEVEL   error, warn, info or debug (default info)\n"
               "  --list-routes       print the API route table (method, path, auth) and exit\n"
@@ -118,13 +120,13 @@ static int add_override(json_t *o, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_STATE = 0x100, ARG_LISTEN, ARG_NETNS, ARG_SET, ARG_LOG, ARG_HELP, ARG_VERSION, ARG_ROUTES, ARG_SETTINGS_DOC };
+        enum { ARG_STATE = 0x100, ARG_LISTEN, ARG_NETNS, ARG_SET, ARG_LOG, ARG_HELP, ARG_VERSION, ARG_ROUTES, ARG_SETTINGS_DOC, ARG_WEB };
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, ARG_STATE }, { "listen", required_argument, NULL, ARG_LISTEN },
                 { "netns", required_argument, NULL, ARG_NETNS },     { "set", required_argument, NULL, ARG_SET },
                 { "log-level", required_argument, NULL, ARG_LOG },   { "help", no_argument, NULL, ARG_HELP },
                 { "version", no_argument, NULL, ARG_VERSION },       { "list-routes", no_argument, NULL, ARG_ROUTES },
-                { "settings-doc", no_argument, NULL, ARG_SETTINGS_DOC },
+                { "settings-doc", no_argument, NULL, ARG_SETTINGS_DOC }, { "web-root", required_argument, NULL, ARG_WEB },
                 {},
         };
         *a = (Args) { .state_dir = "/var/lib/pic", .listen = "127.0.0.1:3000", .overrides = json_object() };
@@ -139,6 +141,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case ARG_NETNS:
                         a->netns = optarg;
+                        break;
+                case ARG_WEB:
+                        a->web_root = optarg;
                         break;
                 case ARG_SET:
                         if (add_override(a->overrides, optarg) < 0) {
@@ -186,6 +191,29 @@ static void on_hup(Loop *l, int signo, void *userdata) {
         /* SIGHUP re-reads nothing that could break a running cell: it only prunes expired sessions. */
         store_session_prune(c->store, wall_sec(), SESSION_IDLE_SEC);
         log_info("SIGHUP: expired sessions pruned; configuration is changed through the API only");
+}
+
+/* The web UI's directory: --web-root, else web/ beside the binary, where the build puts it (build/picd and
+ * build/web/). Absent is not an error: the API works without the UI, and "/" says how to build it. */
+static void set_web_root(HttpServer *server, const char *arg) {
+        char dir[4096];
+        if (arg)
+                snprintf(dir, sizeof dir, "%s", arg);
+        else {
+                ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 16);
+                char *slash = n > 0 ? memrchr(dir, '/', (size_t) n) : NULL;
+                if (!slash)
+                        return;
+                snprintf(slash, sizeof dir - (size_t) (slash - dir), "/web");
+        }
+        char index[4200];
+        snprintf(index, sizeof index, "%s/index.html", dir);
+        if (access(index, R_OK) < 0) {
+                log_warn("no web UI at %s (index.html missing): / answers 404", dir);
+                return;
+        }
+        if (http_server_set_web_root(server, dir) < 0)
+                log_warn("cannot remember the web UI directory %s", dir);
 }
 
 static int prepare_state_dir(const char *dir) {
@@ -361,6 +389,7 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/run/api-proxy.sock", cell.state_dir);
         (void) http_server_add_proxy_socket(server, path);
         snprintf(path, sizeof path, "%s/run/picd.sock", cell.state_dir);
+        set_web_root(server, args.web_root);
         log_info("picd %s ready: API on http://%s, CLI socket %s%s%s", PIC_VERSION, args.listen, path,
                  cell.netns_name ? ", network namespace " : "", cell.netns_name ? cell.netns_name : "");
 

@@ -22,6 +22,7 @@
 #include "http/auth.h"
 #include "http/handlers/handlers.h"
 #include "http/http.h"
+#include "http/static.h"
 
 #define BODY_MAX (1024 * 1024)
 /* libmicrohttpd's per-connection pool: request line and headers (up to about half of it, 8 KiB, like
@@ -70,6 +71,7 @@ struct HttpServer {
         Cell *cell;
         Listener tcp, unix_sock, authz_sock, proxy_sock;
         char *unix_path, *authz_path, *proxy_path;
+        char *web_root; /* the built web UI, or NULL */
         int port;
 };
 
@@ -446,11 +448,29 @@ static enum MHD_Result reply(struct MHD_Connection *conn, HttpRequest *req, Http
         return ret;
 }
 
+/* The request context of a web UI file request: no ReqCtx, nothing to free. */
+static char static_request_marker;
+#define STATIC_REQUEST ((void *) &static_request_marker)
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         Listener *l = cls;
         ReqCtx *rc = *con_cls;
+        /* A web UI file: answered on the next call, like any reply, because one queued while the request is
+         * still being read makes libmicrohttpd close the connection (a browser would reconnect per file). A
+         * body sent with the GET is read and dropped. */
+        if (*con_cls == STATIC_REQUEST) {
+                if (*upload_data_size > 0) {
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
+                return http_static_serve(conn, l->server->web_root, url);
+        }
+        if (!rc && !l->is_unix && http_static_claims(method, url)) {
+                *con_cls = STATIC_REQUEST;
+                return MHD_YES;
+        }
         if (!rc) {
                 /* Headers complete, body not read yet. */
                 rc = calloc(1, sizeof *rc);
@@ -519,8 +539,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (sc && sc->socket_context) /* keep-alive: the next request gets its own deadlines */
                 ((Conn *) sc->socket_context)->ready_since = now_usec();
         ReqCtx *rc = *con_cls;
-        if (!rc)
+        if (!rc || *con_cls == STATIC_REQUEST) {
+                *con_cls = NULL;
                 return;
+        }
         secret_buf_done(&rc->body); /* a login or password change carried a password */
         json_decref(rc->resp.json); /* a refusal never sent: the connection closed first */
         free(rc->resp.raw);
@@ -769,6 +791,7 @@ HttpServer *http_server_free(HttpServer *s) {
                         unlink(paths[i]);
                         free(paths[i]);
                 }
+        free(s->web_root);
         free(s);
         return NULL;
 }
@@ -785,4 +808,13 @@ int http_server_add_proxy_socket(HttpServer *s, const char *path) {
 
 int http_server_port(HttpServer *s) {
         return s->port;
+}
+
+int http_server_set_web_root(HttpServer *s, const char *dir) {
+        char *d = NULL;
+        if (dir && !(d = strdup(dir)))
+                return -ENOMEM;
+        free(s->web_root);
+        s->web_root = d;
+        return 0;
 }

@@ -14,3 +14,5 @@ HttpServer *http_server_free(HttpServer *s);
  * X-Forwarded-For entry, as from api.trusted_proxy; without one it is no address (remote, never local). */
 int http_server_add_proxy_socket(HttpServer *s, const char *path);
 int http_server_port(HttpServer *s);
+/* Where the built web UI lives (index.html, assets/); NULL: the UI is not installed and "/" says so. */
+int http_server_set_web_root(HttpServer *s, const char *dir);

@@ -24,6 +24,16 @@ static void audit_login(HttpRequest *req, const char *user, int status, const ch
         store_audit_insert(req->cell->store, wall_sec(), actor, req->remote, req->method, req->path, status, detail);
 }
 
+/* The first-start password is still in force while STATE/initial-admin-password exists: a password change
+ * removes it. The UI sends such an admin to the change-password form before anything else. */
+static bool must_change_password(Cell *c, const char *username) {
+        if (!username || !streq(username, "admin"))
+                return false;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/initial-admin-password", c->state_dir);
+        return access(path, F_OK) == 0;
+}
+
 int http_auth_login_post(HttpRequest *req, HttpResponse *resp) {
         int retry;
         if (http_login_check_rate(req->remote, &retry) < 0) {
@@ -69,8 +79,9 @@ int http_auth_login_post(HttpRequest *req, HttpResponse *resp) {
         secret_wipe(token, sizeof token);
         audit_login(req, user, 200, "login");
         return http_reply(resp, 200,
-                          json_pack("{s:s, s:s, s:I, s:i}", "username", u.username, "csrf_token", csrf, "expires_at",
-                                    (json_int_t) (now + SESSION_MAX_SEC), "idle_timeout", SESSION_IDLE_SEC));
+                          json_pack("{s:s, s:s, s:I, s:i, s:b}", "username", u.username, "csrf_token", csrf, "expires_at",
+                                    (json_int_t) (now + SESSION_MAX_SEC), "idle_timeout", SESSION_IDLE_SEC,
+                                    "must_change_password", must_change_password(req->cell, u.username)));
 }
 
 int http_auth_logout_post(HttpRequest *req, HttpResponse *resp) {
@@ -87,10 +98,12 @@ int http_auth_session_get(HttpRequest *req, HttpResponse *resp) {
         static const char *const kinds[] = { "none", "session", "token", "local-root" };
         json_t *o = json_pack("{s:s, s:s, s:s}", "kind", kinds[req->who.kind], "name", req->who.name, "scope",
                               auth_scope_to_string(req->who.level));
-        if (req->who.kind == PRINCIPAL_SESSION)
+        if (req->who.kind == PRINCIPAL_SESSION) {
                 json_object_set_new(o, "role", json_string(req->who.level >= AUTH_ADMIN ? "admin" : "user"));
-        if (req->who.kind == PRINCIPAL_SESSION)
                 json_object_set_new(o, "csrf_token", json_string(req->who.csrf));
+                json_object_set_new(o, "must_change_password",
+                                    json_boolean(must_change_password(req->cell, req->who.name)));
+        }
         return http_reply(resp, 200, o);
 }
 

@@ -31,7 +31,14 @@ int http_peers_get(HttpRequest *req, HttpResponse *resp) {
                 json_decref(arr);
                 return http_reply_errno(resp, r, NULL);
         }
-        return http_reply(resp, 200, json_pack("{s:o, s:I}", "peers", arr, "count", (json_int_t) json_array_size(arr)));
+        /* The grant names a peer may be given, so a client (the web UI's checkboxes) need not hard-code them. */
+        const Registry *reg = &req->cell->registry;
+        json_t *grants = json_array();
+        for (unsigned bit = 0; bit < reg->n_grant_bits; bit++)
+                if (reg->grants[bit])
+                        json_array_append_new(grants, json_string(reg->grants[bit]->name));
+        return http_reply(resp, 200, json_pack("{s:o, s:I, s:o}", "peers", arr, "count", (json_int_t) json_array_size(arr),
+                                               "grants", grants));
 }
 
 int http_peers_post(HttpRequest *req, HttpResponse *resp) {
