@@ -528,6 +528,21 @@ int backup_delete(Cell *c, const char *id, PicError *err) {
         return fsync_directory_of(path);
 }
 
+int backup_read(Cell *c, const char *id, char **ret, size_t *ret_len, PicError *err) {
+        if (!backup_id_is_valid(id))
+                return id_error(err);
+        char path[PATH_MAX];
+        if (archive_path(c->state_dir, id, path, sizeof path) < 0)
+                return pic_error(err, -ENAMETOOLONG, NULL, "state dir path too long");
+        int r = read_file_full(path, BACKUP_DOWNLOAD_MAX, ret, ret_len);
+        if (r == -ENOENT)
+                return pic_error(err, r, "id", "no backup \"%s\"", id);
+        if (r == -EFBIG)
+                return pic_error(err, r, "id", "backup \"%s\" is larger than %u MiB: copy it from %s", id,
+                                 BACKUP_DOWNLOAD_MAX >> 20, path);
+        return r < 0 ? pic_error(err, r, NULL, "cannot read %s: %s", path, strerror(-r)) : 0;
+}
+
 static int stage(Cell *c, int archive_fd, const char *id, const char *new_dir, PicError *err) {
         uint8_t key[KEY_BYTES];
         int r = key_load(c->state_dir, key);

@@ -31,6 +31,10 @@ int backup_list(Cell *c, json_t **ret);
 
 /* -EINVAL (field "id") for an id outside the grammar, -ENOENT when there is no such archive. */
 int backup_delete(Cell *c, const char *id, PicError *err);
+/* The archive's bytes, for a download (errors as backup_delete; -EFBIG above BACKUP_DOWNLOAD_MAX). Caller
+ * frees *ret. */
+#define BACKUP_DOWNLOAD_MAX (512u * 1024 * 1024)
+int backup_read(Cell *c, const char *id, char **ret, size_t *ret_len, PicError *err);
 
 /* All or nothing: -EINVAL/-ENOENT as above; -EBADMSG when the archive is damaged, truncated, tampered
  * with, signed by another key or holds an entry that is not a plain file listed in its manifest — and

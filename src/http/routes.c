@@ -38,6 +38,8 @@ static const Route routes[] = {
         ROUTE("POST", "/api/config/apply", ADMIN, ROUTE_LOCAL_ONLY, http_config_apply_post, "Apply pending changes"),
         ROUTE("POST", "/api/config/backup", ADMIN, ROUTE_LOCAL_ONLY, http_backup_post, "Archive the whole cell"),
         ROUTE("GET", "/api/config/backups", ADMIN, 0, http_backups_get, "List backup archives, newest first"),
+        ROUTE("GET", "/api/config/backups/{id}/download", ADMIN, ROUTE_LOCAL_ONLY, http_backup_download_get,
+              "Download a backup archive"),
         ROUTE("DELETE", "/api/config/backups/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_backups_delete, "Delete a backup archive"),
         ROUTE("POST", "/api/config/restore/{id*}", ADMIN, ROUTE_LOCAL_ONLY, http_restore_post,
               "Restore the whole cell from a backup (all or nothing)"),

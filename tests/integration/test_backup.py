@@ -2,6 +2,7 @@
 tokens, the audit trail), listing, hostile ids, tampered/truncated/foreign/hostile archives (422 and nothing
 changes), scopes, and an interrupted restore finished (or dropped) by the next start."""
 import hashlib
+import http.client
 import hmac
 import io
 import json
@@ -213,6 +214,33 @@ class BackupRestoreTest(BackupTestCase):
         self.assertIn(second, ids)
         self.assertError(self.picd.post(f"/api/config/restore/{first}"), 404, "id")
         self.assertError(self.picd.delete(f"/api/config/backups/{first}"), 404, "id")
+
+    def download(self, backup_id, token=None):
+        """GET .../download as raw bytes (the helper's Response decodes text)."""
+        conn = http.client.HTTPConnection(self.picd.host, self.picd.port, timeout=30)
+        try:
+            conn.request("GET", f"/api/config/backups/{backup_id}/download",
+                         headers={"Authorization": f"Bearer {token or self.picd.token}"})
+            r = conn.getresponse()
+            return r.status, r.headers, r.read()
+        finally:
+            conn.close()
+
+    def test_download_is_the_archive(self):
+        bid = self.backup()
+        status, headers, data = self.download(bid)
+        self.assertEqual(status, 200, data[:300])
+        with open(self.archive(bid), "rb") as f:
+            self.assertEqual(data, f.read())
+        self.assertEqual(headers["Content-Type"], "application/gzip")
+        self.assertEqual(headers["Content-Disposition"], f'attachment; filename="{bid}.tar.gz"')
+        self.assertEqual(headers["Cache-Control"], "no-store")
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:
+            self.assertIn("manifest.json", t.getnames())
+        for scope in ("read", "write"):
+            self.assertEqual(self.download(bid, token=self.picd.make_token(scope))[0], 403)
+        self.assertEqual(self.download("pic-20000101-000000-abcdef")[0], 404)
+        self.assertEqual(self.download("Not-An-Id")[0], 400)
 
     def test_hostile_ids_are_400(self):
         before = self.snapshot()

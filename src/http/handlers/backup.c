@@ -25,6 +25,23 @@ int http_backups_get(HttpRequest *req, HttpResponse *resp) {
         return http_reply(resp, 200, json_pack("{s:o}", "backups", list));
 }
 
+/* The archive itself, to keep off the cell: it holds the cell's keys, so it is admin-only and local-only
+ * like making one, and never cached by a browser or a proxy. */
+int http_backup_download_get(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        char *data = NULL;
+        size_t len = 0;
+        int r = backup_read(req->cell, req->params[0], &data, &len, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r, &err);
+        resp->headers[0].name = "Content-Disposition";
+        snprintf(resp->headers[0].value, sizeof resp->headers[0].value, "attachment; filename=\"%s.tar.gz\"",
+                 req->params[0]);
+        resp->headers[1].name = "Cache-Control";
+        snprintf(resp->headers[1].value, sizeof resp->headers[1].value, "no-store");
+        return http_reply_raw(resp, 200, "application/gzip", data, len);
+}
+
 int http_backups_delete(HttpRequest *req, HttpResponse *resp) {
         PicError err = { 0 };
         int r = backup_delete(req->cell, req->params[0], &err);

@@ -20,6 +20,7 @@ int http_auth_tokens_delete(HttpRequest *req, HttpResponse *resp);
 
 int http_backup_post(HttpRequest *req, HttpResponse *resp);
 int http_backups_get(HttpRequest *req, HttpResponse *resp);
+int http_backup_download_get(HttpRequest *req, HttpResponse *resp);
 int http_backups_delete(HttpRequest *req, HttpResponse *resp);
 int http_restore_post(HttpRequest *req, HttpResponse *resp);
 
