@@ -1,6 +1,6 @@
 """The web UI end to end in Debian's headless Chromium (tests/web/e2e.mjs with playwright-core) against this
 real picd and its daemons: sign-in, first password change, peers and QR code, DNS with dig, backup/restore,
-errors, XSS, axe on every page. Screenshots and web-metrics.json go to BUILD/web-artifacts/."""
+errors, XSS, users/app passwords/owners, the cell CA, axe on every page. Screenshots and web-metrics.json go to BUILD/web-artifacts/."""
 import os
 import subprocess
 
