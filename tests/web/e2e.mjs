@@ -6,6 +6,7 @@
 // and the first-load size and dashboard time to interactive.
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -475,6 +476,20 @@ const USER = "anna-e2e";
 const USER_PW = "anna-password-1";
 const LABEL_XSS = "<img src=x onerror=window.__xss=4>";
 
+// Caddy's question to picd on STATE/run/auth.sock: may this source use this service with these credentials?
+function forwardAuth(service, source, user, secret) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      socketPath: join(env("PIC_STATE_DIR"), "run", "auth.sock"), path: "/auth", method: "GET",
+      headers: { "X-Pic-Service": service, "X-Forwarded-For": source, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/",
+        Authorization: "Basic " + Buffer.from(`${user}:${secret}`).toString("base64") },
+    }, (res) => { res.resume(); res.on("end", () => resolve({ status: res.statusCode, user: res.headers["x-pic-user"] })); });
+    req.on("error", reject);
+    req.setTimeout(10000, () => req.destroy(new Error("auth.sock did not answer")));
+    req.end();
+  });
+}
+
 await step("users: a name cannot carry markup (400 at the field); a mismatch is caught; a user is created", async () => {
   await page.goto(URL + "/#/users");
   await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
@@ -504,7 +519,7 @@ await step("users: a name cannot carry markup (400 at the field); a mismatch is 
   assert.equal(await page.evaluate(() => window.__xss), undefined);
 });
 
-await step("app password: the secret is shown once in a dialog; the API lists it; revoking it on the page removes it", async () => {
+await step("app password: the secret is shown once in a dialog; the API lists it; auth.sock accepts it until it is revoked on the page", async () => {
   const card = page.locator(`li[data-user="${USER}"]`);
   await card.getByRole("button", { name: `Manage ${USER}` }).click();
   await card.getByLabel("Device label").fill(LABEL_XSS);
@@ -524,6 +539,12 @@ await step("app password: the secret is shown once in a dialog; the API lists it
   const listed = (await apiCall("GET", `/api/users/${USER}/app-passwords`)).json.app_passwords;
   assert.deepEqual(listed.map((a) => a.label), [LABEL_XSS]);
   assert.ok(!JSON.stringify(listed).includes(secret));
+  // The secret read from the dialog is the device's credential: picd's forward_auth accepts it from a peer
+  // granted the service.
+  const granted = await apiCall("POST", "/api/peers", { name: "authz-e2e", service_access: ["calendar"] });
+  assert.equal(granted.status, 201, granted.text);
+  assert.deepEqual(await forwardAuth("calendar", granted.json.ip, USER, secret), { status: 200, user: USER });
+  assert.equal((await forwardAuth("calendar", granted.json.ip, USER, secret.slice(0, -1) + (secret.endsWith("a") ? "b" : "a"))).status, 401);
   // The label is text: no image, nothing ran.
   const row = card.getByRole("row", { name: new RegExp(LABEL_XSS.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) });
   await row.waitFor();
@@ -534,6 +555,9 @@ await step("app password: the secret is shown once in a dialog; the API lists it
   await row.getByRole("button", { name: "Revoke it" }).click();
   await row.waitFor({ state: "detached" });
   assert.equal((await apiCall("GET", `/api/users/${USER}/app-passwords`)).json.app_passwords.length, 0);
+  // Revoked on the page: the device is refused on its next request.
+  assert.equal((await forwardAuth("calendar", granted.json.ip, USER, secret)).status, 401);
+  assert.equal((await apiCall("DELETE", "/api/peers/authz-e2e")).status, 200);
 });
 
 await step("peers: owner chosen on create and edit, shown, filtered; the QR view shows the cell CA's fingerprint", async () => {
