@@ -29,7 +29,6 @@ const isoSec = (s: string) => Math.floor(Date.parse(s) / 1000);
 export function Ca(_: PageProps) {
   const ca = usePoll(() => get<CaInfo>("/api/ca"), 60000);
   const c = ca.data;
-  const days = c ? Math.floor((isoSec(c.not_after) - Date.now() / 1000) / 86400) : 0;
   return (
     <Page title="Certificate authority">
       <p className="help">
@@ -50,7 +49,7 @@ export function Ca(_: PageProps) {
               </dd>
               <dt>Expires</dt>
               <dd data-testid="ca-expiry">
-                <Time ts={isoSec(c.not_after)} /> — in {days} days
+                <Time ts={isoSec(c.not_after)} />
               </dd>
               <dt>Serial</dt>
               <dd>{c.serial}</dd>
