@@ -1,6 +1,6 @@
 """The web UI end to end in Debian's headless Chromium (tests/web/e2e.mjs with playwright-core) against this
 real picd and its daemons: sign-in, first password change, peers and QR code, DNS with dig, backup/restore,
-errors, XSS, axe on every page. Screenshots and web-metrics.json go to BUILD/web-artifacts/."""
+errors, XSS, users/app passwords/owners, the cell CA, axe on every page. Screenshots and web-metrics.json go to BUILD/web-artifacts/."""
 import os
 import subprocess
 
@@ -60,7 +60,7 @@ class WebUiTest(PicdTestCase):
                    PIC_TOKEN=self.picd.token, PIC_NETNS=self.picd.netns, PIC_ARTIFACTS=art,
                    PIC_PASSWORD=self.picd.admin_password(), PIC_DHCP_IF=self.cell_if, PIC_CLIENT_NS=self.client.name,
                    PIC_CLIENT_IF=self.client_if, PIC_WG_CELL_IF=self.wg_cell_if, PIC_WG_LINK_IF=self.wg_link_if,
-                   PIC_WG_IF=self.wg_if)
+                   PIC_WG_IF=self.wg_if, PIC_STATE_DIR=self.picd.state_dir)
         p = subprocess.run(["node", os.path.join(SOURCE, "tests", "web", "e2e.mjs")], env=env, capture_output=True,
                            text=True, timeout=600 * SLOW)
         print(p.stdout)

@@ -1,9 +1,12 @@
 // End-to-end tests of the web UI in Debian's headless Chromium (playwright-core) against a real picd that
 // tests/integration/test_web_ui.py started: sign-in and first password change, peers with QR code read back
-// by zbarimg, grants, DNS answered by dig, backup and restore, error messages, XSS, axe on every page,
-// screenshots at desktop and phone widths, and the first-load size and dashboard time to interactive.
+// by zbarimg, grants, DNS answered by dig, backup and restore, error messages, XSS, users and app passwords
+// (secret shown once, user-role pages, the 409 naming what a user owns, purge), peer owners, the cell CA
+// (fingerprint, PEM/DER equal to the API's), axe on every page, screenshots at desktop and phone widths,
+// and the first-load size and dashboard time to interactive.
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -203,10 +206,10 @@ await step("create a peer with two grants; its QR code decodes to GET /api/peers
 
 await step("change a grant and see it in the list", async () => {
   const card = page.locator('li[data-peer="phone-e2e"]');
-  await card.getByRole("button", { name: "Edit grants" }).click();
+  await card.getByRole("button", { name: "Edit grants and owner" }).click();
   await card.getByRole("checkbox", { name: "files" }).uncheck();
   await card.getByRole("checkbox", { name: "mail" }).check();
-  await card.getByRole("button", { name: "Save grants" }).click();
+  await card.getByRole("button", { name: "Save changes" }).click();
   await page.locator('li[data-peer="phone-e2e"] [data-testid="grants"]', { hasText: "calendar, mail" }).waitFor();
   assert.deepEqual((await apiCall("GET", "/api/peers/phone-e2e")).json.service_access, ["calendar", "mail"]);
   await page.locator('li[data-peer="phone-e2e"]').getByRole("button", { name: "Disable" }).click();
@@ -466,6 +469,220 @@ await step("API tokens: shown once, works, revoked after confirming", async () =
   await page.getByRole("button", { name: "Revoke e2e-read" }).click();
   await page.getByRole("rowheader", { name: "e2e-read" }).waitFor({ state: "detached" });
   assert.equal((await fetch(URL + "/api/peers", { headers: { Authorization: `Bearer ${tok}` } })).status, 401);
+});
+
+// ---- users, app passwords, owners, the cell CA (issue 8's APIs) ----
+const USER = "anna-e2e";
+const USER_PW = "anna-password-1";
+const LABEL_XSS = "<img src=x onerror=window.__xss=4>";
+
+// Caddy's question to picd on STATE/run/auth.sock: may this source use this service with these credentials?
+function forwardAuth(service, source, user, secret) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      socketPath: join(env("PIC_STATE_DIR"), "run", "auth.sock"), path: "/auth", method: "GET",
+      headers: { "X-Pic-Service": service, "X-Forwarded-For": source, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/",
+        Authorization: "Basic " + Buffer.from(`${user}:${secret}`).toString("base64") },
+    }, (res) => { res.resume(); res.on("end", () => resolve({ status: res.statusCode, user: res.headers["x-pic-user"] })); });
+    req.on("error", reject);
+    req.setTimeout(10000, () => req.destroy(new Error("auth.sock did not answer")));
+    req.end();
+  });
+}
+
+await step("users: a name cannot carry markup (400 at the field); a mismatch is caught; a user is created", async () => {
+  await page.goto(URL + "/#/users");
+  await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
+  const form = page.locator("form", { has: page.getByRole("heading", { name: "Add a user" }) });
+  await form.getByLabel("Name").fill(XSS);
+  await form.getByLabel("Password", { exact: true }).fill(USER_PW);
+  await form.getByLabel("Password again").fill(USER_PW);
+  await form.getByRole("button", { name: "Create user" }).click();
+  const nameErr = form.locator(".field", { has: page.getByLabel("Name") }).getByRole("alert");
+  await nameErr.waitFor();
+  const bad = await apiCall("POST", "/api/users", { name: XSS, password: USER_PW });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, "name");
+  assert.equal(await nameErr.textContent(), bad.json.error.message);
+  await form.getByLabel("Name").fill(USER);
+  await form.getByLabel("Password again").fill(USER_PW + "x");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await form.getByText("The two passwords differ.").waitFor();
+  assert.equal((await apiCall("GET", `/api/users/${USER}`)).status, 404);
+  await form.getByLabel("Role").selectOption("user");
+  await form.getByLabel("Password again").fill(USER_PW);
+  await form.getByRole("button", { name: "Create user" }).click();
+  await page.getByText(`User ${USER} created.`).waitFor();
+  await page.locator(`li[data-user="${USER}"]`).waitFor();
+  const u = (await apiCall("GET", `/api/users/${USER}`)).json;
+  assert.equal(u.role, "user");
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+});
+
+await step("app password: the secret is shown once in a dialog; the API lists it; auth.sock accepts it until it is revoked on the page", async () => {
+  const card = page.locator(`li[data-user="${USER}"]`);
+  await card.getByRole("button", { name: `Manage ${USER}` }).click();
+  await card.getByLabel("Device label").fill(LABEL_XSS);
+  await card.getByRole("button", { name: "Create app password" }).click();
+  const dialog = page.getByRole("dialog", { name: `App password for ${LABEL_XSS}` });
+  await dialog.waitFor();
+  await dialog.getByText("you will not see it again").waitFor();
+  const secret = await dialog.getByTestId("app-password-secret").inputValue();
+  assert.match(secret, /^[a-z2-7]{5}(-[a-z2-7]{5}){7}$/);
+  await dialog.getByRole("button", { name: "Copy" }).click();
+  await dialog.getByText(/Copied to the clipboard\.|copy it with Ctrl\+C/).waitFor();
+  await shoot(page, "app-password-dialog");
+  assert.deepEqual(await axe(page, "app-password-dialog"), []);
+  await dialog.getByRole("button", { name: "Done" }).click();
+  await dialog.waitFor({ state: "detached" });
+  assert.ok(!(await page.content()).includes(secret), "the secret is still in the page after the dialog closed");
+  const listed = (await apiCall("GET", `/api/users/${USER}/app-passwords`)).json.app_passwords;
+  assert.deepEqual(listed.map((a) => a.label), [LABEL_XSS]);
+  assert.ok(!JSON.stringify(listed).includes(secret));
+  // The secret read from the dialog is the device's credential: picd's forward_auth accepts it from a peer
+  // granted the service.
+  const granted = await apiCall("POST", "/api/peers", { name: "authz-e2e", service_access: ["calendar"] });
+  assert.equal(granted.status, 201, granted.text);
+  assert.deepEqual(await forwardAuth("calendar", granted.json.ip, USER, secret), { status: 200, user: USER });
+  assert.equal((await forwardAuth("calendar", granted.json.ip, USER, secret.slice(0, -1) + (secret.endsWith("a") ? "b" : "a"))).status, 401);
+  // The label is text: no image, nothing ran.
+  const row = card.getByRole("row", { name: new RegExp(LABEL_XSS.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) });
+  await row.waitFor();
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  await row.getByRole("button", { name: "Revoke" }).click();
+  assert.equal((await apiCall("GET", `/api/users/${USER}/app-passwords`)).json.app_passwords.length, 1);
+  await row.getByRole("button", { name: "Revoke it" }).click();
+  await row.waitFor({ state: "detached" });
+  assert.equal((await apiCall("GET", `/api/users/${USER}/app-passwords`)).json.app_passwords.length, 0);
+  // Revoked on the page: the device is refused on its next request.
+  assert.equal((await forwardAuth("calendar", granted.json.ip, USER, secret)).status, 401);
+  assert.equal((await apiCall("DELETE", "/api/peers/authz-e2e")).status, 200);
+});
+
+await step("peers: owner chosen on create and edit, shown, filtered; the QR view shows the cell CA's fingerprint", async () => {
+  assert.equal((await apiCall("POST", "/api/peers", { name: "nobody-e2e" })).status, 201);
+  await page.goto(URL + "/#/peers");
+  await page.getByRole("heading", { name: "Peers", exact: true }).waitFor();
+  await page.getByLabel("Name").fill("anna-phone");
+  await page.getByLabel("Owner", { exact: true }).selectOption(USER);
+  await page.getByRole("button", { name: "Create peer" }).click();
+  await page.getByRole("heading", { name: "Peer anna-phone created" }).waitFor();
+  assert.equal((await apiCall("GET", "/api/peers/anna-phone")).json.owner, USER);
+  await page.locator('li[data-peer="anna-phone"] [data-testid="owner"]', { hasText: USER }).waitFor();
+  await page.locator('li[data-peer="nobody-e2e"] [data-testid="owner"]', { hasText: "nobody" }).waitFor();
+  const other = page.locator('li[data-peer="nobody-e2e"]');
+  await other.getByRole("button", { name: "Edit grants and owner" }).click();
+  await other.getByLabel("Owner of nobody-e2e").selectOption(USER);
+  await other.getByRole("button", { name: "Save changes" }).click();
+  await page.locator('li[data-peer="nobody-e2e"] [data-testid="owner"]', { hasText: USER }).waitFor();
+  assert.equal((await apiCall("GET", "/api/peers/nobody-e2e")).json.owner, USER);
+  await page.getByLabel("Show the peers of").selectOption(USER);
+  await page.getByRole("heading", { name: `Peers of ${USER} (2)` }).waitFor();
+  const shown = await page.locator("li[data-peer]").evaluateAll((ls) => ls.map((l) => l.dataset.peer).sort());
+  const api = (await apiCall("GET", `/api/peers?owner=${USER}`)).json.peers.map((p) => p.name).sort();
+  assert.deepEqual(shown, api);
+  assert.deepEqual(shown, ["anna-phone", "nobody-e2e"]);
+  // The QR view: the fingerprint and URL the config response names, next to the code.
+  await page.locator('li[data-peer="anna-phone"]').getByRole("button", { name: "Show config" }).click();
+  const fp = page.locator('li[data-peer="anna-phone"]').getByTestId("peer-ca-fingerprint");
+  await fp.waitFor();
+  const r = await fetch(URL + "/api/peers/anna-phone/config", { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const headerFp = r.headers.get("x-pic-ca-fingerprint");
+  assert.ok(headerFp, "the config response has no X-Pic-CA-Fingerprint");
+  assert.equal((await fp.textContent()).replace(/\s/g, ""), headerFp.replace(/:/g, ""));
+  assert.equal(await page.locator('li[data-peer="anna-phone"]').getByTestId("peer-ca-url").textContent(), r.headers.get("x-pic-ca-url"));
+  await shoot(page, "peer-qr-ca");
+});
+
+await step("a user-role session sees only its account, gets the API's 403 elsewhere, changes its password, makes an app password", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const up = await ctx.newPage();
+  up.on("pageerror", (e) => pageErrors.push(String(e)));
+  await up.goto(URL + "/");
+  await up.getByLabel("Username").fill(USER);
+  await up.getByLabel("Password").fill(USER_PW);
+  await up.getByRole("button", { name: "Sign in" }).click();
+  await up.getByRole("heading", { name: "My account" }).waitFor();
+  assert.deepEqual(await up.locator("nav a").allTextContents(), ["My account"]);
+  await up.locator("dd", { hasText: /^(anna-phone, nobody-e2e|nobody-e2e, anna-phone)$/ }).waitFor();
+  await shoot(up, "account-user");
+  assert.deepEqual(await axe(up, "account-user"), []);
+  await up.goto(URL + "/#/peers");
+  await up.getByRole("heading", { name: "Peers", exact: true }).waitFor();
+  // The same request from this browser's session, answered by the API.
+  const denied = await up.evaluate(async () => { const r = await fetch("/api/peers"); return { status: r.status, body: await r.json() }; });
+  assert.equal(denied.status, 403);
+  const msg = denied.body.error.message;
+  await up.getByRole("alert").filter({ hasText: msg }).first().waitFor();
+  await up.getByText("This page is for admins").waitFor();
+  await up.goto(URL + "/#/account");
+  await up.getByRole("heading", { name: "My account" }).waitFor();
+  // Its own password: a wrong current one is named at its field; the right one works, the old one no more.
+  const NEWPW = "anna-password-2";
+  await up.getByLabel("Current password").fill("wrong-password");
+  await up.getByLabel("New password", { exact: true }).fill(NEWPW);
+  await up.getByLabel("New password again").fill(NEWPW);
+  await up.getByRole("button", { name: "Change password" }).click();
+  const curErr = up.locator(".field", { has: up.getByLabel("Current password") }).getByRole("alert");
+  await curErr.waitFor();
+  assert.equal(await curErr.textContent(), "current_password is wrong");
+  await up.getByLabel("Current password").fill(USER_PW);
+  await up.getByRole("button", { name: "Change password" }).click();
+  await up.getByText(`Password of ${USER} changed.`, { exact: false }).waitFor();
+  const login = (pw) => fetch(URL + "/api/auth/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: USER, password: pw }) });
+  assert.equal((await login(USER_PW)).status, 401);
+  assert.equal((await login(NEWPW)).status, 200);
+  // Its own app password.
+  await up.getByLabel("Device label").fill("laptop");
+  await up.getByRole("button", { name: "Create app password" }).click();
+  await up.getByRole("dialog", { name: "App password for laptop" }).waitFor();
+  await up.getByRole("button", { name: "Done" }).click();
+  await up.getByRole("rowheader", { name: "laptop" }).waitFor();
+  assert.deepEqual((await apiCall("GET", `/api/users/${USER}/app-passwords`)).json.app_passwords.map((a) => a.label), ["laptop"]);
+  await ctx.close();
+});
+
+await step("delete a user: the 409 names what they own; purge only after its own confirmation", async () => {
+  await page.goto(URL + "/#/users");
+  const card = page.locator(`li[data-user="${USER}"]`);
+  await card.getByRole("button", { name: `Delete ${USER}` }).click();
+  await card.getByRole("button", { name: `Yes, delete ${USER}` }).click();
+  const owned = card.getByTestId("owned");
+  await owned.waitFor();
+  const conflict = await apiCall("DELETE", `/api/users/${USER}`);
+  assert.equal(conflict.status, 409);
+  assert.match(await owned.textContent(), new RegExp(conflict.json.error.message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+  assert.match(await owned.textContent(), /2 peer\(s\): (anna-phone, nobody-e2e|nobody-e2e, anna-phone)/);
+  assert.match(await owned.textContent(), /1 app password\(s\)/);
+  await shoot(page, "user-delete-409");
+  assert.deepEqual(await axe(page, "user-delete-409"), []);
+  await owned.getByRole("button", { name: "Delete with everything they own" }).click();
+  assert.equal((await apiCall("GET", `/api/users/${USER}`)).status, 200);
+  await owned.getByRole("button", { name: `Delete ${USER} and everything they own` }).click();
+  await page.getByText(`User ${USER} deleted with 2 peer(s).`).waitFor();
+  await card.waitFor({ state: "detached" });
+  assert.equal((await apiCall("GET", `/api/users/${USER}`)).status, 404);
+  assert.equal((await apiCall("GET", "/api/peers/anna-phone")).status, 404);
+  assert.equal((await apiCall("GET", "/api/peers/nobody-e2e")).status, 404);
+});
+
+await step("CA page: the fingerprint of GET /api/ca, constraints, the URL; the PEM and DER downloads equal the API's", async () => {
+  const ca = (await apiCall("GET", "/api/ca")).json;
+  await page.goto(URL + "/#/ca");
+  await page.getByRole("heading", { name: "Certificate authority" }).waitFor();
+  const fp = page.getByTestId("ca-fingerprint");
+  await fp.waitFor();
+  assert.equal((await fp.textContent()).replace(/\s/g, ""), ca.fingerprint_sha256.replace(/:/g, ""));
+  assert.equal(await page.getByTestId("ca-dns").textContent(), ca.name_constraints.permitted_dns.join(", "));
+  assert.equal(await page.getByTestId("ca-ip").textContent(), ca.name_constraints.permitted_ip.join(", "));
+  assert.equal(await page.getByTestId("ca-url").textContent(), ca.url);
+  assert.match(await page.getByTestId("ca-expiry").textContent(), /^in [0-9,]+ days/);
+  const [pem] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the root (PEM)" }).click()]);
+  assert.equal(readFileSync(await pem.path(), "utf8"), (await apiCall("GET", "/api/ca?format=pem")).text);
+  const [der] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: /Download the root \(DER/ }).click()]);
+  const apiDer = Buffer.from(await (await fetch(URL + "/api/ca?format=der", { headers: { Authorization: `Bearer ${TOKEN}` } })).arrayBuffer());
+  assert.ok(readFileSync(await der.path()).equals(apiDer), "the DER download differs from the API's");
 });
 
 await step("no script error and no CSP violation in any page", async () => {

@@ -1,5 +1,5 @@
 // The shell: who is signed in (session + CSRF token), the first-start password change, navigation and the
-// hash router over one table of pages, so a new page (users, app passwords, CA) is one entry in PAGES.
+// hash router over one table of pages, so a new page is one entry in PAGES (with the roles that may use it).
 import { useEffect, useState, type ComponentType } from "react";
 import { get, onUnauthorized, post, setCsrf, type Session } from "./api";
 import { Login } from "./pages/Login";
@@ -14,13 +14,18 @@ import { Settings } from "./pages/Settings";
 import { Backups } from "./pages/Backups";
 import { Tokens } from "./pages/Tokens";
 import { Audit } from "./pages/Audit";
+import { Account, Users } from "./pages/Users";
+import { Ca } from "./pages/Ca";
 
 export interface PageProps {
   session: Session;
   onSessionEnded: (message: string) => void;
 }
 
-export const PAGES: { path: string; title: string; component: ComponentType<PageProps> }[] = [
+type Role = "admin" | "user";
+// roles: who the navigation offers the page to (admin when absent). It mirrors the API's route levels: a
+// user-role session reaches only its own account; a page reached anyway shows the API's 403.
+export const PAGES: { path: string; title: string; component: ComponentType<PageProps>; roles?: Role[] }[] = [
   { path: "dashboard", title: "Dashboard", component: Dashboard },
   { path: "peers", title: "Peers", component: Peers },
   { path: "dns", title: "DNS", component: Dns },
@@ -29,29 +34,30 @@ export const PAGES: { path: string; title: string; component: ComponentType<Page
   { path: "network", title: "Network test", component: NetworkTest },
   { path: "settings", title: "Settings", component: Settings },
   { path: "backups", title: "Backups", component: Backups },
+  { path: "users", title: "Users", component: Users },
+  { path: "ca", title: "Certificate authority", component: Ca },
   { path: "tokens", title: "API tokens", component: Tokens },
   { path: "audit", title: "Audit log", component: Audit },
-  { path: "password", title: "Password", component: ChangePasswordPage },
+  { path: "account", title: "My account", component: Account, roles: ["admin", "user"] },
 ];
 
-function ChangePasswordPage({ session }: PageProps) {
-  return <ChangePassword session={session} onDone={() => undefined} />;
-}
+const roleOf = (s: Session | null | undefined): Role => (s?.role === "user" ? "user" : "admin");
+export const pagesFor = (role: Role) => PAGES.filter((p) => (p.roles ?? ["admin"]).includes(role));
 
-function currentPath() {
+function hashPath() {
   const h = window.location.hash.replace(/^#\/?/, "");
-  return PAGES.some((p) => p.path === h) ? h : "dashboard";
+  return PAGES.some((p) => p.path === h) ? h : "";
 }
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [notice, setNotice] = useState<string>("");
-  const [path, setPath] = useState(currentPath());
+  const [path, setPath] = useState(hashPath());
   const [menuOpen, setMenuOpen] = useState(false);
 
   useEffect(() => {
     const onHash = () => {
-      setPath(currentPath());
+      setPath(hashPath());
       setMenuOpen(false);
     };
     window.addEventListener("hashchange", onHash);
@@ -94,7 +100,9 @@ export function App() {
       </main>
     );
 
-  const page = PAGES.find((p) => p.path === path)!;
+  const mine = pagesFor(roleOf(session));
+  const page = PAGES.find((p) => p.path === path) ?? mine[0];
+  const offered = mine.includes(page);
   const Current = page.component;
   const signOut = async () => {
     try {
@@ -129,9 +137,9 @@ export function App() {
       </header>
       <nav id="nav" aria-label="Main" className={menuOpen ? "open" : ""}>
         <ul>
-          {PAGES.map((p) => (
+          {mine.map((p) => (
             <li key={p.path}>
-              <a href={`#/${p.path}`} aria-current={p.path === path ? "page" : undefined}>
+              <a href={`#/${p.path}`} aria-current={p.path === page.path ? "page" : undefined}>
                 {p.title}
               </a>
             </li>
@@ -139,6 +147,11 @@ export function App() {
         </ul>
       </nav>
       <main id="main">
+        {!offered && (
+          <p className="warning" role="note">
+            This page is for admins; your account may use: {mine.map((p) => p.title).join(", ")}.
+          </p>
+        )}
         <Current
           key={page.path}
           session={session}

@@ -59,6 +59,29 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return data as T;
 }
 
+// A GET whose answer headers matter too (the peer config carries where to fetch the cell CA and its
+// fingerprint in X-Pic-CA-URL / X-Pic-CA-Fingerprint).
+export async function getWithHeaders(path: string): Promise<{ text: string; headers: Headers }> {
+  let resp: Response;
+  try {
+    resp = await fetch(path, { headers: { Accept: "text/plain" }, credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "network", "cannot reach the cell (is picd running?)", null);
+  }
+  const text = await resp.text();
+  if (!resp.ok) {
+    let e: { code?: string; message?: string; field?: string | null } | undefined;
+    try {
+      e = JSON.parse(text)?.error;
+    } catch {
+      e = undefined;
+    }
+    if (resp.status === 401) unauthorized.forEach((l) => l());
+    throw new ApiError(resp.status, e?.code ?? "http", e?.message ?? `HTTP ${resp.status}`, e?.field ?? null);
+  }
+  return { text, headers: resp.headers };
+}
+
 export const get = <T,>(path: string) => api<T>("GET", path);
 export const post = <T,>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
 export const put = <T,>(path: string, body: unknown) => api<T>("PUT", path, body);
@@ -69,6 +92,7 @@ export interface Session {
   kind: string;
   name: string;
   scope: string;
+  role?: "admin" | "user";
   csrf_token?: string;
   must_change_password?: boolean;
 }
@@ -95,7 +119,39 @@ export interface Peer {
   description: string;
   created_at: number;
   updated_at: number;
+  owner: string | null;
   warnings?: string[];
+}
+export interface User {
+  name: string;
+  role: "admin" | "user";
+  created_at: number;
+  password_changed_at: number;
+  peers?: string[];
+  app_passwords?: number;
+}
+export interface AppPassword {
+  id: number;
+  label: string;
+  created_at: number;
+  last_used_at: number;
+}
+export interface NewAppPassword {
+  id: number;
+  user: string;
+  label: string;
+  password: string;
+  note: string;
+}
+export interface CaInfo {
+  pem: string;
+  fingerprint_sha256: string;
+  serial: string;
+  not_before: string;
+  not_after: string;
+  name_constraints: { critical: boolean; permitted_dns: string[]; permitted_ip: string[] };
+  url?: string;
+  leaves: { service: string; serial: string; dns: string[]; ip: string[]; not_before: string; not_after: string }[];
 }
 export interface LivePeer {
   name: string | null;

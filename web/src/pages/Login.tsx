@@ -1,7 +1,7 @@
 // Sign in: username and password to POST /api/auth/login; the API's message (wrong password, rate limit)
 // is shown next to the form.
 import { useState } from "react";
-import { post, setCsrf, type Session } from "../api";
+import { get, post, setCsrf, type Session } from "../api";
 import { ErrorBanner, Field, fieldError, otherError, useAction } from "../ui";
 
 interface LoginReply {
@@ -19,7 +19,10 @@ export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; noti
     const r = await run(() => post<LoginReply>("/api/auth/login", { username, password }));
     if (!r) return;
     setCsrf(r.csrf_token);
-    onLogin({ kind: "session", name: r.username, scope: "admin", csrf_token: r.csrf_token, must_change_password: r.must_change_password });
+    // The session answer carries the role, which decides the pages the navigation offers.
+    const s = await run(() => get<Session>("/api/auth/session"));
+    if (!s) return;
+    onLogin({ ...s, csrf_token: r.csrf_token, must_change_password: r.must_change_password });
   };
   return (
     <main className="center">

@@ -1,10 +1,12 @@
 // VPN peers: the list with live handshake and traffic (polled every 5 s), create with grant checkboxes from
-// the API's grant list, the QR code and config download, enable/disable, edit grants, delete after a question.
-import { useState } from "react";
-import { ApiError, del, get, post, put, type LivePeer, type Peer } from "../api";
+// the API's grant list and an owner from the users, the QR code and config download with the cell CA's
+// fingerprint beside it, enable/disable, edit grants and owner, filter by owner, delete after a question.
+import { useEffect, useId, useState } from "react";
+import { ApiError, del, get, getWithHeaders, post, put, type LivePeer, type Peer, type User } from "../api";
 import { bytes } from "../format";
 import { ConfirmButton, ErrorBanner, Field, fieldError, otherError, Page, Time, usePoll, useAction } from "../ui";
 import type { PageProps } from "../App";
+import { Fingerprint } from "./Ca";
 
 interface PeerList {
   peers: Peer[];
@@ -30,10 +32,36 @@ function GrantBoxes({ grants, value, onChange, legend }: { grants: string[]; val
   );
 }
 
+// "" is nobody (the API takes null for it).
+function OwnerSelect({ users, value, onChange, label, error, all }: { users: string[]; value: string; onChange: (v: string) => void; label: string; error?: string; all?: boolean }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name="owner" value={value} onChange={(e) => onChange(e.target.value)} aria-invalid={error ? true : undefined}>
+        <option value="">{all ? "everyone's" : "nobody"}</option>
+        {users.map((u) => (
+          <option key={u} value={u}>
+            {u}
+          </option>
+        ))}
+      </select>
+      {error && (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      )}
+    </div>
+  );
+}
+
 function PeerConfig({ name }: { name: string }) {
   const url = `/api/peers/${encodeURIComponent(name)}/config`;
   // The text first: when the cell cannot make a config (no endpoint known) the API says why, and that is shown.
-  const conf = usePoll(() => get<string>(url), 0);
+  // Its headers say where the device fetches the cell CA and the fingerprint to compare on the phone.
+  const conf = usePoll(() => getWithHeaders(url), 0);
+  const caUrl = conf.data?.headers.get("X-Pic-CA-URL");
+  const caFp = conf.data?.headers.get("X-Pic-CA-Fingerprint");
   return (
     <div className="card qr" aria-labelledby={`qr-${name}`}>
       <h3 id={`qr-${name}`}>Configuration for {name}</h3>
@@ -51,7 +79,19 @@ function PeerConfig({ name }: { name: string }) {
       {conf.data !== null && (
         <>
           <p>Scan this with the WireGuard app on the phone, or download the file for a computer. It holds the peer's private key.</p>
-          <img src={`${url}?format=png`} alt={`QR code of the WireGuard configuration of ${name}`} width={320} height={320} data-testid="peer-qr" />
+          <div className="qr-row">
+            <img src={`${url}?format=png`} alt={`QR code of the WireGuard configuration of ${name}`} width={320} height={320} data-testid="peer-qr" />
+            {caFp && (
+              <div className="ca-box">
+                <h4>The cell's certificate</h4>
+                <p>
+                  Once connected, open {caUrl ? <code data-testid="peer-ca-url">{caUrl}</code> : "the cell's CA address"} on the device and install the
+                  certificate if its SHA-256 fingerprint is:
+                </p>
+                <Fingerprint fp={caFp} testId="peer-ca-fingerprint" />
+              </div>
+            )}
+          </div>
           <p>
             <a href={url} download={`${name}.conf`}>
               Download {name}.conf
@@ -63,18 +103,20 @@ function PeerConfig({ name }: { name: string }) {
   );
 }
 
-function CreatePeer({ grants, onCreated }: { grants: string[]; onCreated: (p: Peer) => void }) {
+function CreatePeer({ grants, users, onCreated }: { grants: string[]; users: string[]; onCreated: (p: Peer) => void }) {
   const [name, setName] = useState("");
+  const [owner, setOwner] = useState("");
   const [description, setDescription] = useState("");
   const [access, setAccess] = useState<string[]>([]);
   const [routeAll, setRouteAll] = useState(false);
   const { busy, error, run } = useAction();
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    const p = await run(() => post<Peer>("/api/peers", { name, description, service_access: access, route_all: routeAll }));
+    const p = await run(() => post<Peer>("/api/peers", { name, description, service_access: access, route_all: routeAll, owner: owner || null }));
     if (!p) return;
     setName("");
     setDescription("");
+    setOwner("");
     setAccess([]);
     onCreated(p);
   };
@@ -83,6 +125,7 @@ function CreatePeer({ grants, onCreated }: { grants: string[]; onCreated: (p: Pe
       <h2 id="new-peer">Add a peer</h2>
       <Field label="Name" name="name" value={name} onChange={setName} required help="Lower-case letters, digits and '-', e.g. anna-phone." error={fieldError(error, "name")} />
       <Field label="Description" name="description" value={description} onChange={setDescription} error={fieldError(error, "description")} />
+      <OwnerSelect users={users} value={owner} onChange={setOwner} label="Owner" error={fieldError(error, "owner")} />
       <GrantBoxes grants={grants} value={access} onChange={setAccess} legend="Services this peer may reach" />
       {fieldError(error, "service_access") && (
         <span className="field-error" role="alert">
@@ -92,7 +135,7 @@ function CreatePeer({ grants, onCreated }: { grants: string[]; onCreated: (p: Pe
       <label className="check">
         <input type="checkbox" name="route_all" checked={routeAll} onChange={(e) => setRouteAll(e.target.checked)} /> Send all traffic through the cell
       </label>
-      <ErrorBanner error={otherError(error, ["name", "description", "service_access"])} />
+      <ErrorBanner error={otherError(error, ["name", "description", "service_access", "owner"])} />
       <button type="submit" disabled={busy}>
         {busy ? "Creating…" : "Create peer"}
       </button>
@@ -100,9 +143,10 @@ function CreatePeer({ grants, onCreated }: { grants: string[]; onCreated: (p: Pe
   );
 }
 
-function PeerRow({ peer, live, grants, onChanged }: { peer: Peer; live?: LivePeer; grants: string[]; onChanged: () => void }) {
+function PeerRow({ peer, live, grants, users, onChanged }: { peer: Peer; live?: LivePeer; grants: string[]; users: string[]; onChanged: () => void }) {
   const [editing, setEditing] = useState(false);
   const [access, setAccess] = useState(peer.service_access);
+  const [owner, setOwner] = useState(peer.owner ?? "");
   const [showQr, setShowQr] = useState(false);
   const { busy, error, run } = useAction();
   const path = `/api/peers/${encodeURIComponent(peer.name)}`;
@@ -121,6 +165,8 @@ function PeerRow({ peer, live, grants, onChanged }: { peer: Peer; live?: LivePee
       </div>
       {peer.description && <p className="description">{peer.description}</p>}
       <dl className="facts">
+        <dt>Owner</dt>
+        <dd data-testid="owner">{peer.owner ?? "nobody"}</dd>
         <dt>Address</dt>
         <dd>{peer.ip}</dd>
         <dt>Grants</dt>
@@ -136,12 +182,13 @@ function PeerRow({ peer, live, grants, onChanged }: { peer: Peer; live?: LivePee
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            change({ service_access: access });
+            change({ service_access: access, owner: owner || null });
           }}
         >
+          <OwnerSelect users={users} value={owner} onChange={setOwner} label={`Owner of ${peer.name}`} error={fieldError(error, "owner")} />
           <GrantBoxes grants={grants} value={access} onChange={setAccess} legend={`Services ${peer.name} may reach`} />
           <button type="submit" disabled={busy}>
-            Save grants
+            Save changes
           </button>{" "}
           <button type="button" onClick={() => setEditing(false)}>
             Cancel
@@ -155,10 +202,11 @@ function PeerRow({ peer, live, grants, onChanged }: { peer: Peer; live?: LivePee
             type="button"
             onClick={() => {
               setAccess(peer.service_access);
+              setOwner(peer.owner ?? "");
               setEditing(true);
             }}
           >
-            Edit grants
+            Edit grants and owner
           </button>
         )}
         <button type="button" disabled={busy} onClick={() => change({ enabled: !peer.enabled })}>
@@ -183,15 +231,23 @@ function PeerRow({ peer, live, grants, onChanged }: { peer: Peer; live?: LivePee
 }
 
 export function Peers(_: PageProps) {
-  const list = usePoll(() => get<PeerList>("/api/peers"), 10000);
+  const [filter, setFilter] = useState("");
+  const list = usePoll(() => get<PeerList>(filter ? `/api/peers?owner=${encodeURIComponent(filter)}` : "/api/peers"), 10000);
+  const userList = usePoll(() => get<{ users: User[] }>("/api/users"), 30000);
+  const users = (userList.data?.users ?? []).map((u) => u.name);
+  const reload = list.reload;
+  useEffect(() => {
+    reload();
+  }, [filter, reload]);
   const live = usePoll(() => get<{ peers: LivePeer[] }>("/api/wireguard/peers"), 5000);
   const [created, setCreated] = useState<Peer | null>(null);
   const liveByKey = new Map((live.data?.peers ?? []).map((p) => [p.public_key, p]));
   return (
     <Page title="Peers">
-      <ErrorBanner error={list.error ?? (live.error as ApiError | null)} />
+      <ErrorBanner error={list.error ?? (live.error as ApiError | null) ?? userList.error} />
       <CreatePeer
         grants={list.data?.grants ?? []}
+        users={users}
         onCreated={(p) => {
           setCreated(p);
           list.reload();
@@ -208,10 +264,13 @@ export function Peers(_: PageProps) {
           <PeerConfig name={created.name} />
         </div>
       )}
-      <h2>All peers ({list.data?.peers.length ?? 0})</h2>
+      <h2>
+        {filter ? `Peers of ${filter}` : "All peers"} ({list.data?.peers.length ?? 0})
+      </h2>
+      <OwnerSelect users={users} value={filter} onChange={setFilter} label="Show the peers of" all />
       <ul className="plain">
         {list.data?.peers.map((p) => (
-          <PeerRow key={`${p.name}-${p.updated_at}`} peer={p} live={liveByKey.get(p.public_key)} grants={list.data?.grants ?? []} onChanged={list.reload} />
+          <PeerRow key={`${p.name}-${p.updated_at}-${p.owner}`} peer={p} live={liveByKey.get(p.public_key)} grants={list.data?.grants ?? []} users={users} onChanged={list.reload} />
         ))}
       </ul>
     </Page>

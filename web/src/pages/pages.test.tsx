@@ -62,6 +62,7 @@ describe("Peers", () => {
           ? [201, { ...(b as object), ip: "10.0.0.2", public_key: "k", enabled: true, created_at: 1, updated_at: 1, warnings: ["wireguard.endpoint is not set"] }]
           : [200, { peers: [{ name: "old", ip: "10.0.0.3", public_key: "k2", service_access: [], enabled: true, route_all: false, description: "<b>bold</b>", created_at: 1, updated_at: 1 }], grants: ["calendar", "files", "mail"] }],
       "/api/wireguard/peers": () => [200, { peers: [] }],
+      "/api/users": () => [200, { users: [{ name: "anna", role: "user", created_at: 1, password_changed_at: 1 }] }],
       "/api/peers/phone/config": () => [200, "[Interface]\n"],
     });
     render(<Peers session={session} onSessionEnded={() => {}} />);
@@ -70,11 +71,13 @@ describe("Peers", () => {
     expect(screen.getByText("<b>bold</b>")).toBeTruthy();
     expect(document.querySelector(".description b")).toBeNull();
     fireEvent.change(screen.getByLabelText("Name"), { target: { value: "phone" } });
+    await screen.findAllByRole("option", { name: "anna" });
+    fireEvent.change(screen.getByLabelText("Owner"), { target: { value: "anna" } });
     fireEvent.click(boxes[0]);
     fireEvent.click(boxes[2]);
     fireEvent.click(screen.getByRole("button", { name: "Create peer" }));
     await screen.findByText("wireguard.endpoint is not set");
-    expect(calls.find((c) => c.method === "POST")!.body).toMatchObject({ name: "phone", service_access: ["calendar", "mail"] });
+    expect(calls.find((c) => c.method === "POST")!.body).toMatchObject({ name: "phone", service_access: ["calendar", "mail"], owner: "anna" });
     expect(await screen.findByRole("img", { name: /QR code of the WireGuard configuration of phone/ })).toBeTruthy();
   });
 });
