@@ -316,6 +316,17 @@ await step("backups: create, then restore (everything after it is undone, sessio
   await page.getByRole("button", { name: "Create a backup" }).click();
   await page.getByText(/^Backup pic-.* created\.$/).waitFor({ timeout: 120000 });
   const id = (await page.getByText(/^Backup pic-.* created\.$/).textContent()).match(/Backup (\S+) created/)[1];
+  // The download link gives the archive the API keeps (same bytes, fetched with the page's own session).
+  const href = await page.locator(`li[data-backup="${id}"]`).getByRole("link", { name: "Download" }).getAttribute("href");
+  assert.equal(href, `/api/config/backups/${id}/download`);
+  const viaPage = await page.evaluate(async (u) => {
+    const r = await fetch(u);
+    return { status: r.status, type: r.headers.get("content-type"), bytes: Array.from(new Uint8Array(await r.arrayBuffer())) };
+  }, href);
+  assert.equal(viaPage.status, 200);
+  assert.equal(viaPage.type, "application/gzip");
+  const direct = await fetch(URL + href, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  assert.deepEqual(viaPage.bytes, Array.from(new Uint8Array(await direct.arrayBuffer())));
   const after = await apiCall("POST", "/api/peers", { name: "after-backup" });
   assert.equal(after.status, 201);
   const item = page.locator(`li[data-backup="${id}"]`);

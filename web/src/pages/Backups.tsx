@@ -1,5 +1,5 @@
-// Backups: create (with elapsed time while it runs), list, delete and restore after a question; a restore
-// ends every session, so its message is shown on the sign-in page.
+// Backups: create (with elapsed time while it runs), list, download, delete and restore after a question; a
+// restore ends every session, so its message is shown on the sign-in page.
 import { useEffect, useState } from "react";
 import { del, get, post } from "../api";
 import { bytes } from "../format";
@@ -54,7 +54,10 @@ export function Backups({ onSessionEnded }: PageProps) {
   };
   return (
     <Page title="Backups">
-      <p>A backup holds the whole cell: settings, peers and their keys, DNS records, accounts. Backups are kept on the cell.</p>
+      <p>
+        A backup holds the whole cell: settings, peers and their keys, DNS records, accounts. Backups are kept on the cell;
+        download one to keep a copy elsewhere, and keep it as safe as the cell itself (it holds the cell's keys).
+      </p>
       <button type="button" onClick={create} disabled={act.busy}>
         Create a backup
       </button>
@@ -69,6 +72,9 @@ export function Backups({ onSessionEnded }: PageProps) {
               <Time ts={b.created} /> · {bytes(b.size)} · cell {b.cell_name} · picd {b.picd_version} · {b.verified ? "signed by this cell" : "not signed by this cell"}
             </p>
             <div className="actions">
+              <a className="button" href={`/api/config/backups/${encodeURIComponent(b.id)}/download`} download={`${b.id}.tar.gz`}>
+                Download
+              </a>
               <ConfirmButton
                 label="Restore"
                 question={`Restore ${b.id}? Everything changed since then is replaced, and everyone is signed out.`}
