@@ -253,6 +253,45 @@ class ProxyTest(PicdTestCase):
         self.assertEqual(status, 403)
         self.assertEqual(json.loads(body)["error"]["code"], "forbidden")
 
+    def picd_unix_sockets(self):
+        """The inodes of picd's open unix-domain sockets in the cell's namespace: the connections it accepted from
+        Caddy (an accepted socket belongs to the namespace of the one that connected)."""
+        listing = run("ip", "netns", "exec", self.picd.netns, "cat", "/proc/net/unix").stdout
+        unix = {l.split()[6] for l in listing.splitlines()[1:]}
+        fds = os.path.join("/proc", str(self.picd.proc.pid), "fd")
+        out = set()
+        for fd in os.listdir(fds):
+            try:
+                target = os.readlink(os.path.join(fds, fd))
+            except OSError:  # closed meanwhile
+                continue
+            if target.startswith("socket:[") and target[8:-1] in unix:
+                out.add(target[8:-1])
+        return out
+
+    def test_03b_caddy_keeps_its_connection_to_picd(self):
+        """Caddy asks picd on every request; a connection per question would cost picd an accept and a close each
+        time (bench/proxy). One authorized request, then four more: the connection it opened carries them all."""
+        self.fetch_root()
+        user, secret, _ = self.account()
+        ip = self.ips["calendar"]
+
+        def get(n):
+            urls = ["-o", "/dev/null", "https://calendar.mycell.cell/"] * n
+            r = self.client.exec("curl", "-sS", "-m", "15", "--cacert", self.root, "--resolve",
+                                 f"calendar.mycell.cell:443:{ip}", "-u", f"{user}:{secret}", "-w", "%{http_code} ",
+                                 *urls, check=False, timeout=60)
+            self.assertEqual(r.stdout.split(), ["200"] * n, r.stderr)
+
+        before = self.picd_unix_sockets()
+        get(1)
+        time.sleep(0.5)  # a connection Caddy closed is gone from picd by then
+        first = self.picd_unix_sockets() - before
+        self.assertTrue(first, "no connection from Caddy stayed open after the first request")
+        get(4)
+        time.sleep(0.5)
+        self.assertTrue(first <= self.picd_unix_sockets(), "the first connection did not carry the next requests")
+
     def test_04_kill9_restarts_with_the_same_config_and_certificates(self):
         self.fetch_root()
         before = self.service("proxy")
