@@ -36,3 +36,18 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=120 update -qq
 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Debian's caddy and nginx packages enable and start their own caddy.service/nginx.service, which listen on port
+# 80 of every host interface. pic runs its own Caddy inside the cell's namespace (and nginx only as a bench
+# backend on unix sockets), so a package installed here must not leave a host-wide web server behind. Only with
+# systemd running (elsewhere, e.g. in a container, nothing was started) and only for packages installed just now.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  for p in "${missing[@]}"; do
+    case "$p" in
+      caddy) unit=caddy.service ;;
+      nginx-light) unit=nginx.service ;;
+      *) continue ;;
+    esac
+    systemctl disable --now "$unit" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
+  done
+fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/proxy: requests/s and p99 through Caddy (the proxy module, real cell-CA TLS) to a static backend, with
-# forward_auth in the path and without it, in one run; plus the RSS of Caddy and picd. The backend and the
-# authorization socket are nginx on unix sockets (return 200 / 200 + X-Pic-User): this measures what Caddy's
-# forward_auth costs, not picd's answer (picd's own auth.sock comes with the accounts work; rerun then).
+# forward_auth to picd's own STATE/run/auth.sock in the path and without it, in one run; plus the RSS of Caddy and
+# picd. The backend is nginx on a unix socket (return 200); the authorized requests carry a real app password of a
+# user made through the API, from a peer address granted the calendar.
 #
 # Usage: bench/proxy/run.sh BUILD_DIR    (as root; namespaces it creates; ~40 s)
 # Knobs: BENCH_DURATION=10 BENCH_CONNECTIONS=32
@@ -49,7 +49,7 @@ for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1
 curl -sf "http://127.0.0.1:$PORT/health" | grep -q '"proxy":"running"' || die "picd or caddy did not come up"
 RUN=$TMP/state/run
 
-# The static backend on the calendar's upstream socket and the authorization stand-in on auth.sock.
+# The static backend on the calendar's upstream socket.
 cat >"$TMP/ngx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -64,13 +64,23 @@ http {
     scgi_temp_path $TMP/ngx/scgi;
     default_type text/plain;
     server { listen unix:$RUN/calendar-http.sock; location / { return 200 "hello from the backend\n"; } }
-    server { listen unix:$RUN/auth.sock; location = /auth { add_header X-Pic-User alice; return 200; } }
 }
 EOF
 nginx -p "$TMP/ngx/" -c "$TMP/ngx/nginx.conf" -e "$TMP/ngx/error.log" >"$TMP/ngx/stdout.log" 2>&1 &
 NGINX_PID=$!
-for _ in $(seq 50); do [ -S "$RUN/auth.sock" ] && [ -S "$RUN/calendar-http.sock" ] && break; sleep 0.1; done
-[ -S "$RUN/auth.sock" ] || die "nginx did not start"
+for _ in $(seq 50); do [ -S "$RUN/calendar-http.sock" ] && break; sleep 0.1; done
+[ -S "$RUN/calendar-http.sock" ] || die "nginx did not start"
+[ -S "$RUN/auth.sock" ] || die "picd's auth.sock is missing"
+
+# A user with an app password, and the client's address a peer granted the calendar: what picd checks per request.
+api() { curl -sf --unix-socket "$RUN/picd.sock" -H "Content-Type: application/json" "$@"; }
+api --data '{"name":"bench","password":"bench-password-1","role":"user"}' http://localhost/api/users >/dev/null ||
+        die "could not create the user"
+SECRET=$(api --data '{"label":"wrk"}' http://localhost/api/users/bench/app-passwords |
+        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])') || die "no app password"
+api --data '{"name":"bench-client","ip":"10.0.0.200","service_access":["calendar"]}' http://localhost/api/peers \
+        >/dev/null || die "could not create the peer"
+AUTH="Authorization: Basic $(printf 'bench:%s' "$SECRET" | base64 -w0)"
 
 # The same Caddy with the files site pointing at the same backend without forward_auth: picd's rendered config,
 # changed here only (POST /load on the admin socket; picd does not re-render during the run).
@@ -100,14 +110,15 @@ ip -n "$CLIENT" addr add 10.0.0.200/32 dev bpx1
 ip -n "$CLIENT" link set bpx1 up
 ip -n "$CLIENT" route add 172.20.0.0/24 dev bpx1
 
-check() { ip netns exec "$CLIENT" curl -sfk "https://$1/" | grep -q "hello from the backend" || die "no answer from $1"; }
+check() { ip netns exec "$CLIENT" curl -sfk -H "$AUTH" "https://$1/" | grep -q "hello from the backend" || die "no answer from $1"; }
 check "$CAL"
 check "$FILES"
 
 CADDY_PID=$(awk '{print $1; exit}' "$RUN/proxy.pid") # the supervisor's record: "PID STARTTIME"
 run_wrk() {
-        ip netns exec "$CLIENT" wrk -t1 -c"$CONNS" -d2s "https://$2/" >/dev/null 2>&1 || true
-        ip netns exec "$CLIENT" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 2s --latency "https://$2/" >"$TMP/$1.wrk" 2>&1
+        ip netns exec "$CLIENT" wrk -t1 -c"$CONNS" -d2s -H "$AUTH" "https://$2/" >/dev/null 2>&1 || true
+        ip netns exec "$CLIENT" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 2s --latency -H "$AUTH" "https://$2/" \
+                >"$TMP/$1.wrk" 2>&1
 }
 run_wrk noauth "$FILES"
 run_wrk auth "$CAL"

@@ -1,13 +1,7 @@
-"""Tiny HTTP servers on unix sockets for the proxy tests, run as their own processes:
+"""A tiny HTTP application on a unix socket for the proxy tests, run as its own process:
 
-  python3 http_unix.py backend SOCKET        echoes what reached it (X-Pic-User, X-Forwarded-For, method, path) as JSON
-  python3 http_unix.py auth SOCKET LOGFILE   a stand-in for picd's authorization socket (STATE/run/auth.sock), following
-                                             the contract of the accounts work: GET /auth with X-Pic-Service and the
-                                             client's Authorization; 2xx + X-Pic-User admits, anything else is returned
-                                             to the client as is. alice:app-secret is valid for "calendar"; other
-                                             services are 403. Each request's headers are appended to LOGFILE.
+  python3 http_unix.py backend SOCKET   echoes what reached it (X-Pic-User, X-Forwarded-For, method, path) as JSON
 """
-import base64
 import http.server
 import json
 import os
@@ -48,32 +42,13 @@ class Backend(Quiet):
     do_GET = do_POST = do_PUT = do_DELETE = do_PROPFIND = handle_one
 
 
-GOOD = "Basic " + base64.b64encode(b"alice:app-secret").decode()
-
-
-class Auth(Quiet):
-    log_path = None
-
-    def do_GET(self):
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items())}) + "\n")
-        if self.headers.get("X-Pic-Service") != "calendar":
-            return self.reply(403, b"not granted\n", [("Content-Type", "text/plain")])
-        if self.headers.get("Authorization") != GOOD:
-            return self.reply(401, b"app password needed\n",
-                              [("WWW-Authenticate", 'Basic realm="pic"'), ("Content-Type", "text/plain")])
-        self.reply(200, b"", [("X-Pic-User", "alice")])
-
-
 def main():
     kind, path = sys.argv[1], sys.argv[2]
+    if kind != "backend":
+        sys.exit(f"usage: {sys.argv[0]} backend SOCKET")
     if os.path.exists(path):
         os.unlink(path)
-    handler = Backend
-    if kind == "auth":
-        Auth.log_path = sys.argv[3]
-        handler = Auth
-    srv = Server(path, handler)
+    srv = Server(path, Backend)
     print("ready", flush=True)
     srv.serve_forever()
 

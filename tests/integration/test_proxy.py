@@ -5,8 +5,9 @@ front of an application backend, kill -9 of caddy, a config caddy refuses never 
 certificate renewal under load with no failed request, and all of it through a real WireGuard tunnel (the root
 from the URL and fingerprint the peer config names; the calendar only with its grant).
 
-The authorization socket here is a stand-in (tests/integration/http_unix.py auth) that follows the contract with
-the accounts work; it is replaced by picd's own STATE/run/auth.sock once that work is merged."""
+Authorization is picd's own STATE/run/auth.sock with users and app passwords made through the API; the only
+stand-in is the application (tests/integration/http_unix.py backend, echoing the X-Pic-User it was given)."""
+import base64
 import hashlib
 import json
 import os
@@ -56,6 +57,37 @@ while time.monotonic() < end and len(serials) < want_serials:
 print(json.dumps({"ok": ok, "failures": failures, "serials": serials}))
 """
 
+# Runs inside a client namespace: one HTTPS connection kept open; each line on stdin is the Authorization header
+# of the next request on it ("-": none); prints "<status> <X-Pic-User the backend saw or -> <connection number>",
+# status 0 when no answer came (then the next line opens a new connection).
+KEEP = r"""
+import http.client, json, socket, ssl, sys
+ip, name, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+conn, n = None, 0
+for line in sys.stdin:
+    auth = line.strip()
+    try:
+        if conn is None:
+            n += 1
+            conn = http.client.HTTPSConnection(name, 443, timeout=5, context=ctx)
+            conn.sock = ctx.wrap_socket(socket.create_connection((ip, 443), timeout=5), server_hostname=name)
+        conn.request("GET", "/dav/", headers={} if auth == "-" else {"Authorization": auth})
+        r = conn.getresponse()
+        body = r.read()
+        who = json.loads(body)["user"] if r.status == 200 else "-"
+        print(r.status, who, n, flush=True)
+    except Exception:
+        if conn is not None:
+            conn.close()
+        conn = None
+        print(0, "-", n, flush=True)
+"""
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
 
 class ProxyTest(PicdTestCase):
     @classmethod
@@ -70,6 +102,12 @@ class ProxyTest(PicdTestCase):
             r = cls.picd.post("/api/peers", {"name": "proxy-client", "ip": CLIENT, "service_access": ["calendar"]})
             assert r.status == 201, r
             cls.root = os.path.join(cls.tmp.name, "root.pem")
+            # The test backend on the calendar's upstream socket; authorization is picd's own STATE/run/auth.sock.
+            backend = subprocess.Popen([sys.executable, os.path.join(HERE, "http_unix.py"), "backend",
+                                        os.path.join(cls.picd.state_dir, "run", "calendar-http.sock")],
+                                       stdout=subprocess.PIPE, text=True)
+            cls.procs.append(backend)
+            assert backend.stdout.readline().strip() == "ready"
             wait_for(lambda: cls.service("proxy")["state"] == "running", what="caddy running")
         except Exception:
             cls.tearDownClass()
@@ -105,13 +143,14 @@ class ProxyTest(PicdTestCase):
     def service(cls, name):
         return next(s for s in cls.picd.get("/api/services").json["services"] if s["name"] == name)
 
-    def serve(self, *args):
-        """One of http_unix.py's servers, as its own process (stopped at class teardown)."""
-        p = subprocess.Popen([sys.executable, os.path.join(HERE, "http_unix.py"), *args], stdout=subprocess.PIPE,
-                             text=True)
-        self.procs.append(p)
-        self.assertEqual(p.stdout.readline().strip(), "ready")
-        return p
+    def account(self):
+        """A user and an app password, both made through the API: (name, secret, app password id)."""
+        user = unique("cal")
+        r = self.picd.post("/api/users", {"name": user, "password": f"{user}-password-123", "role": "user"})
+        self.assertEqual(r.status, 201, r)
+        r = self.picd.post(f"/api/users/{user}/app-passwords", {"label": "phone"})
+        self.assertEqual(r.status, 201, r)
+        return user, r.json["password"], r.json["id"]
 
     def fetch_root(self):
         r = self.client.exec("curl", "-sS", "-m", "10", "-o", self.root, "-w", "%{http_code} %{content_type}",
@@ -182,43 +221,77 @@ class ProxyTest(PicdTestCase):
         self.assertEqual(os.stat(os.path.join(self.picd.state_dir, "run", "api-proxy.sock")).st_mode & 0o777, 0o600)
 
     def test_03_forward_auth_before_the_application(self):
+        """picd's own auth.sock decides: the client's address (a peer granted the calendar) and a real app password
+        reach it through Caddy, and only its answer names the user to the backend."""
         self.fetch_root()
-        run_dir = os.path.join(self.picd.state_dir, "run")
-        log = os.path.join(self.tmp.name, "auth.log")
-        self.serve("auth", os.path.join(run_dir, "auth.sock"), log)
-        self.serve("backend", os.path.join(run_dir, "calendar-http.sock"))
-        good = ["-u", "alice:app-secret"]
+        user, secret, _ = self.account()
+        good = ["-u", f"{user}:{secret}"]
         status, headers, body, r = self.curl("calendar.mycell.cell", "/dav/x?y=1")
         self.assertEqual(status, 401, r.stderr)
-        self.assertEqual(headers.get("www-authenticate"), 'Basic realm="pic"')
-        self.assertEqual(body, "app password needed\n")
-        status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-u", "alice:wrong")
+        self.assertEqual(headers.get("www-authenticate"), 'Basic realm="calendar.mycell.cell", charset="UTF-8"')
+        self.assertEqual(json.loads(body)["error"]["code"], "unauthorized")
+        status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-u", f"{user}:wrong-password")
         self.assertEqual(status, 401)
         # A client's own X-Pic-User never reaches the backend, admitted or not.
-        status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-H", "X-Pic-User: mallory")
+        status, _, _, _ = self.curl("calendar.mycell.cell", "/", "-H", f"X-Pic-User: {user}")
         self.assertEqual(status, 401)
         status, _, body, r = self.curl("calendar.mycell.cell", "/dav/x?y=1", *good, "-X", "POST", "--data", "abc",
-                                       "-H", "X-Pic-User: mallory", "-H", "Cookie: pic_session=s1")
+                                       "-H", "X-Pic-User: mallory")
         self.assertEqual(status, 200, r.stderr)
-        seen = json.loads(body)
-        self.assertEqual(seen, {"user": "alice", "xff": CLIENT, "method": "POST", "path": "/dav/x?y=1", "body_len": 3})
-        with open(log) as f:
-            asked = [json.loads(l) for l in f]
-        last = asked[-1]
-        self.assertEqual(last["path"], "/auth")
-        h = {k.lower(): v for k, v in last["headers"].items()}
-        self.assertEqual(h["x-pic-service"], "calendar")
-        self.assertEqual(h["x-forwarded-for"], CLIENT)
-        self.assertEqual(h["x-forwarded-method"], "POST")
-        self.assertEqual(h["x-forwarded-uri"], "/dav/x?y=1")
-        self.assertEqual(h["x-forwarded-host"], "calendar.mycell.cell")
-        self.assertEqual(h["authorization"], "Basic YWxpY2U6YXBwLXNlY3JldA==")  # alice:app-secret
-        self.assertEqual(h["cookie"], "pic_session=s1")
-        self.assertNotIn("x-pic-user", h)
-        # The answer of the authorization socket decides: a service it refuses is 403 whatever the credentials.
+        self.assertEqual(json.loads(body),
+                         {"user": user, "xff": CLIENT, "method": "POST", "path": "/dav/x?y=1", "body_len": 3})
+        # The client's Cookie reaches picd too: a web session of the user is a credential there.
+        login = self.picd.post("/api/auth/login", {"username": user, "password": f"{user}-password-123"}, auth=False,
+                               headers={"X-Forwarded-For": "198.51.100.7"})
+        self.assertEqual(login.status, 200, login)
+        status, _, body, r = self.curl("calendar.mycell.cell", "/", "-H",
+                                       "Cookie: " + login.headers["Set-Cookie"].split(";")[0])
+        self.assertEqual((status, json.loads(body)["user"]), (200, user), r.stderr)
+        # The client's address travels as the source picd checks: this peer has no files grant, so 403 whatever
+        # the credentials (the firewall lets the veth client through; a tunnel peer would not even connect).
         status, _, body, _ = self.curl("files.mycell.cell", "/", *good)
         self.assertEqual(status, 403)
-        self.assertEqual(body, "not granted\n")
+        self.assertEqual(json.loads(body)["error"]["code"], "forbidden")
+
+    def picd_unix_sockets(self):
+        """The inodes of picd's open unix-domain sockets in the cell's namespace: the connections it accepted from
+        Caddy (an accepted socket belongs to the namespace of the one that connected)."""
+        listing = run("ip", "netns", "exec", self.picd.netns, "cat", "/proc/net/unix").stdout
+        unix = {l.split()[6] for l in listing.splitlines()[1:]}
+        fds = os.path.join("/proc", str(self.picd.proc.pid), "fd")
+        out = set()
+        for fd in os.listdir(fds):
+            try:
+                target = os.readlink(os.path.join(fds, fd))
+            except OSError:  # closed meanwhile
+                continue
+            if target.startswith("socket:[") and target[8:-1] in unix:
+                out.add(target[8:-1])
+        return out
+
+    def test_03b_caddy_keeps_its_connection_to_picd(self):
+        """Caddy asks picd on every request; a connection per question would cost picd an accept and a close each
+        time (bench/proxy). One authorized request, then four more: the connection it opened carries them all."""
+        self.fetch_root()
+        user, secret, _ = self.account()
+        ip = self.ips["calendar"]
+
+        def get(n):
+            urls = ["-o", "/dev/null", "https://calendar.mycell.cell/"] * n
+            r = self.client.exec("curl", "-sS", "-m", "15", "--cacert", self.root, "--resolve",
+                                 f"calendar.mycell.cell:443:{ip}", "-u", f"{user}:{secret}", "-w", "%{http_code} ",
+                                 *urls, check=False, timeout=60)
+            self.assertEqual(r.stdout.split(), ["200"] * n, r.stderr)
+
+        # Connections left by earlier tests first end on picd's idle cut (5 s), so what is open below is this test's.
+        wait_for(lambda: not self.picd_unix_sockets(), timeout=20, what="earlier connections to picd closed")
+        get(1)
+        time.sleep(0.5)  # a connection Caddy closed is gone from picd by then
+        first = self.picd_unix_sockets()
+        self.assertTrue(first, "no connection from Caddy stayed open after the first request")
+        get(4)
+        time.sleep(0.5)
+        self.assertTrue(first <= self.picd_unix_sockets(), "the first connection did not carry the next requests")
 
     def test_04_kill9_restarts_with_the_same_config_and_certificates(self):
         self.fetch_root()
@@ -275,15 +348,13 @@ class ProxyTest(PicdTestCase):
             self.assertEqual(self.picd.put("/api/config", {"ca": {"leaf_seconds": 0}}).status, 200)
 
     def test_07_through_a_real_tunnel(self):
-        """A phone with its own wireguard-go: the root from the address and fingerprint its config reply names,
-        then HTTPS by name through the tunnel; the calendar only with its grant."""
-        run_dir = os.path.join(self.picd.state_dir, "run")
-        if not os.path.exists(os.path.join(run_dir, "auth.sock")):
-            self.serve("auth", os.path.join(run_dir, "auth.sock"), os.path.join(self.tmp.name, "auth2.log"))
-            self.serve("backend", os.path.join(run_dir, "calendar-http.sock"))
+        """A phone with its own wireguard-go and a user's app password: the root from the address and fingerprint
+        its config reply names, the name from the cell's DNS, a verified handshake to the calendar reaching the
+        backend as that user; then every revoke on the very next request."""
+        user, secret, app_id = self.account()
         vpn_net, ip_range = "10.0.0.0/24", self.picd.get("/api/config").json["ip_range"]
         phones = {}
-        for name, grants, index in (("tunnel-phone", ["calendar"], 0), ("tunnel-tv", [], 1)):
+        for name, grants, index in ((unique("phone")[:20], ["calendar"], 0), (unique("tv")[:20], [], 1)):
             peer = self.picd.post("/api/peers", {"name": name, "service_access": grants})
             self.assertEqual(peer.status, 201, peer)
             conf = self.picd.get(f"/api/peers/{name}/config")
@@ -291,29 +362,75 @@ class ProxyTest(PicdTestCase):
             c = Client(self.picd.netns, index)
             self.addCleanup(c.close)
             c.configure(conf.body, peer.json["ip"], [vpn_net, ip_range], own_endpoint=True)
-            phones[name] = (c, conf.headers)
-        phone, headers = phones["tunnel-phone"]
+            phones["tv" if not grants else "phone"] = (c, conf.headers, name, peer.json["ip"])
+        phone, headers, phone_name, phone_ip = phones["phone"]
         root = os.path.join(phone.tmp, "root.pem")
+        self.assertTrue(headers["X-Pic-CA-URL"].startswith("http://"), headers["X-Pic-CA-URL"])
         wait_for(lambda: phone.ns.exec("curl", "-sS", "-m", "3", "-o", root, headers["X-Pic-CA-URL"],
                                        check=False).returncode == 0, 20, what="the root over the tunnel")
         fp = run("openssl", "x509", "-in", root, "-noout", "-fingerprint", "-sha256").stdout
         self.assertEqual(fp.strip().split("=", 1)[1], headers["X-Pic-CA-Fingerprint"])
-        for name, path, want in (("api.mycell.cell", "/health", 200), ("calendar.mycell.cell", "/", 401)):
-            ip = phone.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", name).stdout.strip()
-            self.assertEqual(ip, self.ips[name.split(".")[0]])
-            r = phone.ns.exec("curl", "-sS", "-m", "10", "--cacert", root, "--resolve", f"{name}:443:{ip}", "-o",
-                              "/dev/null", "-w", "%{http_code}", f"https://{name}{path}", check=False)
-            self.assertEqual(r.stdout, str(want), r.stderr)
-        r = phone.ns.exec("curl", "-sS", "-m", "10", "--cacert", root, "-u", "alice:app-secret", "--resolve",
-                          f"calendar.mycell.cell:443:{self.ips['calendar']}", "https://calendar.mycell.cell/x",
-                          check=False)
-        self.assertEqual(json.loads(r.stdout)["user"], "alice", r.stderr)
-        # Without the grant the calendar is not even reachable (the firewall), while the root still is.
-        tv, _ = phones["tunnel-tv"]
-        wait_for(lambda: tv.ns.exec("curl", "-sS", "-m", "3", "-o", "/dev/null", f"http://{self.ips['api']}/ca.pem",
+        name = "calendar.mycell.cell"
+        ip = phone.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", name).stdout.strip()
+        self.assertEqual(ip, self.ips["calendar"])
+
+        def curl(*extra, ns=phone.ns):
+            r = ns.exec("curl", "-sS", "-m", "5", "--cacert", root, "--resolve", f"{name}:443:{ip}", "-w",
+                        "\n%{http_code}", *extra, f"https://{name}/dav/", check=False, timeout=30)
+            body, _, code = r.stdout.rpartition("\n")
+            return r.returncode, int(code or 0), body
+
+        rc, status, body = curl("-u", f"{user}:{secret}", "-H", "X-Pic-User: mallory")
+        self.assertEqual((rc, status), (0, 200), body)
+        self.assertEqual(json.loads(body), {"user": user, "xff": phone_ip, "method": "GET", "path": "/dav/",
+                                            "body_len": 0})
+        for extra in ((), ("-u", f"{user}:not-the-app-password"), ("-H", f"X-Pic-User: {user}")):
+            with self.subTest(credentials=extra):
+                self.assertEqual(curl(*extra)[:2], (0, 401))
+        # A peer without the calendar grant cannot even connect (the firewall), while the root is still its.
+        tv = phones["tv"][0]
+        wait_for(lambda: tv.ns.exec("curl", "-sS", "-m", "3", "-o", "/dev/null", headers["X-Pic-CA-URL"],
                                     check=False).returncode == 0, 20, what="the root over the second tunnel")
-        r = tv.ns.exec("curl", "-sS", "-m", "3", "-k", f"https://{self.ips['calendar']}/", check=False)
-        self.assertIn(r.returncode, (7, 28), r.stderr)  # refused or timed out: never an HTTP answer
+        rc, status, _ = curl("-u", f"{user}:{secret}", ns=tv.ns)
+        self.assertIn(rc, (7, 28))  # refused or timed out: never an HTTP answer
+        self.assertEqual(status, 0)
+
+        # One open HTTPS connection, so each answer below is the next request on it: Caddy asks picd every time.
+        keep = phone.ns.popen(sys.executable, "-c", KEEP, ip, name, root, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (keep.kill(), keep.wait(10), keep.stdin.close(), keep.stdout.close()))
+
+        def ask(password):
+            keep.stdin.write((basic(user, password) if password else "-") + "\n")
+            keep.stdin.flush()
+            status, who, conn = keep.stdout.readline().split()
+            return int(status), who, int(conn)
+
+        self.assertEqual(ask(secret), (200, user, 1))
+        self.assertEqual(ask(None), (401, "-", 1))
+        self.assertEqual(ask(secret), (200, user, 1))
+        # The app password revoked: the next request on the same connection is 401; another one still works.
+        self.assertEqual(self.picd.delete(f"/api/users/{user}/app-passwords/{app_id}").status, 200)
+        self.assertEqual(ask(secret), (401, "-", 1))
+        r = self.picd.post(f"/api/users/{user}/app-passwords", {"label": "laptop"})
+        self.assertEqual(r.status, 201, r)
+        secret2 = r.json["password"]
+        self.assertEqual(ask(secret2), (200, user, 1))
+        # The grant removed: no answer at all, neither on the open connection nor on a new one; back with it.
+        self.assertEqual(self.picd.put(f"/api/peers/{phone_name}", {"service_access": []}).status, 200)
+        self.assertEqual(ask(secret2)[0], 0)
+        self.assertIn(curl("-u", f"{user}:{secret2}")[0], (7, 28))
+        self.assertEqual(self.picd.put(f"/api/peers/{phone_name}", {"service_access": ["calendar"]}).status, 200)
+        self.assertEqual(ask(secret2), (200, user, 2))
+        # The user deleted (purge: their app password goes with them): 401 on the next request.
+        self.assertEqual(self.picd.delete(f"/api/users/{user}?purge=true").status, 200)
+        self.assertEqual(ask(secret2), (401, "-", 2))
+        # The peer disabled: no answer on the open connection nor on a new one, whoever asks.
+        other, other_secret, _ = self.account()
+        self.assertEqual(curl("-u", f"{other}:{other_secret}")[:2], (0, 200))
+        self.assertEqual(self.picd.put(f"/api/peers/{phone_name}", {"enabled": False}).status, 200)
+        self.assertEqual(ask(other_secret)[0], 0)
+        self.assertIn(curl("-u", f"{other}:{other_secret}")[0], (7, 28))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /* /api/users: accounts (admin), self-service for a user's own account and app passwords, and the
  * forward_auth answer Caddy asks for on auth.sock. Thin: core/accounts.c holds the rules. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -183,7 +184,12 @@ int http_forward_auth(HttpRequest *req, HttpResponse *resp) {
                                    &basic_failed);
         if (r == 0) {
                 snprintf(resp->pic_user, sizeof resp->pic_user, "%s", user);
-                return http_reply(resp, 200, json_pack("{s:s}", "user", user));
+                /* No body: Caddy's handle_response closes a 2xx body unread, and Go's transport then drops the
+                 * connection instead of keeping it alive; an empty body lets it reuse the connection. */
+                char *empty = strdup("");
+                if (!empty)
+                        return http_reply_error(resp, 500, "internal", NULL, "out of memory");
+                return http_reply_raw(resp, 200, "text/plain", empty, 0);
         }
         if (r == -EPERM)
                 return http_reply_error(resp, 403, "forbidden", NULL, "this address may not use this service");
