@@ -192,6 +192,30 @@ const char *json_time_text(const json_t *v, char *buf, size_t size) {
         return json_text(v, buf, size);
 }
 
+int json_table_print(const JsonColumn *cols, size_t n_cols, const json_t *rows, FILE *f) {
+        const char *hdr[16];
+        if (n_cols > ELEMENTSOF(hdr))
+                return -E2BIG;
+        for (size_t c = 0; c < n_cols; c++)
+                hdr[c] = cols[c].header;
+        _cleanup_table_ Table *t = NULL;
+        int k = table_new(hdr, n_cols, &t);
+        size_t i;
+        const json_t *row;
+        json_array_foreach(rows, i, row)
+                for (size_t c = 0; k >= 0 && c < n_cols; c++) {
+                        const json_t *v = json_object_get(row, cols[c].key);
+                        char b[256];
+                        k = table_add(t, cols[c].kind == COLUMN_TIME   ? json_time_text(v, b, sizeof b)
+                                         : cols[c].kind == COLUMN_SIZE ? format_size((uint64_t) json_integer_value(v), b,
+                                                                                     sizeof b)
+                                                                       : json_text(v, b, sizeof b));
+                }
+        if (k >= 0)
+                table_print(t, f);
+        return k;
+}
+
 const char *json_join(const json_t *arr, char *buf, size_t size) {
         size_t i, o = 0;
         json_t *x;

@@ -74,6 +74,16 @@ const char *json_join(const json_t *arr, char *buf, size_t size);
 /* "created" fields may be epoch seconds or text; both become display text. */
 const char *json_time_text(const json_t *v, char *buf, size_t size);
 
+/* A list reply as a table: one row per object of rows, one column per JsonColumn (its key's value shown as
+ * text, a time or a size). */
+typedef enum { COLUMN_TEXT, COLUMN_TIME, COLUMN_SIZE } ColumnKind;
+typedef struct JsonColumn {
+        const char *header;
+        const char *key;
+        ColumnKind kind;
+} JsonColumn;
+int json_table_print(const JsonColumn *cols, size_t n_cols, const json_t *rows, FILE *f);
+
 /* Command handlers: args are the words after the command name, their count checked by the table. */
 int cmd_status(Cli *c, char **args, size_t n);
 int cmd_config_get(Cli *c, char **args, size_t n);

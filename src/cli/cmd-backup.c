@@ -33,25 +33,11 @@ int cmd_backup_list(Cli *c, char **args, size_t n) {
         else if (json_array_size(backups) == 0)
                 printf("No backups.\n");
         else {
-                static const char *const hdr[] = { "ID", "CREATED", "SIZE", "CELL" };
-                _cleanup_table_ Table *t = NULL;
-                k = table_new(hdr, ELEMENTSOF(hdr), &t);
-                size_t i;
-                json_t *bk;
-                json_array_foreach(backups, i, bk) {
-                        char b[256];
-                        if (k >= 0)
-                                k = table_add(t, json_text(json_object_get(bk, "id"), b, sizeof b));
-                        if (k >= 0)
-                                k = table_add(t, json_time_text(json_object_get(bk, "created"), b, sizeof b));
-                        if (k >= 0)
-                                k = table_add(t, format_size((uint64_t) json_integer_value(json_object_get(bk, "size")),
-                                                             b, sizeof b));
-                        if (k >= 0)
-                                k = table_add(t, json_text(json_object_get(bk, "cell_name"), b, sizeof b));
-                }
-                if (k >= 0)
-                        table_print(t, stdout);
+                static const JsonColumn cols[] = { { "ID", "id", COLUMN_TEXT },
+                                                   { "CREATED", "created", COLUMN_TIME },
+                                                   { "SIZE", "size", COLUMN_SIZE },
+                                                   { "CELL", "cell_name", COLUMN_TEXT } };
+                k = json_table_print(cols, ELEMENTSOF(cols), backups, stdout);
         }
         api_reply_done(&r);
         return k;

@@ -6,7 +6,6 @@
 
 #include "basic/parse.h"
 #include "cli/cli.h"
-#include "cli/table.h"
 #include "crypto/secret.h"
 
 #define PASSWORD_BUF 300
@@ -131,24 +130,11 @@ int cmd_user_list(Cli *c, char **args, size_t n) {
                 api_reply_done(&r);
                 return 0;
         }
-        static const char *const hdr[] = { "NAME", "ROLE", "CREATED", "PASSWORD CHANGED" };
-        _cleanup_table_ Table *t = NULL;
-        k = table_new(hdr, ELEMENTSOF(hdr), &t);
-        size_t i;
-        json_t *u;
-        json_array_foreach(json_object_get(r.json, "users"), i, u) {
-                char b[128];
-                if (k >= 0)
-                        k = table_add(t, json_text(json_object_get(u, "name"), b, sizeof b));
-                if (k >= 0)
-                        k = table_add(t, json_text(json_object_get(u, "role"), b, sizeof b));
-                if (k >= 0)
-                        k = table_add(t, json_time_text(json_object_get(u, "created_at"), b, sizeof b));
-                if (k >= 0)
-                        k = table_add(t, json_time_text(json_object_get(u, "password_changed_at"), b, sizeof b));
-        }
-        if (k >= 0)
-                table_print(t, stdout);
+        static const JsonColumn cols[] = { { "NAME", "name", COLUMN_TEXT },
+                                           { "ROLE", "role", COLUMN_TEXT },
+                                           { "CREATED", "created_at", COLUMN_TIME },
+                                           { "PASSWORD CHANGED", "password_changed_at", COLUMN_TIME } };
+        k = json_table_print(cols, ELEMENTSOF(cols), json_object_get(r.json, "users"), stdout);
         api_reply_done(&r);
         return k;
 }
@@ -247,24 +233,11 @@ static int app_list(Cli *c, const char *user, char **rest, size_t n) {
         else if (json_array_size(list) == 0)
                 printf("%s has no app passwords.\n", user);
         else {
-                static const char *const hdr[] = { "ID", "LABEL", "CREATED", "LAST USED" };
-                _cleanup_table_ Table *t = NULL;
-                k = table_new(hdr, ELEMENTSOF(hdr), &t);
-                size_t i;
-                json_t *a;
-                json_array_foreach(list, i, a) {
-                        char b[128];
-                        if (k >= 0)
-                                k = table_add(t, json_text(json_object_get(a, "id"), b, sizeof b));
-                        if (k >= 0)
-                                k = table_add(t, json_text(json_object_get(a, "label"), b, sizeof b));
-                        if (k >= 0)
-                                k = table_add(t, json_time_text(json_object_get(a, "created_at"), b, sizeof b));
-                        if (k >= 0)
-                                k = table_add(t, json_time_text(json_object_get(a, "last_used_at"), b, sizeof b));
-                }
-                if (k >= 0)
-                        table_print(t, stdout);
+                static const JsonColumn cols[] = { { "ID", "id", COLUMN_TEXT },
+                                                   { "LABEL", "label", COLUMN_TEXT },
+                                                   { "CREATED", "created_at", COLUMN_TIME },
+                                                   { "LAST USED", "last_used_at", COLUMN_TIME } };
+                k = json_table_print(cols, ELEMENTSOF(cols), list, stdout);
         }
         api_reply_done(&r);
         return k;
