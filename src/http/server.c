@@ -42,7 +42,7 @@
 #define CONN_PER_IP 64u
 #define HEADER_DEADLINE (5 * USEC_PER_SEC)
 #define REQUEST_DEADLINE (10 * USEC_PER_SEC)
-#define IDLE_TIMEOUT_S 10u
+#define IDLE_TIMEOUT_S 10u /* Caddy drops its idle connections to picd after 5 s (services/proxy/render.c) */
 #define SWEEP_INTERVAL (500 * USEC_PER_MSEC)
 #define LISTEN_BACKLOG 1024
 

@@ -21,6 +21,12 @@ static json_t *dial_unix(const char *path) {
         return json_pack("[{s:s}]", "dial", buf);
 }
 
+/* Caddy's idle connections to an upstream end before the upstream's own idle timeout (picd's sockets close
+ * theirs after 10 s), so Caddy never sends a request on a connection the upstream is closing at that moment. */
+static json_t *transport(void) {
+        return json_pack("{s:s, s:{s:s}}", "protocol", "http", "keep_alive", "idle_timeout", "5s");
+}
+
 /* The client's address and scheme as Caddy saw them, replacing whatever the client sent. */
 static json_t *forwarded_headers(void) {
         return json_pack("{s:{s:{s:o, s:o}}}", "request", "set", "X-Forwarded-For", strs1("{http.request.remote.host}"),
@@ -38,9 +44,9 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
         json_object_set_new(set, "X-Forwarded-Uri", strs1("{http.request.uri}"));
         json_object_set_new(set, "X-Forwarded-Host", strs1("{http.request.host}"));
         json_object_set_new(set, "X-Pic-Service", strs1(s->name));
-        return json_pack("{s:s, s:o, s:o, s:{s:s, s:s}, s:o}", "handler", "reverse_proxy", "upstreams",
-                         dial_unix(cfg->auth_socket), "headers", h, "rewrite", "method", "GET", "uri", "/auth?",
-                         "handle_response", copy_user);
+        return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "handler", "reverse_proxy", "upstreams",
+                         dial_unix(cfg->auth_socket), "transport", transport(), "headers", h, "rewrite", "method", "GET",
+                         "uri", "/auth?", "handle_response", copy_user);
 }
 
 static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {
@@ -56,8 +62,9 @@ static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const ch
                                                 "X-Pic-User", "X-Pic-Service"));
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
-        json_array_append_new(handle, json_pack("{s:s, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
-                                                dial_unix(s->upstream), "headers", forwarded_headers()));
+        json_array_append_new(handle, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
+                                                dial_unix(s->upstream), "transport", transport(), "headers",
+                                                forwarded_headers()));
         /* HTTP/1.1 and HTTP/2 only: HTTP/3 would need UDP on the port too, which the firewall does not open. */
         return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:[{s:o, s:b}]}", "listen",
                          strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "read_timeout", "5m", "write_timeout", "5m", "idle_timeout",
