@@ -4,6 +4,7 @@
 #include "core/ca.h"
 
 #include <dirent.h>
+#include <sodium.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/spawn.h"
 #include "basic/strbuf.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
@@ -41,17 +43,21 @@ static int _printf_(2, 3) format_alloc(char **ret, const char *fmt, ...) {
 
 typedef struct CaLeaf {
         char endpoint[64];
-        CaCert *cert;
+        bool have;
         CaCertInfo info;
         char *names;
         char *cert_path, *key_path;
+        char root_fingerprint[CA_FINGERPRINT_STRLEN]; /* the root that signed it, as pic-ca checked */
 } CaLeaf;
 
+/* Only facts and the root's PEM/DER live here: every OpenSSL operation runs in pic-ca, so that picd never maps
+ * libcrypto (its pages were 4 MiB of picd's memory at rest, issue 7). */
 typedef struct CaState {
         Cell *cell;
-        CaKey *root_key;
-        CaCert *root;
+        bool have_root;
         char *root_pem;
+        unsigned char *root_der;
+        size_t root_der_len;
         CaCertInfo root_info;
         char *root_names;
         CaLeaf leaves[REGISTRY_ENDPOINTS_MAX];
@@ -81,19 +87,21 @@ static CaState *state_get(Cell *c) {
 }
 
 static void leaf_clear(CaLeaf *l) {
-        l->cert = ca_cert_free(l->cert);
         free(l->names);
         free(l->cert_path);
         free(l->key_path);
         l->names = l->cert_path = l->key_path = NULL;
+        l->have = false;
 }
 
 static void root_clear(CaState *st) {
-        st->root_key = ca_key_free(st->root_key);
-        st->root = ca_cert_free(st->root);
         free(st->root_pem);
+        free(st->root_der);
         free(st->root_names);
         st->root_pem = st->root_names = NULL;
+        st->root_der = NULL;
+        st->root_der_len = 0;
+        st->have_root = false;
         for (size_t i = 0; i < st->n_leaves; i++)
                 leaf_clear(&st->leaves[i]);
         st->n_leaves = 0;
@@ -157,28 +165,134 @@ static int wanted_leaf(Cell *c, const ServiceEndpoint *e, const char *zone, char
         return 0;
 }
 
-static int write_pem(const char *path, const char *pem, mode_t mode, PicError *err) {
-        int r = write_file_atomic(path, pem, strlen(pem), mode, NULL, NULL, err);
-        return r < 0 ? pic_error(err, r, NULL, "cannot write %s: %s", path, strerror(-r)) : 0;
+/* pic-ca: PIC_CA_BIN (absolute), else beside picd's own binary, where the build and the install put it. */
+static const char *tool_path(void) {
+        static char path[4200];
+        if (path[0])
+                return path;
+        const char *b = getenv("PIC_CA_BIN");
+        if (b && *b == '/') {
+                snprintf(path, sizeof path, "%s", b);
+                return path;
+        }
+        char dir[4096];
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 16);
+        char *slash = n > 0 ? memrchr(dir, '/', (size_t) n) : NULL;
+        if (!slash)
+                return "/usr/lib/pic/pic-ca";
+        *slash = '\0';
+        snprintf(path, sizeof path, "%s/pic-ca", dir);
+        return path;
 }
 
-static int root_adopt(CaState *st, CaKey *key, CaCert *cert) {
+/* Runs pic-ca with args (never a shell; every name was validated by the settings and registry grammars) and
+ * parses the JSON object it prints. Bounded in time: a stuck helper is killed. */
+static int tool_run(const char *const *args, size_t n, json_t **ret, PicError *err) {
+        const char *argv[64];
+        if (n + 2 > ELEMENTSOF(argv))
+                return -E2BIG;
+        argv[0] = tool_path();
+        memcpy(argv + 1, args, n * sizeof *args);
+        argv[n + 1] = NULL;
+        _cleanup_free_ char *out = NULL;
+        int status = 0;
+        int r = spawn_capture((char *const *) argv, 30 * USEC_PER_SEC, 64 * 1024, &out, &status);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot run %s: %s", argv[0], strerror(-r));
+        if (status != 0) {
+                size_t l = out ? strlen(out) : 0;
+                while (l > 0 && out[l - 1] == '\n')
+                        out[--l] = '\0';
+                return pic_error(err, -EIO, NULL, "%s %s failed (status %d): %s", argv[0], args[0], status,
+                                 out ? out : "");
+        }
+        json_t *o = out ? json_loads(out, 0, NULL) : NULL;
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return pic_error(err, -EIO, NULL, "%s %s printed no facts", argv[0], args[0]);
+        }
+        *ret = o;
+        return 0;
+}
+
+/* The facts pic-ca prints about a certificate. */
+static int info_from_json(json_t *o, CaCertInfo *info, char **ret_names) {
+        const char *serial = json_string_value(json_object_get(o, "serial"));
+        const char *fp = json_string_value(json_object_get(o, "fingerprint"));
+        const char *names = json_string_value(json_object_get(o, "names"));
+        json_t *nb = json_object_get(o, "not_before"), *na = json_object_get(o, "not_after");
+        if (!serial || !fp || !names || !json_is_integer(nb) || !json_is_integer(na) ||
+            strlen(serial) >= sizeof info->serial || strlen(fp) >= sizeof info->fingerprint)
+                return -EIO;
+        char *n = strdup(names);
+        if (!n)
+                return -ENOMEM;
+        *info = (CaCertInfo) { .not_before = json_integer_value(nb), .not_after = json_integer_value(na) };
+        snprintf(info->serial, sizeof info->serial, "%s", serial);
+        snprintf(info->fingerprint, sizeof info->fingerprint, "%s", fp);
+        *ret_names = n;
+        return 0;
+}
+
+/* pic-ca's NAME arguments for names: "DNS:<name>", "IP:<a.b.c.d>/<prefix>". */
+static size_t names_args(const CaNames *n, char buf[][300], const char **args) {
+        size_t k = 0;
+        for (size_t i = 0; i < n->n_dns; i++, k++) {
+                snprintf(buf[k], 300, "DNS:%s", n->dns[i]);
+                args[k] = buf[k];
+        }
+        for (size_t i = 0; i < n->n_ip; i++, k++) {
+                char ip[IPV4_STRLEN];
+                snprintf(buf[k], 300, "IP:%s/%u", ipv4_format(cidr4_network(&n->ip[i]), ip), (unsigned) n->ip[i].prefix);
+                args[k] = buf[k];
+        }
+        return k;
+}
+
+/* The DER of a one-certificate PEM: its base64 body (sodium decodes it; no OpenSSL in picd). */
+static int pem_to_der(const char *pem, unsigned char **ret, size_t *ret_len) {
+        static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+        const char *b = strstr(pem, begin), *e = b ? strstr(b, end) : NULL;
+        if (!e)
+                return -EINVAL;
+        b += strlen(begin);
+        size_t max = (size_t) (e - b) / 4 * 3 + 3, len = 0;
+        unsigned char *der = malloc(max);
+        if (!der)
+                return -ENOMEM;
+        const char *stop = NULL;
+        if (sodium_base642bin(der, max, b, (size_t) (e - b), "\r\n", &len, &stop, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            stop != e || len == 0) {
+                free(der);
+                return -EINVAL;
+        }
+        *ret = der;
+        *ret_len = len;
+        return 0;
+}
+
+/* Takes the root at CERT_ROOT with the facts pic-ca reported. */
+static int root_adopt(CaState *st, json_t *facts) {
+        _cleanup_free_ char *cp = ca_path(st->cell, CERT_ROOT);
         char *pem = NULL, *names = NULL;
+        unsigned char *der = NULL;
+        size_t len = 0, der_len = 0;
         CaCertInfo info;
-        int r = ca_cert_to_pem(cert, &pem);
+        int r = cp ? read_file_full(cp, PEM_MAX, &pem, &len) : -ENOMEM;
         if (r >= 0)
-                r = ca_cert_names_string(cert, &names);
+                r = pem_to_der(pem, &der, &der_len);
         if (r >= 0)
-                r = ca_cert_info(cert, &info);
+                r = info_from_json(facts, &info, &names);
         if (r < 0) {
                 free(pem);
-                free(names);
+                free(der);
                 return r;
         }
         root_clear(st);
-        st->root_key = key;
-        st->root = cert;
+        st->have_root = true;
         st->root_pem = pem;
+        st->root_der = der;
+        st->root_der_len = der_len;
         st->root_names = names;
         st->root_info = info;
         return 0;
@@ -187,28 +301,24 @@ static int root_adopt(CaState *st, CaKey *key, CaCert *cert) {
 static void root_load(CaState *st) {
         Cell *c = st->cell;
         _cleanup_free_ char *kp = ca_path(c, KEY_ROOT), *cp = ca_path(c, CERT_ROOT);
-        _cleanup_free_ char *kpem = NULL, *cpem = NULL;
-        size_t kl = 0, cl = 0;
-        if (!kp || !cp || read_file_full(kp, PEM_MAX, &kpem, &kl) < 0 || read_file_full(cp, PEM_MAX, &cpem, &cl) < 0)
+        if (!kp || !cp || access(kp, F_OK) < 0 || access(cp, F_OK) < 0)
                 return;
-        CaKey *key = NULL;
-        CaCert *cert = NULL;
-        if (ca_key_from_pem(kpem, kl, &key) >= 0 && ca_cert_from_pem(cpem, cl, &cert) >= 0 &&
-            ca_key_matches(cert, key) && root_adopt(st, key, cert) >= 0) {
-                explicit_bzero(kpem, kl);
+        json_t *facts = NULL;
+        PicError err = { 0 };
+        const char *args[] = { "info", cp, kp };
+        int r = tool_run(args, ELEMENTSOF(args), &facts, &err);
+        if (r >= 0 && json_is_true(json_object_get(facts, "key_matches")) && root_adopt(st, facts) >= 0) {
+                json_decref(facts);
                 return;
         }
-        explicit_bzero(kpem, kl);
-        log_warn("ca: %s does not hold a usable root; a new one is made", cp);
-        ca_key_free(key);
-        ca_cert_free(cert);
+        json_decref(facts);
+        log_warn("ca: %s does not hold a usable root; a new one is made%s%s", cp, err.message[0] ? ": " : "",
+                 err.message);
 }
 
 static int root_issue(CaState *st, const char *zone, const CaNames *names, PicError *err) {
         Cell *c = st->cell;
-        CaKey *key = NULL;
-        CaCert *cert = NULL;
-        _cleanup_free_ char *cn = NULL, *kpem = NULL, *cpem = NULL;
+        _cleanup_free_ char *cn = NULL;
         _cleanup_free_ char *dir = ca_path(c, NULL), *leaves = ca_path(c, "leaves");
         _cleanup_free_ char *kp = ca_path(c, KEY_ROOT), *cp = ca_path(c, CERT_ROOT);
         if (!dir || !leaves || !kp || !cp || format_alloc(&cn, "pic cell CA %s", zone) < 0)
@@ -218,30 +328,20 @@ static int root_issue(CaState *st, const char *zone, const CaNames *names, PicEr
                 r = mkdir_p(leaves, 0700);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot create %s: %s", dir, strerror(-r));
-        r = ca_key_generate(&key);
-        if (r >= 0)
-                r = ca_root_create(key, cn, names, (int64_t) time(NULL) - 300, ROOT_LIFETIME, &cert);
-        if (r >= 0)
-                r = ca_key_to_pem(key, &kpem);
-        if (r >= 0)
-                r = ca_cert_to_pem(cert, &cpem);
-        if (r < 0) {
-                ca_key_free(key);
-                ca_cert_free(cert);
-                return pic_error(err, r, NULL, "cannot create the cell's root certificate");
-        }
-        /* The key first: a root certificate on disk without its key would be replaced at the next start. */
-        r = write_pem(kp, kpem, 0600, err);
-        explicit_bzero(kpem, strlen(kpem));
-        if (r >= 0)
-                r = write_pem(cp, cpem, 0644, err);
-        if (r >= 0)
-                r = root_adopt(st, key, cert);
-        if (r < 0) {
-                ca_key_free(key);
-                ca_cert_free(cert);
+        char nb[24], life[24], buf[2 * CA_NAMES_MAX][300];
+        snprintf(nb, sizeof nb, "%lld", (long long) time(NULL) - 300);
+        snprintf(life, sizeof life, "%lld", (long long) ROOT_LIFETIME);
+        const char *args[6 + 2 * CA_NAMES_MAX] = { "root", kp, cp, cn, nb, life };
+        size_t n = 6 + names_args(names, buf, args + 6);
+        json_t *facts = NULL;
+        /* pic-ca writes the key first: a root certificate on disk without its key would be replaced at the next start. */
+        r = tool_run(args, n, &facts, err);
+        if (r < 0)
                 return r;
-        }
+        r = root_adopt(st, facts);
+        json_decref(facts);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read the new root %s", cp);
         log_info("ca: new root %s for %s (fingerprint %s)", st->root_info.serial, st->root_names,
                  st->root_info.fingerprint);
         return 1;
@@ -254,30 +354,29 @@ static CaLeaf *leaf_find(CaState *st, const char *endpoint) {
         return NULL;
 }
 
-static int leaf_adopt(CaLeaf *l, CaCert *cert, const char *cert_path, const char *key_path) {
+static int leaf_adopt(CaState *st, CaLeaf *l, json_t *facts, const char *cert_path, const char *key_path) {
         CaCertInfo info;
         char *names = NULL, *cp = strdup(cert_path), *kp = strdup(key_path);
-        int r = cp && kp ? ca_cert_info(cert, &info) : -ENOMEM;
-        if (r >= 0)
-                r = ca_cert_names_string(cert, &names);
+        int r = cp && kp ? info_from_json(facts, &info, &names) : -ENOMEM;
         if (r < 0) {
                 free(cp);
                 free(kp);
                 return r;
         }
         leaf_clear(l);
-        l->cert = cert;
+        l->have = true;
         l->info = info;
         l->names = names;
         l->cert_path = cp;
         l->key_path = kp;
+        snprintf(l->root_fingerprint, sizeof l->root_fingerprint, "%s", st->root_info.fingerprint);
         return 0;
 }
 
 /* After a picd restart: the newest leaf on disk for this endpoint that the current root signed. */
 static void leaf_load(CaState *st, CaLeaf *l) {
-        _cleanup_free_ char *dir = ca_path(st->cell, "leaves");
-        DIR *d = dir ? opendir(dir) : NULL;
+        _cleanup_free_ char *dir = ca_path(st->cell, "leaves"), *rp = ca_path(st->cell, CERT_ROOT);
+        DIR *d = dir && rp ? opendir(dir) : NULL;
         if (!d)
                 return;
         size_t plen = strlen(l->endpoint);
@@ -287,18 +386,24 @@ static void leaf_load(CaState *st, CaLeaf *l) {
                 if (strncmp(de->d_name, l->endpoint, plen) != 0 || de->d_name[plen] != '-' || n < 5 ||
                     !streq(de->d_name + n - 4, ".pem"))
                         continue;
-                _cleanup_free_ char *cp = NULL, *kp = NULL, *pem = NULL;
-                size_t len;
+                _cleanup_free_ char *cp = NULL, *kp = NULL;
                 if (format_alloc(&cp, "%s/%s", dir, de->d_name) < 0 || format_alloc(&kp, "%s/%.*s.key", dir, (int) (n - 4),
                                                                               de->d_name) < 0)
                         break;
-                CaCert *cert = NULL;
-                if (read_file_full(cp, PEM_MAX, &pem, &len) < 0 || ca_cert_from_pem(pem, len, &cert) < 0)
+                if (access(kp, R_OK) < 0)
                         continue;
-                CaCertInfo info;
-                if (access(kp, R_OK) < 0 || !ca_cert_issued_by(cert, st->root) || ca_cert_info(cert, &info) < 0 ||
-                    (l->cert && info.not_before <= l->info.not_before) || leaf_adopt(l, cert, cp, kp) < 0)
-                        ca_cert_free(cert);
+                json_t *facts = NULL;
+                PicError err = { 0 };
+                const char *args[] = { "info", cp, "-", rp };
+                if (tool_run(args, ELEMENTSOF(args), &facts, &err) < 0) {
+                        log_warn("ca: skipping %s: %s", cp, err.message);
+                        continue;
+                }
+                json_t *nb = json_object_get(facts, "not_before");
+                if (json_is_true(json_object_get(facts, "issued_by")) && json_is_integer(nb) &&
+                    (!l->have || json_integer_value(nb) > l->info.not_before))
+                        (void) leaf_adopt(st, l, facts, cp, kp);
+                json_decref(facts);
         }
         closedir(d);
 }
@@ -325,53 +430,35 @@ static void leaf_prune(CaState *st, const char *endpoint, const char *keep1, con
 
 static int leaf_issue(CaState *st, CaLeaf *l, const CaNames *names, PicError *err) {
         Cell *c = st->cell;
-        CaKey *key = NULL;
-        CaCert *cert = NULL;
-        _cleanup_free_ char *kpem = NULL, *cpem = NULL, *kp = NULL, *cp = NULL;
         int64_t life = leaf_lifetime(c);
         int64_t back = backdate(life);
-        int r = ca_key_generate(&key);
-        if (r >= 0)
-                r = ca_leaf_create(st->root, st->root_key, key, names, (int64_t) time(NULL) - back, life + back, &cert);
-        CaCertInfo info;
-        if (r >= 0)
-                r = ca_cert_info(cert, &info);
-        if (r >= 0)
-                r = ca_key_to_pem(key, &kpem);
-        if (r >= 0)
-                r = ca_cert_to_pem(cert, &cpem);
-        ca_key_free(key);
-        if (r < 0) {
-                ca_cert_free(cert);
-                return pic_error(err, r, NULL, "cannot issue the certificate of %s", l->endpoint);
-        }
-        _cleanup_free_ char *dir = ca_path(c, "leaves");
-        /* The serial in the file names: a proxy that caches certificates by file name sees new files. */
-        if (!dir || format_alloc(&kp, "%s/%s-%s.key", dir, l->endpoint, info.serial) < 0 ||
-            format_alloc(&cp, "%s/%s-%s.pem", dir, l->endpoint, info.serial) < 0) {
-                ca_cert_free(cert);
+        _cleanup_free_ char *dir = ca_path(c, "leaves"), *rkp = ca_path(c, KEY_ROOT), *rcp = ca_path(c, CERT_ROOT);
+        if (!dir || !rkp || !rcp)
                 return -ENOMEM;
-        }
-        r = mkdir_p(dir, 0700);
+        int r = mkdir_p(dir, 0700);
         if (r < 0)
-                r = pic_error(err, r, NULL, "cannot create %s: %s", dir, strerror(-r));
-        if (r >= 0)
-                r = write_pem(kp, kpem, 0600, err);
-        explicit_bzero(kpem, strlen(kpem));
-        if (r >= 0)
-                r = write_pem(cp, cpem, 0644, err);
-        char previous[CA_SERIAL_STRLEN] = "";
-        if (l->cert)
-                snprintf(previous, sizeof previous, "%s", l->info.serial);
-        if (r >= 0)
-                r = leaf_adopt(l, cert, cp, kp);
-        if (r < 0) {
-                ca_cert_free(cert);
+                return pic_error(err, r, NULL, "cannot create %s: %s", dir, strerror(-r));
+        char nb[24], lf[24], buf[2 * CA_NAMES_MAX][300];
+        snprintf(nb, sizeof nb, "%lld", (long long) time(NULL) - back);
+        snprintf(lf, sizeof lf, "%lld", (long long) (life + back));
+        const char *args[7 + 2 * CA_NAMES_MAX] = { "leaf", rkp, rcp, dir, l->endpoint, nb, lf };
+        size_t n = 7 + names_args(names, buf, args + 7);
+        json_t *facts = NULL;
+        r = tool_run(args, n, &facts, err);
+        if (r < 0)
                 return r;
-        }
-        leaf_prune(st, l->endpoint, info.serial, previous[0] ? previous : NULL);
-        log_info("ca: issued %s serial %s (%s), valid until %lld", l->endpoint, info.serial, l->names,
-                 (long long) info.not_after);
+        const char *cp = json_string_value(json_object_get(facts, "cert"));
+        const char *kp = json_string_value(json_object_get(facts, "key"));
+        char previous[CA_SERIAL_STRLEN] = "";
+        if (l->have)
+                snprintf(previous, sizeof previous, "%s", l->info.serial);
+        r = cp && kp ? leaf_adopt(st, l, facts, cp, kp) : -EIO;
+        json_decref(facts);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot issue the certificate of %s", l->endpoint);
+        leaf_prune(st, l->endpoint, l->info.serial, previous[0] ? previous : NULL);
+        log_info("ca: issued %s serial %s (%s), valid until %lld", l->endpoint, l->info.serial, l->names,
+                 (long long) l->info.not_after);
         return 1;
 }
 
@@ -388,7 +475,7 @@ static void arm_timer(CaState *st) {
         st->timer = NULL;
         int64_t next = INT64_MAX;
         for (size_t i = 0; i < st->n_leaves; i++)
-                if (st->leaves[i].cert && renew_at(&st->leaves[i]) < next)
+                if (st->leaves[i].have && renew_at(&st->leaves[i]) < next)
                         next = renew_at(&st->leaves[i]);
         if (next == INT64_MAX)
                 return;
@@ -411,10 +498,10 @@ static int ca_sync(CaState *st, PicError *err) {
         if (!want_s)
                 return -ENOMEM;
         bool changed = false;
-        if (!st->root)
+        if (!st->have_root)
                 root_load(st);
-        if (!st->root || !streq(st->root_names, want_s)) {
-                if (st->root)
+        if (!st->have_root || !streq(st->root_names, want_s)) {
+                if (st->have_root)
                         log_warn("ca: the cell's names changed (%s → %s): the root is re-issued; devices must "
                                    "install the new one", st->root_names, want_s);
                 int r = root_issue(st, zone, &want, err);
@@ -443,7 +530,8 @@ static int ca_sync(CaState *st, PicError *err) {
                         return -ENOMEM;
                 /* Re-issued when missing, for other names, from another root, due, or of another lifetime than
                  * the setting now asks (so a changed lifetime takes effect at once, either way). */
-                bool due = !l->cert || !streq(l->names, names_s) || !ca_cert_issued_by(l->cert, st->root) ||
+                bool due = !l->have || !streq(l->names, names_s) ||
+                           !streq(l->root_fingerprint, st->root_info.fingerprint) ||
                            now + 1 >= renew_at(l) || l->info.not_after - l->info.not_before != life + backdate(life);
                 if (!due)
                         continue;
@@ -521,7 +609,7 @@ int cell_ca_leaf(Cell *c, const char *endpoint, const char **ret_cert_path, cons
                  CaCertInfo *ret_info) {
         CaState *st = state_get(c);
         CaLeaf *l = st ? leaf_find(st, endpoint) : NULL;
-        if (!l || !l->cert)
+        if (!l || !l->have)
                 return -ENOENT;
         if (ret_cert_path)
                 *ret_cert_path = l->cert_path;
@@ -532,14 +620,17 @@ int cell_ca_leaf(Cell *c, const char *endpoint, const char **ret_cert_path, cons
         return 0;
 }
 
-int cell_ca_root(Cell *c, const char **ret_pem, CaCert **ret_cert, CaCertInfo *ret_info) {
+int cell_ca_root(Cell *c, const char **ret_pem, const unsigned char **ret_der, size_t *ret_der_len,
+                 CaCertInfo *ret_info) {
         CaState *st = state_get(c);
-        if (!st || !st->root)
+        if (!st || !st->have_root)
                 return -ENOENT;
         if (ret_pem)
                 *ret_pem = st->root_pem;
-        if (ret_cert)
-                *ret_cert = st->root;
+        if (ret_der)
+                *ret_der = st->root_der;
+        if (ret_der_len)
+                *ret_der_len = st->root_der_len;
         if (ret_info)
                 *ret_info = st->root_info;
         return 0;
@@ -578,12 +669,12 @@ static json_t *time_json(int64_t t) {
 
 int cell_ca_json(Cell *c, json_t **ret, PicError *err) {
         CaState *st = state_get(c);
-        if (!st || !st->root)
+        if (!st || !st->have_root)
                 return pic_error(err, -EHOSTDOWN, NULL, "the cell CA is not set up");
         json_t *leaves = json_array();
         for (size_t i = 0; i < st->n_leaves; i++) {
                 const CaLeaf *l = &st->leaves[i];
-                if (l->cert)
+                if (l->have)
                         json_array_append_new(leaves, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "service", l->endpoint,
                                                                 "serial", l->info.serial, "dns", names_json(l->names, "DNS:"),
                                                                 "ip", names_json(l->names, "IP:"), "not_before",

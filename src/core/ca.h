@@ -17,8 +17,10 @@ extern const ServiceOps cell_ca_ops;
  * (the endpoint has no virtual IP or DNS name, or the CA is not set up). */
 int cell_ca_leaf(Cell *c, const char *endpoint, const char **ret_cert_path, const char **ret_key_path,
                  CaCertInfo *ret_info);
-/* The root's PEM text (borrowed) and facts; -ENOENT before setup. */
-int cell_ca_root(Cell *c, const char **ret_pem, CaCert **ret_cert, CaCertInfo *ret_info);
+/* The root's PEM text and DER (borrowed, kept from when it was adopted: serving them runs no helper) and facts;
+ * -ENOENT before setup. */
+int cell_ca_root(Cell *c, const char **ret_pem, const unsigned char **ret_der, size_t *ret_der_len,
+                 CaCertInfo *ret_info);
 /* GET /api/ca's body: fingerprint, serial, validity, name constraints, where to download it, the leaves. */
 int cell_ca_json(Cell *c, json_t **ret, PicError *err);
 /* "http://<api vip>/ca.pem": where a peer fetches the root over the tunnel (caller frees); NULL on error. */

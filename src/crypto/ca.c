@@ -89,18 +89,6 @@ static char *names_conf(const CaNames *n, const char *prefix, bool with_mask) {
         return strbuf_steal(&s);
 }
 
-char *ca_names_string(const CaNames *n) {
-        StrBuf s = STRBUF_INIT;
-        for (size_t i = 0; i < n->n_dns; i++)
-                strbuf_printf(&s, "%sDNS:%s", s.len ? " " : "", n->dns[i]);
-        for (size_t i = 0; i < n->n_ip; i++) {
-                char ip[IPV4_STRLEN];
-                strbuf_printf(&s, "%sIP:%s/%u", s.len ? " " : "", ipv4_format(cidr4_network(&n->ip[i]), ip),
-                              (unsigned) n->ip[i].prefix);
-        }
-        return strbuf_steal(&s);
-}
-
 static int random_serial(X509 *x) {
         BIGNUM *bn = BN_new();
         int r = -EIO;

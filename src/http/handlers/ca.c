@@ -19,8 +19,9 @@ int http_ca_get(HttpRequest *req, HttpResponse *resp) {
                 return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
         }
         const char *pem;
-        CaCert *root;
-        if (cell_ca_root(req->cell, &pem, &root, NULL) < 0)
+        const unsigned char *der;
+        size_t len;
+        if (cell_ca_root(req->cell, &pem, &der, &len, NULL) < 0)
                 return http_reply_errno(resp, -EHOSTDOWN,
                                         &(PicError) { .message = "the cell CA is not set up" });
         if (streq(format, "pem")) {
@@ -28,8 +29,9 @@ int http_ca_get(HttpRequest *req, HttpResponse *resp) {
                 return copy ? http_reply_raw(resp, 200, "application/x-pem-file", copy, strlen(copy))
                             : http_reply_errno(resp, -ENOMEM, NULL);
         }
-        unsigned char *der;
-        size_t len;
-        int r = ca_cert_to_der(root, &der, &len);
-        return r < 0 ? http_reply_errno(resp, r, NULL) : http_reply_raw(resp, 200, "application/pkix-cert", (char *) der, len);
+        char *copy = malloc(len);
+        if (!copy)
+                return http_reply_errno(resp, -ENOMEM, NULL);
+        memcpy(copy, der, len);
+        return http_reply_raw(resp, 200, "application/pkix-cert", copy, len);
 }

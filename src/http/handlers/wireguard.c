@@ -26,7 +26,7 @@ int http_peer_config_get(HttpRequest *req, HttpResponse *resp) {
         /* Where the device gets the cell's root over the tunnel, and the fingerprint to check it against. */
         CaCertInfo ca;
         char *url = cell_ca_root_url(req->cell);
-        if (url && cell_ca_root(req->cell, NULL, NULL, &ca) >= 0) {
+        if (url && cell_ca_root(req->cell, NULL, NULL, NULL, &ca) >= 0) {
                 resp->headers[0].name = "X-Pic-CA-URL";
                 snprintf(resp->headers[0].value, sizeof resp->headers[0].value, "%s", url);
                 resp->headers[1].name = "X-Pic-CA-Fingerprint";

@@ -63,7 +63,7 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
         if (settings_ip_range(c->settings, &range) < 0)
                 return pic_error(err, -EINVAL, "ip_range", "ip_range is not a valid range");
         const char *root_pem = NULL;
-        if (cell_ca_root(c, &root_pem, NULL, NULL) < 0)
+        if (cell_ca_root(c, &root_pem, NULL, NULL, NULL) < 0)
                 return pic_error(err, -EHOSTDOWN, NULL, "the cell CA is not set up (see the ca service)");
         _cleanup_(paths_done) Paths p = { .admin = run_path(c, PROXY_ADMIN_SOCKET), .auth = run_path(c, PROXY_AUTH_SOCKET) };
         ProxyConfig cfg = { .admin_socket = p.admin, .auth_socket = p.auth, .root_pem = root_pem,
