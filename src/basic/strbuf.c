@@ -75,3 +75,17 @@ char *strbuf_steal(StrBuf *b) {
         *b = (StrBuf) { .max = b->max };
         return s;
 }
+
+int strdup_printf(char **ret, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        *ret = n >= 0 ? malloc((size_t) n + 1) : NULL;
+        if (!*ret)
+                return -1;
+        va_start(ap, fmt);
+        vsnprintf(*ret, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        return n;
+}

@@ -16,6 +16,8 @@ typedef struct StrBuf {
 int strbuf_append(StrBuf *b, const char *s, size_t n);
 int strbuf_puts(StrBuf *b, const char *s);
 int strbuf_printf(StrBuf *b, const char *fmt, ...) _printf_(2, 3);
+/* A formatted string in a new allocation (caller frees): its length, or -1 (and *ret NULL) when out of memory. */
+int strdup_printf(char **ret, const char *fmt, ...) _printf_(2, 3);
 void strbuf_done(StrBuf *b);
 /* Returns the text (never NULL on success) and resets the buffer; NULL if an append failed. */
 char *strbuf_steal(StrBuf *b);

@@ -26,21 +26,6 @@
 #define KEY_ROOT "root.key"
 #define CERT_ROOT "root.pem"
 
-/* A formatted string in a new allocation: -1 (and *ret NULL) when out of memory. */
-static int _printf_(2, 3) format_alloc(char **ret, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        *ret = n >= 0 ? malloc((size_t) n + 1) : NULL;
-        if (!*ret)
-                return -1;
-        va_start(ap, fmt);
-        vsnprintf(*ret, (size_t) n + 1, fmt, ap);
-        va_end(ap);
-        return n;
-}
-
 typedef struct CaLeaf {
         char endpoint[64];
         bool have;
@@ -109,7 +94,7 @@ static void root_clear(CaState *st) {
 
 static char *ca_path(Cell *c, const char *rel) {
         char *p = NULL;
-        return format_alloc(&p, "%s/keys/ca%s%s", c->state_dir, rel ? "/" : "", rel ? rel : "") < 0 ? NULL : p;
+        return strdup_printf(&p, "%s/keys/ca%s%s", c->state_dir, rel ? "/" : "", rel ? rel : "") < 0 ? NULL : p;
 }
 
 /* A few minutes of back-dating for devices whose clock runs late, except for very short trial lifetimes. */
@@ -321,7 +306,7 @@ static int root_issue(CaState *st, const char *zone, const CaNames *names, PicEr
         _cleanup_free_ char *cn = NULL;
         _cleanup_free_ char *dir = ca_path(c, NULL), *leaves = ca_path(c, "leaves");
         _cleanup_free_ char *kp = ca_path(c, KEY_ROOT), *cp = ca_path(c, CERT_ROOT);
-        if (!dir || !leaves || !kp || !cp || format_alloc(&cn, "pic cell CA %s", zone) < 0)
+        if (!dir || !leaves || !kp || !cp || strdup_printf(&cn, "pic cell CA %s", zone) < 0)
                 return -ENOMEM;
         int r = mkdir_p(dir, 0700);
         if (r >= 0)
@@ -387,7 +372,7 @@ static void leaf_load(CaState *st, CaLeaf *l) {
                     !streq(de->d_name + n - 4, ".pem"))
                         continue;
                 _cleanup_free_ char *cp = NULL, *kp = NULL;
-                if (format_alloc(&cp, "%s/%s", dir, de->d_name) < 0 || format_alloc(&kp, "%s/%.*s.key", dir, (int) (n - 4),
+                if (strdup_printf(&cp, "%s/%s", dir, de->d_name) < 0 || strdup_printf(&kp, "%s/%.*s.key", dir, (int) (n - 4),
                                                                               de->d_name) < 0)
                         break;
                 if (access(kp, R_OK) < 0)
@@ -642,7 +627,7 @@ char *cell_ca_root_url(Cell *c) {
         char ip[IPV4_STRLEN], *url = NULL;
         if (settings_ip_range(c->settings, &range) < 0 || registry_vip(&c->registry, &range, "api", &vip) < 0)
                 return NULL;
-        return format_alloc(&url, "http://%s%s", ipv4_format(vip, ip), CA_ROOT_URL_PATH) < 0 ? NULL : url;
+        return strdup_printf(&url, "http://%s%s", ipv4_format(vip, ip), CA_ROOT_URL_PATH) < 0 ? NULL : url;
 }
 
 static json_t *names_json(const char *s, const char *prefix) {

@@ -20,21 +20,6 @@
 #include "basic/strbuf.h"
 #include "basic/util.h"
 
-/* A formatted string in a new allocation: -1 (and *ret NULL) when out of memory. */
-static int _printf_(2, 3) format_alloc(char **ret, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        *ret = n >= 0 ? malloc((size_t) n + 1) : NULL;
-        if (!*ret)
-                return -1;
-        va_start(ap, fmt);
-        vsnprintf(*ret, (size_t) n + 1, fmt, ap);
-        va_end(ap);
-        return n;
-}
-
 #define PKEY(k) ((EVP_PKEY *) (k))
 #define X509P(c) ((X509 *) (c))
 
@@ -133,7 +118,7 @@ int ca_root_create(CaKey *key, const char *common_name, const CaNames *permitted
         X509V3_set_ctx_nodb(&ctx);
         _cleanup_free_ char *nc = names_conf(permitted, "permitted;", true);
         _cleanup_free_ char *ncv = NULL;
-        if (!nc || format_alloc(&ncv, "critical,%s", nc) < 0)
+        if (!nc || strdup_printf(&ncv, "critical,%s", nc) < 0)
                 r = -ENOMEM;
         if (r >= 0)
                 r = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
