@@ -369,6 +369,29 @@ int users_get(Cell *c, const char *name, StoreUser *ret, PicError *err) {
         return r < 0 ? pic_error(err, r, NULL, "cannot read the user") : 0;
 }
 
+void users_notify(Cell *c, const char *name, UserEvent ev) {
+        for (size_t i = 0; i < c->n_services; i++)
+                if (c->services[i]->user_changed)
+                        c->services[i]->user_changed(c, name, ev);
+}
+
+/* What every module says the user owns, as one array of phrases. */
+static int modules_owned(Cell *c, const char *name, json_t **ret, PicError *err) {
+        json_t *owned = json_array();
+        if (!owned)
+                return pic_error(err, -ENOMEM, NULL, "out of memory");
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceOps *ops = c->services[i];
+                int r = ops->user_owns ? ops->user_owns(c, name, owned, err) : 0;
+                if (r < 0) {
+                        json_decref(owned);
+                        return r;
+                }
+        }
+        *ret = owned;
+        return 0;
+}
+
 int users_create(Cell *c, json_t *body, StoreUser *ret, PicError *err) {
         static const char *const known[] = { "name", "password", "role" };
         int r = check_fields(body, known, ELEMENTSOF(known), err);
@@ -397,6 +420,7 @@ int users_create(Cell *c, json_t *body, StoreUser *ret, PicError *err) {
                 return pic_error(err, r, "name", "a user named \"%s\" already exists", name);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot store the user");
+        users_notify(c, name, USER_CREATED);
         return users_get(c, name, ret, err);
 }
 
@@ -457,8 +481,10 @@ int users_update(Cell *c, const char *name, json_t *body, const AccountsActor *a
                 store_rollback(c->store);
                 return pic_error(err, r, NULL, "cannot store the change");
         }
-        if (pw)
+        if (pw) {
                 accounts_creds_changed(c);
+                users_notify(c, name, USER_CREDS);
+        }
         if (ret_sessions_ended)
                 *ret_sessions_ended = ended;
         return users_get(c, name, ret, err);
@@ -504,21 +530,32 @@ int users_delete(Cell *c, const char *name, bool purge, int *ret_peers_deleted, 
                 json_decref(peers);
                 return pic_error(err, -EIO, NULL, "cannot read what the user owns");
         }
+        json_t *data = NULL;
+        if ((r = modules_owned(c, name, &data, err)) < 0) {
+                json_decref(peers);
+                return r;
+        }
         size_t n_peers = json_array_size(peers);
-        if (!purge && (n_peers > 0 || apps > 0)) {
-                char list[256] = "";
+        if (!purge && (n_peers > 0 || apps > 0 || json_array_size(data) > 0)) {
+                char list[256] = "", more[256] = "";
                 size_t i;
                 json_t *p;
                 json_array_foreach(peers, i, p) {
                         size_t used = strlen(list);
                         snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", json_string_value(p));
                 }
+                json_array_foreach(data, i, p) {
+                        size_t used = strlen(more);
+                        snprintf(more + used, sizeof more - used, ", %s", json_string_value(p));
+                }
                 json_decref(peers);
+                json_decref(data);
                 return pic_error(err, -EBUSY, "name",
-                                 "user \"%s\" still owns %zu peer(s)%s%s%s and %lld app password(s); delete them first "
+                                 "user \"%s\" still owns %zu peer(s)%s%s%s%s and %lld app password(s); delete them first "
                                  "or use ?purge=true",
-                                 name, n_peers, n_peers ? " (" : "", list, n_peers ? ")" : "", (long long) apps);
+                                 name, n_peers, n_peers ? " (" : "", list, n_peers ? ")" : "", more, (long long) apps);
         }
+        json_decref(data);
         size_t i;
         json_t *p;
         json_array_foreach(peers, i, p) {
@@ -531,12 +568,18 @@ int users_delete(Cell *c, const char *name, bool purge, int *ret_peers_deleted, 
                         (*ret_peers_deleted)++;
         }
         json_decref(peers);
+        for (size_t k = 0; k < c->n_services; k++) {
+                const ServiceOps *ops = c->services[k];
+                if (ops->user_purge && (r = ops->user_purge(c, name, err)) < 0)
+                        return r;
+        }
         r = store_user_delete(c->store, u.id);
         if (r == -EEXIST) /* a peer was given to the user meanwhile: the owner reference holds */
                 return pic_error(err, -EBUSY, "name", "user \"%s\" still owns a peer", name);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot delete the user");
         accounts_creds_changed(c);
+        users_notify(c, name, USER_DELETED);
         return 0;
 }
 
@@ -565,6 +608,10 @@ json_t *user_to_json(Cell *c, const StoreUser *u, bool detail) {
         int64_t apps = 0;
         (void) store_app_password_count(c->store, u->id, &apps);
         json_object_set_new(o, "app_passwords", json_integer(apps));
+        json_t *data = NULL;
+        PicError ignored = { 0 };
+        if (modules_owned(c, u->username, &data, &ignored) >= 0)
+                json_object_set_new(o, "data", data);
         return o;
 }
 
@@ -592,6 +639,7 @@ int app_password_create(Cell *c, const char *user, json_t *body, char ret_secret
                 return pic_error(err, r, NULL, "cannot store the app password");
         }
         accounts_creds_changed(c);
+        users_notify(c, user, USER_CREDS);
         return 0;
 }
 
@@ -606,6 +654,7 @@ int app_password_delete(Cell *c, const char *user, int64_t id, PicError *err) {
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot delete the app password");
         accounts_creds_changed(c);
+        users_notify(c, user, USER_CREDS);
         return 0;
 }
 

@@ -48,10 +48,14 @@ int users_get(Cell *c, const char *name, StoreUser *ret, PicError *err);
  * user's other sessions (*ret_sessions_ended). */
 int users_update(Cell *c, const char *name, json_t *body, const AccountsActor *a, StoreUser *ret,
                  int *ret_sessions_ended, PicError *err);
-/* -EBUSY naming what the user owns (peers, app passwords) unless purge; the last admin is never deleted.
- * Purge deletes the peers through the peer lifecycle (WireGuard, firewall, DNS follow), then the user with
- * its app passwords and sessions. *ret_peers_deleted counts them. */
+/* -EBUSY naming what the user owns (peers, app passwords, each module's user_owns) unless purge; the last
+ * admin is never deleted.
+ * Purge deletes the peers through the peer lifecycle (WireGuard, firewall, DNS follow), then
+ * each module's data (user_purge), then the user with its app passwords and sessions.
+ * *ret_peers_deleted counts the peers. */
 int users_delete(Cell *c, const char *name, bool purge, int *ret_peers_deleted, PicError *err);
+/* Tells every module's user_changed (after the store committed the change). */
+void users_notify(Cell *c, const char *name, UserEvent ev);
 /* Public view: name, role, created_at, password_changed_at; with detail also peers and app_passwords. */
 json_t *user_to_json(Cell *c, const StoreUser *u, bool detail);
 

@@ -32,6 +32,13 @@ typedef struct ServiceFiles {
 int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mode_t mode);
 void service_files_done(ServiceFiles *f);
 
+/* What happened to a user account (ServiceOps.user_changed). */
+typedef enum UserEvent {
+        USER_CREATED, /* a new account */
+        USER_CREDS,   /* its account password changed, or an app password was created or revoked */
+        USER_DELETED, /* gone, after every module's user_purge */
+} UserEvent;
+
 /* A managed service module (DESIGN.md "one const ops table"): everything about a service is declared here —
  * its addresses, DNS names and grants (endpoints), its settings rows and the other keys it reads — and the
  * cell derives the rest (virtual IPs on the bridge, DNS data and views, firewall grants, /api/config, which
@@ -73,6 +80,15 @@ typedef struct ServiceOps {
          * (removed non-NULL: publish what the store now holds at its name, which also mends the name after a
          * rollback), inside the caller's transaction. A CNAME also re-publishes the chains through it. */
         int (*dns_record_changed)(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err);
+        /* A user account changed (core/accounts.c, after the store committed it): the module brings its own
+         * per-user state in step (a default calendar, a password file, a mail directory). Errors are the
+         * module's to log: an account change is never undone because one module lagged. */
+        void (*user_changed)(Cell *c, const char *user, UserEvent ev);
+        /* What the user still owns here, as short phrases appended to the array owned ("2 calendars",
+         * "14 files, 3.1 MB"): any makes DELETE /api/users/{name} a 409 naming them unless ?purge=true. */
+        int (*user_owns)(Cell *c, const char *user, json_t *owned, PicError *err);
+        /* Removes everything the user owns here (DELETE /api/users/{name}?purge=true), before the account. */
+        int (*user_purge)(Cell *c, const char *user, PicError *err);
         /* Whether the module should run now (e.g. dhcp.enabled); NULL = always. When it turns false the
          * reconciler removes the daemon and calls teardown. */
         bool (*enabled)(Cell *c);

@@ -129,6 +129,7 @@ export interface User {
   password_changed_at: number;
   peers?: string[];
   app_passwords?: number;
+  data?: string[];
 }
 export interface AppPassword {
   id: number;

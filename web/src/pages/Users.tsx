@@ -63,7 +63,7 @@ export function DeleteUser({ name, onDeleted }: { name: string; onDeleted: (m: s
       } catch (e) {
         if (e instanceof ApiError && e.status === 409 && !purge) {
           const u = await get<User>(userPath(name));
-          if ((u.peers?.length ?? 0) > 0 || (u.app_passwords ?? 0) > 0) {
+          if ((u.peers?.length ?? 0) > 0 || (u.app_passwords ?? 0) > 0 || (u.data?.length ?? 0) > 0) {
             setOwned({ message: e.message, user: u });
             return undefined;
           }
@@ -90,6 +90,9 @@ export function DeleteUser({ name, onDeleted }: { name: string; onDeleted: (m: s
               </li>
             )}
             {apps > 0 && <li>{apps} app password(s) — those devices are refused</li>}
+            {(owned.user.data ?? []).map((d) => (
+              <li key={d}>{d} — deleted with the user</li>
+            ))}
           </ul>
           <ConfirmButton
             label="Delete with everything they own"
