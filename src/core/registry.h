@@ -19,6 +19,9 @@ typedef struct ServiceEndpoint {
         /* Its HTTP backend, a unix socket under STATE/run ("calendar-http.sock"), or NULL: the proxy module
          * gives an endpoint with one an HTTPS site on its virtual IP that forwards there. */
         const char *http_upstream;
+        /* Or, for a daemon that cannot listen on a unix socket (Radicale): the settings key of a TCP port it
+         * listens on at 127.0.0.1 inside the cell namespace, where only the cell's own daemons can connect. */
+        const char *http_upstream_port;
         /* The backend checks credentials itself (picd's API): no forward_auth in front of it. */
         bool http_own_auth;
 } ServiceEndpoint;

@@ -1,6 +1,7 @@
-"""A tiny HTTP application on a unix socket for the proxy tests, run as its own process:
+"""A tiny HTTP application on a unix socket (or loopback TCP) for the proxy tests, run as its own process:
 
   python3 http_unix.py backend SOCKET   echoes what reached it (X-Pic-User, X-Forwarded-For, method, path) as JSON
+  python3 http_unix.py backend-tcp PORT the same on 127.0.0.1:PORT (an upstream like Radicale's)
 """
 import http.server
 import json
@@ -11,6 +12,11 @@ import sys
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+
+
+class TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
 
 
 class Quiet(http.server.BaseHTTPRequestHandler):
@@ -44,11 +50,14 @@ class Backend(Quiet):
 
 def main():
     kind, path = sys.argv[1], sys.argv[2]
-    if kind != "backend":
-        sys.exit(f"usage: {sys.argv[0]} backend SOCKET")
-    if os.path.exists(path):
-        os.unlink(path)
-    srv = Server(path, Backend)
+    if kind == "backend-tcp":
+        srv = TcpServer(("127.0.0.1", int(path)), Backend)
+    elif kind == "backend":
+        if os.path.exists(path):
+            os.unlink(path)
+        srv = Server(path, Backend)
+    else:
+        sys.exit(f"usage: {sys.argv[0]} backend SOCKET | backend-tcp PORT")
     print("ready", flush=True)
     srv.serve_forever()
 

@@ -6,7 +6,8 @@ certificate renewal under load with no failed request, and all of it through a r
 from the URL and fingerprint the peer config names; the calendar only with its grant).
 
 Authorization is picd's own STATE/run/auth.sock with users and app passwords made through the API; the only
-stand-in is the application (tests/integration/http_unix.py backend, echoing the X-Pic-User it was given)."""
+stand-in is the application (tests/integration/http_unix.py backend, echoing the X-Pic-User it was given), in
+Radicale's place on the calendar's upstream port (calendar.enabled off; test_calendar.py has the real one)."""
 import base64
 import hashlib
 import json
@@ -102,9 +103,14 @@ class ProxyTest(PicdTestCase):
             r = cls.picd.post("/api/peers", {"name": "proxy-client", "ip": CLIENT, "service_access": ["calendar"]})
             assert r.status == 201, r
             cls.root = os.path.join(cls.tmp.name, "root.pem")
-            # The test backend on the calendar's upstream socket; authorization is picd's own STATE/run/auth.sock.
-            backend = subprocess.Popen([sys.executable, os.path.join(HERE, "http_unix.py"), "backend",
-                                        os.path.join(cls.picd.state_dir, "run", "calendar-http.sock")],
+            # The test backend where Caddy sends the calendar (127.0.0.1:calendar.port in the cell namespace), once
+            # Radicale is off; authorization is picd's own STATE/run/auth.sock.
+            r = cls.picd.put("/api/config", {"calendar": {"enabled": False}})
+            assert r.status == 200, r
+            wait_for(lambda: cls.service("calendar")["state"] in ("stopped", "disabled"), what="radicale stopped")
+            backend = subprocess.Popen(["ip", "netns", "exec", cls.picd.netns, sys.executable,
+                                        os.path.join(HERE, "http_unix.py"), "backend-tcp",
+                                        str(cls.picd.get("/api/config").json["calendar"]["port"])],
                                        stdout=subprocess.PIPE, text=True)
             cls.procs.append(backend)
             assert backend.stdout.readline().strip() == "ready"

@@ -3,6 +3,7 @@
  * front of application backends, and an HTTP server that serves the root on the API address and redirects
  * the rest. The real caddy loads it in tests/integration/test_proxy.py. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -27,7 +28,9 @@ static ProxyConfig config(void) {
         c.sites[c.n_sites++] = (ProxySite) { .name = "api", .vip = 0xac140005, .cert = "/k/api-01.pem", .key = "/k/api-01.key",
                                              .upstream = "/var/lib/pic/run/api-proxy.sock", .serves_root = true };
         c.sites[c.n_sites++] = (ProxySite) { .name = "calendar", .vip = 0xac14000a, .cert = "/k/calendar-02.pem",
-                                             .key = "/k/calendar-02.key", .upstream = "/var/lib/pic/run/calendar-http.sock",
+                                             .key = "/k/calendar-02.key", .upstream_port = 5232, .forward_auth = true };
+        c.sites[c.n_sites++] = (ProxySite) { .name = "files", .vip = 0xac14000b, .cert = "/k/files-03.pem",
+                                             .key = "/k/files-03.key", .upstream = "/var/lib/pic/run/files-http.sock",
                                              .forward_auth = true };
         return c;
 }
@@ -51,7 +54,7 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "admin"), "listen")),
                             "unix//var/lib/pic/run/caddy-admin.sock");
         json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
-        assert_int_equal(json_object_size(servers), 4);
+        assert_int_equal(json_object_size(servers), 6);
         /* The API authenticates itself: no forward_auth; the calendar gets it before its backend. */
         json_t *api = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(servers, "api-https"),
                                                                                  "routes"), 0), "handle"), 3);
@@ -64,6 +67,23 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(fa, "rewrite"), "uri")), "/auth?");
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(fa, "upstreams"), 0), "dial")),
                             "unix//var/lib/pic/run/auth.sock");
+        /* Radicale is on the namespace's loopback; files on its socket. */
+        json_t *up = json_array_get(cal, 4);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(up, "upstreams"), 0), "dial")),
+                            "127.0.0.1:5232");
+        json_t *files = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(servers, "files-https"),
+                                                                                      "routes"), 0), "handle"), 4);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(files, "upstreams"), 0), "dial")),
+                            "unix//var/lib/pic/run/files-http.sock");
+        /* Every spelling a WSGI server reads as HTTP_X_REMOTE_USER is deleted before forward_auth sets it. */
+        json_t *del = json_object_get(json_object_get(json_array_get(cal, 2), "request"), "delete");
+        const char *want[] = { "X-Remote-User", "X_Remote-User", "X-Remote_User", "X_Remote_User", "X_Pic_User" };
+        for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+                bool seen = false;
+                for (size_t k = 0; k < json_array_size(del); k++)
+                        seen = seen || strcmp(json_string_value(json_array_get(del, k)), want[w]) == 0;
+                assert_true(seen);
+        }
         /* Non-default HTTPS port: the redirect names it. */
         json_decref(j);
         c.https_port = 8443;

@@ -1,5 +1,5 @@
-/* The "calendar" service module: calendars and contacts (CalDAV/CardDAV) for granted peers.
- * Today it declares its virtual IP, DNS name, grant and settings; its daemon joins this folder. */
+/* The "calendar" service module: Radicale (CalDAV/CardDAV) for the users of granted peers, behind the proxy's
+ * https://calendar.<cell>.<domain>/, storing under STATE/data/calendar. */
 #pragma once
 #include "core/cell.h"
 

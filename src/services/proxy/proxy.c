@@ -33,7 +33,7 @@ static const SettingDef settings[] = {
 
 /* The certificates and names it serves change with these; the CA module, registered before, re-issues first. */
 static const char *const watches[] = { "cell_name", "domain", "ip_range", "wireguard.address", "ca.leaf_days",
-                                       "ca.leaf_seconds", NULL };
+                                       "ca.leaf_seconds", "calendar.port" /* an http_upstream_port */, NULL };
 
 static const char *caddy_bin(void) {
         const char *b = getenv("PIC_CADDY_BIN");
@@ -75,13 +75,14 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
         for (size_t i = 0; i < c->registry.n; i++) {
                 const ServiceEndpoint *e = c->registry.endpoints[i];
                 uint32_t vip;
-                if (!e->http_upstream || !e->dns_labels || !e->dns_labels[0] || registry_vip_of(e, &range, &vip) < 0)
+                if ((!e->http_upstream && !e->http_upstream_port) || !e->dns_labels || !e->dns_labels[0] || registry_vip_of(e, &range, &vip) < 0)
                         continue;
                 ProxySite *s = &cfg.sites[cfg.n_sites];
                 if (cell_ca_leaf(c, e->name, &s->cert, &s->key, NULL) < 0)
                         return pic_error(err, -EHOSTDOWN, NULL, "the cell CA has no certificate for %s", e->name);
-                p.upstream[cfg.n_sites] = run_path(c, e->http_upstream);
-                if (!p.upstream[cfg.n_sites])
+                if (e->http_upstream_port)
+                        s->upstream_port = (unsigned) settings_int(c->settings, e->http_upstream_port);
+                else if (!(p.upstream[cfg.n_sites] = run_path(c, e->http_upstream)))
                         return -ENOMEM;
                 s->name = e->name;
                 s->vip = vip;

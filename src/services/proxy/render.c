@@ -1,6 +1,6 @@
 /* Caddy's JSON from a ProxyConfig. The forward_auth form is what `caddy adapt` makes of the Caddyfile
  * directive in 2.6.2 (a reverse_proxy to the auth socket with a handle_response route for 2xx that copies
- * X-Pic-User), except that the client's X-Pic-User is deleted before it, not after. */
+ * X-Pic-User, here also as X-Remote-User), except that the client's copies are deleted before it, not after. */
 #include "services/proxy/render.h"
 
 #include <errno.h>
@@ -21,6 +21,34 @@ static json_t *dial_unix(const char *path) {
         return json_pack("[{s:s}]", "dial", buf);
 }
 
+static json_t *dial_site(const ProxySite *s) {
+        if (!s->upstream_port)
+                return dial_unix(s->upstream);
+        char buf[32];
+        snprintf(buf, sizeof buf, "127.0.0.1:%u", s->upstream_port);
+        return json_pack("[{s:s}]", "dial", buf);
+}
+
+/* Headers only picd's answer may set (X-Remote-User is the user Radicale trusts; X-Script-Name would move its
+ * base path). A WSGI server folds '-' and '_' together (X_Remote_User arrives as HTTP_X_REMOTE_USER too), so
+ * every spelling of each goes; Caddy matches names without regard to case. */
+static json_t *identity_headers(void) {
+        static const char *const names[] = { "X-Pic-User", "X-Pic-Service", "X-Remote-User", "X-Script-Name" };
+        json_t *a = json_array();
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                /* Each name has two dashes: four spellings. */
+                for (unsigned mask = 0; mask < 4; mask++) {
+                        char v[32];
+                        snprintf(v, sizeof v, "%s", names[i]);
+                        unsigned k = 0;
+                        for (char *p = v; *p; p++)
+                                if (*p == '-' && ((mask >> k++) & 1))
+                                        *p = '_';
+                        json_array_append_new(a, json_string(v));
+                }
+        return a;
+}
+
 /* Caddy's idle connections to an upstream end before the upstream's own idle timeout (picd's sockets close
  * theirs after 10 s), so Caddy never sends a request on a connection the upstream is closing at that moment. */
 static json_t *transport(void) {
@@ -35,8 +63,9 @@ static json_t *forwarded_headers(void) {
 
 /* GET /auth: "/auth?" with its empty query, because a rewrite without one keeps the client's query string. */
 static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
-        json_t *copy_user = json_pack("[{s:{s:[i]}, s:[{s:[{s:s, s:{s:{s:o}}}]}]}]", "match", "status_code", 2, "routes",
-                                      "handle", "handler", "headers", "request", "set", "X-Pic-User",
+        json_t *copy_user = json_pack("[{s:{s:[i]}, s:[{s:[{s:s, s:{s:{s:o, s:o}}}]}]}]", "match", "status_code", 2,
+                                      "routes", "handle", "handler", "headers", "request", "set", "X-Pic-User",
+                                      strs1("{http.reverse_proxy.header.X-Pic-User}"), "X-Remote-User",
                                       strs1("{http.reverse_proxy.header.X-Pic-User}"));
         json_t *h = forwarded_headers();
         json_t *set = json_object_get(json_object_get(h, "request"), "set");
@@ -58,12 +87,12 @@ static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const ch
         json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
                                                 (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
         /* Only forward_auth may say who the user is. */
-        json_array_append_new(handle, json_pack("{s:s, s:{s:[s, s]}}", "handler", "headers", "request", "delete",
-                                                "X-Pic-User", "X-Pic-Service"));
+        json_array_append_new(handle, json_pack("{s:s, s:{s:o}}", "handler", "headers", "request", "delete",
+                                                identity_headers()));
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
         json_array_append_new(handle, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
-                                                dial_unix(s->upstream), "transport", transport(), "headers",
+                                                dial_site(s), "transport", transport(), "headers",
                                                 forwarded_headers()));
         /* HTTP/1.1 and HTTP/2 only: HTTP/3 would need UDP on the port too, which the firewall does not open. */
         return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:[{s:o, s:b}]}", "listen",
