@@ -151,9 +151,9 @@ int radicale_ensure_defaults(const char *storage, const char *user) {
         else if (errno != EEXIST)
                 r = negative_errno();
         if (r >= 0)
+                /* No supported-calendar-component-set: Radicale then takes events, tasks and journals alike. */
                 r = make_collection(storage, user, RADICALE_DEFAULT_CALENDAR,
-                                    "{\"C:supported-calendar-component-set\": \"VEVENT,VJOURNAL,VTODO\", "
-                                    "\"D:displayname\": \"Calendar\", \"tag\": \"VCALENDAR\"}");
+                                    "{\"D:displayname\": \"Calendar\", \"tag\": \"VCALENDAR\"}");
         if (r >= 0)
                 r = make_collection(storage, user, RADICALE_DEFAULT_CONTACTS,
                                     "{\"D:displayname\": \"Contacts\", \"tag\": \"VADDRESSBOOK\"}");
