@@ -98,6 +98,11 @@ static void user_list_add(const StoreUser *u, void *userdata) {
 }
 
 static int calendar_setup(Cell *c, PicError *err) {
+        /* Radicale believes X-Remote-User from whoever connects: on the host's loopback that would be any local
+         * process, in the cell's own namespace it is only the cell's daemons. */
+        if (c->netns_fd < 0)
+                return pic_error(err, -EPERM, NULL,
+                                 "the calendar runs only in the cell's own network namespace (picd --netns NAME)");
         _cleanup_free_ char *storage = storage_dir(c);
         if (!storage)
                 return -ENOMEM;
