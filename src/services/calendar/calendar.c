@@ -25,6 +25,9 @@
 #define PYTHON_BIN "/usr/bin/python3" /* Debian's: the radicale package is not on a pyenv python's path */
 /* A daemon that has not answered a trivial request by then is hung, whatever its process state says. */
 #define PROBE_TIMEOUT_USEC (2 * USEC_PER_SEC)
+/* Python takes about a second to import Radicale before it listens (more under load); a refused connection that
+ * soon after a start means "starting", not "broken". A stopped or hung daemon times out instead, and counts. */
+#define STARTUP_GRACE_SEC 10
 
 static const ServiceEndpoint endpoints[] = {
         { .name = "calendar", .vip_offset = 10, .dns_labels = (const char *const[]) { "calendar", NULL }, .grantable = true,
@@ -215,6 +218,8 @@ static int calendar_probe(Cell *c, PicError *err) {
         unsigned port = (unsigned) settings_int(c->settings, "calendar.port");
         int status = 0;
         int r = probe_request(c, port, &status);
+        if (r == -ECONNREFUSED && wall_sec() - ss.started_at < STARTUP_GRACE_SEC)
+                return 0;
         if (r == -ETIME)
                 return pic_error(err, -EHOSTDOWN, NULL, "radicale (pid %d) did not answer on 127.0.0.1:%u within %llu s",
                                  (int) ss.pid, port, (unsigned long long) (PROBE_TIMEOUT_USEC / USEC_PER_SEC));
