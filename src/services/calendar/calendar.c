@@ -221,8 +221,9 @@ static int calendar_probe(Cell *c, PicError *err) {
         if (r == -ECONNREFUSED && wall_sec() - ss.started_at < STARTUP_GRACE_SEC)
                 return 0;
         if (r == -ETIME)
-                return pic_error(err, -EHOSTDOWN, NULL, "radicale (pid %d) did not answer on 127.0.0.1:%u within %llu s",
-                                 (int) ss.pid, port, (unsigned long long) (PROBE_TIMEOUT_USEC / USEC_PER_SEC));
+                return pic_error(err, -EHOSTDOWN, NULL,
+                                 "radicale (pid %d) did not answer on 127.0.0.1:%u within %llu s", (int) ss.pid, port,
+                                 (unsigned long long) (PROBE_TIMEOUT_USEC / USEC_PER_SEC));
         if (r < 0)
                 return pic_error(err, -EHOSTDOWN, NULL, "radicale (pid %d) on 127.0.0.1:%u: %s", (int) ss.pid, port,
                                  strerror(-r));

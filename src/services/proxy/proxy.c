@@ -75,7 +75,8 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
         for (size_t i = 0; i < c->registry.n; i++) {
                 const ServiceEndpoint *e = c->registry.endpoints[i];
                 uint32_t vip;
-                if ((!e->http_upstream && !e->http_upstream_port) || !e->dns_labels || !e->dns_labels[0] || registry_vip_of(e, &range, &vip) < 0)
+                if ((!e->http_upstream && !e->http_upstream_port) || !e->dns_labels || !e->dns_labels[0] ||
+                    registry_vip_of(e, &range, &vip) < 0)
                         continue;
                 ProxySite *s = &cfg.sites[cfg.n_sites];
                 if (cell_ca_leaf(c, e->name, &s->cert, &s->key, NULL) < 0)
