@@ -114,11 +114,14 @@ static int calendar_setup(Cell *c, PicError *err) {
                 return pic_error(err, r, NULL, "cannot create %s: %s", storage, strerror(-r));
         if ((r = radicale_sweep(storage)) < 0)
                 log_warn_errno(r, "calendar: cannot clear what an interrupted change left in %s", storage);
-        /* Accounts made while the calendar was off (or before it existed) get their defaults now. */
+        /* Accounts older than the calendar get their defaults now; one with a tree keeps it as its user left it
+         * (a default collection deleted on purpose stays deleted). */
         UserList l = { 0 };
         (void) store_user_foreach(c->store, user_list_add, &l);
         for (size_t i = 0; i < l.n; i++) {
-                if ((r = radicale_ensure_defaults(storage, l.names[i])) < 0)
+                RadicaleUsage u;
+                if (radicale_usage(storage, l.names[i], &u) == 0 && !u.exists &&
+                    (r = radicale_ensure_defaults(storage, l.names[i])) < 0)
                         log_warn_errno(r, "calendar: cannot create the default collections of \"%s\"", l.names[i]);
                 free(l.names[i]);
         }
