@@ -167,7 +167,9 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->upstream = p.upstream[cfg.n_sites];
                 s->forward_auth = !e->http_own_auth;
                 s->serves_root = streq(e->name, "api");
-                if (s->forward_auth &&
+                /* Only with something to check in-process: then a peer change leaves the config as it was (no
+                 * /load for each of 10,000 peers added while no device is active). */
+                if (s->forward_auth && n_fast &&
                     site_sources(c, e->name, &range, &p.cidrs[cfg.n_sites], &p.sources[cfg.n_sites], &s->n_sources) < 0)
                         return -ENOMEM;
                 s->sources = p.sources[cfg.n_sites];
