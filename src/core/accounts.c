@@ -1,6 +1,7 @@
 /* Implementation of core/accounts.h. The index is three sorted arrays searched by bsearch: peers by VPN
  * address, app passwords and sessions by their 32-byte hash. Changes to it follow committed store changes;
- * last-used times are kept in memory and written in one transaction at most every 30 s. */
+ * last-used times are kept in memory and written in one transaction at most every 30 s. The fast set (app
+ * passwords Caddy checks in-process) is kept on the app-password entries and emptied every minute. */
 #include "core/accounts.h"
 
 #include <sodium.h>
@@ -31,6 +32,8 @@ typedef struct IdxCred {
         int64_t last_used; /* app password: last_used_at; session: last_seen */
         int64_t expires_at; /* sessions */
         bool dirty;
+        bool fast; /* app password in the fast set: fast_hash = scrypt(the password as the client sent it) */
+        uint8_t fast_hash[PROXY_FAST_HASH_BYTES], fast_salt[PROXY_FAST_SALT_BYTES];
 } IdxCred;
 
 typedef struct CredSet {
@@ -44,6 +47,12 @@ typedef struct Accounts {
         size_t n_peers, cap_peers;
         CredSet apps, sessions;
         LoopTimer *flush_timer;
+        LoopTimer *fast_timer; /* empties the fast set */
+        struct {
+                uint32_t ip;
+                int64_t until;
+        } held[64]; /* sources the failed-login limit holds (a few at a time; the oldest goes when full) */
+        size_t n_held;
 } Accounts;
 
 static Accounts *acc(Cell *c) {
@@ -241,6 +250,16 @@ static int load_creds(Cell *c) {
                 qsort(apps.v, apps.n, sizeof *apps.v, cred_cmp);
         if (sessions.n)
                 qsort(sessions.v, sessions.n, sizeof *sessions.v, cred_cmp);
+        /* App passwords still in the store stay in the fast set; a revoked one (or a deleted user's) is gone
+         * from it with its entry. */
+        for (size_t i = 0; i < apps.n; i++) {
+                const IdxCred *old = cred_find(&a->apps, apps.v[i].hash);
+                if (old && old->id == apps.v[i].id && old->fast) {
+                        apps.v[i].fast = true;
+                        memcpy(apps.v[i].fast_hash, old->fast_hash, sizeof old->fast_hash);
+                        memcpy(apps.v[i].fast_salt, old->fast_salt, sizeof old->fast_salt);
+                }
+        }
         cred_clear(&a->apps);
         cred_clear(&a->sessions);
         a->apps = apps;
@@ -296,6 +315,8 @@ void accounts_free(Cell *c) {
         accounts_flush(c);
         if (a->flush_timer && c->loop)
                 loop_cancel_timer(c->loop, a->flush_timer);
+        if (a->fast_timer && c->loop)
+                loop_cancel_timer(c->loop, a->fast_timer);
         cred_clear(&a->apps);
         cred_clear(&a->sessions);
         free(a->peers);
@@ -321,6 +342,154 @@ void accounts_session_seen(Cell *c, const uint8_t hash[32], int64_t now) {
         IdxCred *e = a ? cred_find(&a->sessions, hash) : NULL;
         if (e && now > e->last_used)
                 e->last_used = now; /* the API path writes the store itself */
+}
+
+/* ---- the fast set ---- */
+
+static void fast_changed(Cell *c) {
+        if (c->authz_changed)
+                c->authz_changed(c);
+}
+
+/* Every minute the set is emptied, so that each app password's next use reaches picd again and its
+ * last-used time stays within about a minute of the truth. */
+static void fast_due(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        Accounts *a = acc(c);
+        if (!a)
+                return;
+        a->fast_timer = NULL;
+        /* Held sources whose limit ended go with the minute too: until then they only take the slow path. */
+        int64_t now = wall_sec();
+        size_t k = 0;
+        for (size_t i = 0; i < a->n_held; i++)
+                if (a->held[i].until > now)
+                        a->held[k++] = a->held[i];
+        a->n_held = k;
+        if (accounts_fast_clear(c))
+                fast_changed(c);
+}
+
+void accounts_source_held(Cell *c, uint32_t ip, int64_t until) {
+        Accounts *a = acc(c);
+        if (!a)
+                return;
+        size_t i = 0;
+        while (i < a->n_held && a->held[i].ip != ip)
+                i++;
+        if (i == a->n_held) {
+                if (a->n_held == ELEMENTSOF(a->held)) {
+                        size_t oldest = 0;
+                        for (size_t j = 1; j < a->n_held; j++)
+                                if (a->held[j].until < a->held[oldest].until)
+                                        oldest = j;
+                        i = oldest;
+                } else
+                        a->n_held++;
+        }
+        a->held[i].ip = ip;
+        a->held[i].until = until;
+        fast_changed(c);
+}
+
+static int u32_cmp(const void *x, const void *y) {
+        uint32_t p = *(const uint32_t *) x, q = *(const uint32_t *) y;
+        return (p > q) - (p < q);
+}
+
+int accounts_held_sources(Cell *c, int64_t now, uint32_t **ret, size_t *ret_n) {
+        Accounts *a = acc(c);
+        size_t n = 0;
+        uint32_t *v = a && a->n_held ? calloc(a->n_held, sizeof *v) : NULL;
+        if (a && a->n_held && !v)
+                return -ENOMEM;
+        for (size_t i = 0; a && i < a->n_held; i++)
+                if (a->held[i].until > now)
+                        v[n++] = a->held[i].ip;
+        if (n)
+                qsort(v, n, sizeof *v, u32_cmp);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+bool accounts_fast_clear(Cell *c) {
+        Accounts *a = acc(c);
+        bool any = false;
+        for (size_t i = 0; a && i < a->apps.n; i++) {
+                IdxCred *e = &a->apps.v[i];
+                any = any || e->fast;
+                e->fast = false;
+                sodium_memzero(e->fast_hash, sizeof e->fast_hash);
+        }
+        return any;
+}
+
+/* accounts_authorize() accepted password for e: from now on Caddy may check it itself. Best effort: an entry
+ * that cannot be added stays on the forward_auth path. */
+static void fast_add(Cell *c, IdxCred *e, const char *password) {
+        Accounts *a = acc(c);
+        if (e->fast || !c->authz_changed)
+                return;
+        randombytes_buf(e->fast_salt, sizeof e->fast_salt);
+        if (crypto_pwhash_scryptsalsa208sha256_ll((const uint8_t *) password, strlen(password), e->fast_salt,
+                                                  sizeof e->fast_salt, PROXY_FAST_SCRYPT_N, PROXY_FAST_SCRYPT_R,
+                                                  PROXY_FAST_SCRYPT_P, e->fast_hash, sizeof e->fast_hash) != 0)
+                return;
+        e->fast = true;
+        if (!a->fast_timer && c->loop &&
+            loop_add_timer(c->loop, ACCOUNTS_FAST_USEC, fast_due, c, &a->fast_timer) < 0)
+                a->fast_timer = NULL;
+        fast_changed(c);
+}
+
+static int fast_cmp(const void *x, const void *y) {
+        const AccountsFastCred *p = x, *q = y;
+        int r = strcmp(p->user, q->user);
+        return r ? r : (p->id > q->id) - (p->id < q->id);
+}
+
+int accounts_fast_creds(Cell *c, AccountsFastCred **ret, size_t *ret_n) {
+        Accounts *a = acc(c);
+        size_t n = 0;
+        for (size_t i = 0; a && i < a->apps.n; i++)
+                n += a->apps.v[i].fast;
+        AccountsFastCred *v = n ? calloc(n, sizeof *v) : NULL;
+        if (n && !v)
+                return -ENOMEM;
+        size_t k = 0;
+        for (size_t i = 0; a && i < a->apps.n; i++) {
+                const IdxCred *e = &a->apps.v[i];
+                if (!e->fast)
+                        continue;
+                snprintf(v[k].user, sizeof v[k].user, "%s", e->user);
+                v[k].id = e->id;
+                sodium_bin2base64(v[k].hash, sizeof v[k].hash, e->fast_hash, sizeof e->fast_hash,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                sodium_bin2base64(v[k].salt, sizeof v[k].salt, e->fast_salt, sizeof e->fast_salt,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                k++;
+        }
+        /* By user, then oldest first: the order is a function of the state, not of the hash index. */
+        if (n)
+                qsort(v, n, sizeof *v, fast_cmp);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int accounts_granted_peers(Cell *c, int grant, uint32_t **ret, size_t *ret_n) {
+        Accounts *a = acc(c);
+        size_t n = 0;
+        uint32_t *v = a && a->n_peers ? calloc(a->n_peers, sizeof *v) : NULL;
+        if (a && a->n_peers && !v)
+                return -ENOMEM;
+        for (size_t i = 0; a && grant >= 0 && i < a->n_peers; i++)
+                if (a->peers[i].enabled && (a->peers[i].access & (1u << grant)))
+                        v[n++] = a->peers[i].ip;
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }
 
 /* ---- permission ---- */
@@ -706,6 +875,7 @@ static int check_basic(Cell *c, const char *b64, char ret_user[static 64]) {
                         e = cred_find(&a->apps, hash);
                 if (e && streq(e->user, decoded)) {
                         snprintf(ret_user, 64, "%s", e->user);
+                        fast_add(c, e, colon + 1);
                         int64_t now = wall_sec();
                         if (now > e->last_used) {
                                 e->last_used = now;

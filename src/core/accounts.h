@@ -15,6 +15,35 @@
 /* Last-used times gathered in memory reach the store at most this long after the use. */
 #define ACCOUNTS_FLUSH_USEC (30 * 1000000ULL)
 
+/* The fast set: app passwords accepted by accounts_authorize() lately, which the proxy renders into Caddy's
+ * config so that Caddy checks them in-process (scrypt with these parameters, hash of the password exactly as
+ * the client sent it, random salt; in memory only). Emptied every ACCOUNTS_FAST_USEC, so each app password's
+ * next use reaches picd again: last-used times keep about a minute's granularity. */
+#define ACCOUNTS_FAST_USEC (60 * 1000000ULL)
+#define PROXY_FAST_SCRYPT_N 2
+#define PROXY_FAST_SCRYPT_R 1
+#define PROXY_FAST_SCRYPT_P 1
+#define PROXY_FAST_HASH_BYTES 32
+#define PROXY_FAST_SALT_BYTES 16
+
+typedef struct AccountsFastCred {
+        char user[64];
+        int64_t id;
+        char hash[48], salt[28]; /* base64 */
+} AccountsFastCred;
+
+/* The fast set, sorted by user then app password id (caller frees *ret). */
+int accounts_fast_creds(Cell *c, AccountsFastCred **ret, size_t *ret_n);
+/* Empties the fast set; true if it held anything. The caller tells the proxy. */
+bool accounts_fast_clear(Cell *c);
+/* A source the failed-login limit holds until `until` (wall seconds): Caddy must send all its requests to
+ * picd again, which answers them 429, or a correct guess would pass in-process meanwhile. */
+void accounts_source_held(Cell *c, uint32_t ip, int64_t until);
+/* The sources still held at `now`, ascending (caller frees *ret). */
+int accounts_held_sources(Cell *c, int64_t now, uint32_t **ret, size_t *ret_n);
+/* Addresses of the enabled peers with grant bit `grant`, ascending (caller frees *ret). */
+int accounts_granted_peers(Cell *c, int grant, uint32_t **ret, size_t *ret_n);
+
 /* Loads the cell's app-password key (created on first use, kept in the store so a backup carries it) and
  * builds the index. Called at start; accounts_reload() again after a restore swapped the store. */
 int accounts_new(Cell *c);

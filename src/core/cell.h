@@ -126,6 +126,9 @@ struct Cell {
         } probe_cache[32];
         int64_t started_at;
         struct Accounts *accounts; /* users' credentials and peers by address, in memory (core/accounts.h) */
+        /* Set by the proxy module: the fast set of core/accounts.h changed (an app password was added to it,
+         * or it was emptied); the proxy pushes a new config soon, not inside the request that caused it. */
+        void (*authz_changed)(Cell *c);
 };
 
 void strv_free(char **v);

@@ -86,6 +86,13 @@ for line in sys.stdin:
 """
 
 
+# HTTPS requests of the tests use HTTP/1.1. Each push of picd's decisions swaps Caddy's config (for app passwords in
+# its in-process check: when one joins, and each minute while any is in it), and the old server says GOAWAY to its
+# HTTP/2 connections: a request that arrives on one opened in that instant is refused, which curl reports as error
+# 16 rather than retrying it on a new connection. A new HTTP/1.1 connection is kept through a swap.
+H1 = "--http1.1"
+
+
 def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -167,7 +174,7 @@ class ProxyTest(PicdTestCase):
     def curl(self, name, path, *extra):
         """HTTPS from the client namespace, verified against the root, the name resolved to its virtual IP."""
         ip = self.ips[name.split(".")[0]]
-        r = self.client.exec("curl", "-sS", "-m", "15", "--cacert", self.root, "--resolve", f"{name}:443:{ip}",
+        r = self.client.exec("curl", H1, "-sS", "-m", "15", "--cacert", self.root, "--resolve", f"{name}:443:{ip}",
                              "-D", "-", *extra, f"https://{name}{path}", check=False, timeout=60)
         head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
         status = int(head.split()[1]) if head.startswith("HTTP/") else 0
@@ -181,6 +188,27 @@ class ProxyTest(PicdTestCase):
                              check=False, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout.strip().split("=", 1)[1]
+
+    def fast_accounts(self, user, site="calendar"):
+        """The hashes Caddy checks in-process for user on site: picd's fast set as rendered in caddy.json."""
+        with open(os.path.join(self.picd.state_dir, "etc", "proxy", "caddy.json")) as f:
+            server = json.load(f)["apps"]["http"]["servers"][f"{site}-https"]
+        found = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                if node.get("username") == user:
+                    found.append(node["password"])
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+        walk(server)
+        return found
+
+    def wait_fast(self, user, n):
+        wait_for(lambda: len(self.fast_accounts(user)) == n, timeout=10, what=f"{n} app password(s) of {user} in caddy")
 
     def conf_digest(self):
         with open(os.path.join(self.picd.state_dir, "etc", "proxy", "caddy.json"), "rb") as f:
@@ -246,6 +274,7 @@ class ProxyTest(PicdTestCase):
         self.assertEqual(status, 200, r.stderr)
         self.assertEqual(json.loads(body),
                          {"user": user, "xff": CLIENT, "method": "POST", "path": "/dav/x?y=1", "body_len": 3})
+        self.wait_fast(user, 1)
         # The client's Cookie reaches picd too: a web session of the user is a credential there.
         login = self.picd.post("/api/auth/login", {"username": user, "password": f"{user}-password-123"}, auth=False,
                                headers={"X-Forwarded-For": "198.51.100.7"})
@@ -276,26 +305,31 @@ class ProxyTest(PicdTestCase):
         return out
 
     def test_03b_caddy_keeps_its_connection_to_picd(self):
-        """Caddy asks picd on every request; a connection per question would cost picd an accept and a close each
-        time (bench/proxy). One authorized request, then four more: the connection it opened carries them all."""
+        """What Caddy cannot decide itself it asks picd; a connection per question would cost picd an accept and a
+        close each time (bench/proxy). One request that reaches picd, then four more: the connection it opened
+        carries them all. (The app password typed by hand, without dashes and in capitals, is not the form picd
+        put into Caddy's in-process check after the first request, so each of these goes to picd.)"""
         self.fetch_root()
         user, secret, _ = self.account()
         ip = self.ips["calendar"]
 
-        def get(n):
+        def get(n, password):
             urls = ["-o", "/dev/null", "https://calendar.mycell.cell/"] * n
-            r = self.client.exec("curl", "-sS", "-m", "15", "--cacert", self.root, "--resolve",
-                                 f"calendar.mycell.cell:443:{ip}", "-u", f"{user}:{secret}", "-w", "%{http_code} ",
+            r = self.client.exec("curl", H1, "-sS", "-m", "15", "--cacert", self.root, "--resolve",
+                                 f"calendar.mycell.cell:443:{ip}", "-u", f"{user}:{password}", "-w", "%{http_code} ",
                                  *urls, check=False, timeout=60)
             self.assertEqual(r.stdout.split(), ["200"] * n, r.stderr)
 
+        get(1, secret)
+        self.wait_fast(user, 1)
+        typed = secret.replace("-", "").upper()
         # Connections left by earlier tests first end on picd's idle cut (5 s), so what is open below is this test's.
         wait_for(lambda: not self.picd_unix_sockets(), timeout=20, what="earlier connections to picd closed")
-        get(1)
+        get(1, typed)
         time.sleep(0.5)  # a connection Caddy closed is gone from picd by then
         first = self.picd_unix_sockets()
         self.assertTrue(first, "no connection from Caddy stayed open after the first request")
-        get(4)
+        get(4, typed)
         time.sleep(0.5)
         self.assertTrue(first <= self.picd_unix_sockets(), "the first connection did not carry the next requests")
 
@@ -381,7 +415,7 @@ class ProxyTest(PicdTestCase):
         self.assertEqual(ip, self.ips["calendar"])
 
         def curl(*extra, ns=phone.ns):
-            r = ns.exec("curl", "-sS", "-m", "5", "--cacert", root, "--resolve", f"{name}:443:{ip}", "-w",
+            r = ns.exec("curl", H1, "-sS", "-m", "5", "--cacert", root, "--resolve", f"{name}:443:{ip}", "-w",
                         "\n%{http_code}", *extra, f"https://{name}/dav/", check=False, timeout=30)
             body, _, code = r.stdout.rpartition("\n")
             return r.returncode, int(code or 0), body
@@ -390,6 +424,7 @@ class ProxyTest(PicdTestCase):
         self.assertEqual((rc, status), (0, 200), body)
         self.assertEqual(json.loads(body), {"user": user, "xff": phone_ip, "method": "GET", "path": "/dav/",
                                             "body_len": 0})
+        self.wait_fast(user, 1)
         for extra in ((), ("-u", f"{user}:not-the-app-password"), ("-H", f"X-Pic-User: {user}")):
             with self.subTest(credentials=extra):
                 self.assertEqual(curl(*extra)[:2], (0, 401))
@@ -401,43 +436,134 @@ class ProxyTest(PicdTestCase):
         self.assertIn(rc, (7, 28))  # refused or timed out: never an HTTP answer
         self.assertEqual(status, 0)
 
-        # One open HTTPS connection, so each answer below is the next request on it: Caddy asks picd every time.
+        # One open HTTPS connection, so each answer below is the next request on it. A change of picd's decisions
+        # that Caddy holds (its in-process check) swaps Caddy's config, which closes idle connections: then the
+        # request is opened again on a new one, as HTTP clients do, and that answer is the next request's.
         keep = phone.ns.popen(sys.executable, "-c", KEEP, ip, name, root, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: (keep.kill(), keep.wait(10), keep.stdin.close(), keep.stdout.close()))
 
-        def ask(password):
-            keep.stdin.write((basic(user, password) if password else "-") + "\n")
-            keep.stdin.flush()
-            status, who, conn = keep.stdout.readline().split()
-            return int(status), who, int(conn)
+        def ask(password, reopen=True):
+            for _ in range(2 if reopen else 1):
+                keep.stdin.write((basic(user, password) if password else "-") + "\n")
+                keep.stdin.flush()
+                status, who, _ = keep.stdout.readline().split()
+                if int(status) != 0:
+                    break
+            return int(status), who
 
-        self.assertEqual(ask(secret), (200, user, 1))
-        self.assertEqual(ask(None), (401, "-", 1))
-        self.assertEqual(ask(secret), (200, user, 1))
-        # The app password revoked: the next request on the same connection is 401; another one still works.
+        self.assertEqual(ask(secret), (200, user))
+        self.wait_fast(user, 1)  # from now on Caddy checks this app password itself
+        self.assertEqual(ask(None), (401, "-"))
+        self.assertEqual(ask(secret), (200, user))
+        # The app password revoked: the next request is 401; another one still works.
         self.assertEqual(self.picd.delete(f"/api/users/{user}/app-passwords/{app_id}").status, 200)
-        self.assertEqual(ask(secret), (401, "-", 1))
+        self.assertEqual(self.fast_accounts(user), [])
+        self.assertEqual(ask(secret), (401, "-"))
         r = self.picd.post(f"/api/users/{user}/app-passwords", {"label": "laptop"})
         self.assertEqual(r.status, 201, r)
         secret2 = r.json["password"]
-        self.assertEqual(ask(secret2), (200, user, 1))
+        self.assertEqual(ask(secret2), (200, user))
+        self.wait_fast(user, 1)
+        self.assertEqual(ask(secret2), (200, user))
         # The grant removed: no answer at all, neither on the open connection nor on a new one; back with it.
         self.assertEqual(self.picd.put(f"/api/peers/{phone_name}", {"service_access": []}).status, 200)
-        self.assertEqual(ask(secret2)[0], 0)
+        self.assertEqual(ask(secret2, reopen=False)[0], 0)
         self.assertIn(curl("-u", f"{user}:{secret2}")[0], (7, 28))
         self.assertEqual(self.picd.put(f"/api/peers/{phone_name}", {"service_access": ["calendar"]}).status, 200)
-        self.assertEqual(ask(secret2), (200, user, 2))
+        self.assertEqual(ask(secret2), (200, user))
         # The user deleted (purge: their app password goes with them): 401 on the next request.
         self.assertEqual(self.picd.delete(f"/api/users/{user}?purge=true").status, 200)
-        self.assertEqual(ask(secret2), (401, "-", 2))
+        self.assertEqual(ask(secret2), (401, "-"))
         # The peer disabled: no answer on the open connection nor on a new one, whoever asks.
         other, other_secret, _ = self.account()
         self.assertEqual(curl("-u", f"{other}:{other_secret}")[:2], (0, 200))
+        self.wait_fast(other, 1)
         self.assertEqual(self.picd.put(f"/api/peers/{phone_name}", {"enabled": False}).status, 200)
-        self.assertEqual(ask(other_secret)[0], 0)
+        self.assertEqual(ask(other_secret, reopen=False)[0], 0)
         self.assertIn(curl("-u", f"{other}:{other_secret}")[0], (7, 28))
 
+    def test_08_caddy_checks_app_passwords_picd_accepted(self):
+        """The hot path without a second request: after picd accepted an app password once, Caddy checks it
+        in-process (picd stopped meanwhile proves it), for each of a user's app passwords; a forged X-Pic-User
+        is dropped there too; a wrong password still ends at picd (401, counted); a revoke takes effect on the
+        next request while the user's other app password keeps working; Caddy holds only hashes and never
+        saves its config."""
+        self.fetch_root()
+        user, s1, id1 = self.account()
+        r = self.picd.post(f"/api/users/{user}/app-passwords", {"label": "laptop"})
+        self.assertEqual(r.status, 201, r)
+        s2 = r.json["password"]
+
+        def get(password, *extra):
+            status, headers, body, r = self.curl("calendar.mycell.cell", "/dav/", "-u", f"{user}:{password}", *extra)
+            return status, (json.loads(body)["user"] if status == 200 else None), headers
+
+        self.assertEqual(get(s1)[:2], (200, user))
+        self.wait_fast(user, 1)
+        self.assertEqual(get(s2)[:2], (200, user))
+        self.wait_fast(user, 2)  # one http_basic level each: http_basic keys its accounts by user name
+        with open(os.path.join(self.picd.state_dir, "etc", "proxy", "caddy.json")) as f:
+            conf = f.read()
+        for secret in (s1, s2, s1.replace("-", "")):
+            self.assertNotIn(secret, conf)
+        caddy_home = os.path.join(self.picd.state_dir, "run", "caddy")
+        saved = [os.path.join(d, f) for d, _, fs in os.walk(caddy_home) for f in fs if f.startswith("autosave")]
+        self.assertEqual(saved, [])
+        before = {a["id"]: a["last_used_at"] for a in
+                  self.picd.get(f"/api/users/{user}/app-passwords").json["app_passwords"]}
+        self.assertTrue(all(t > 0 for t in before.values()), before)
+        os.kill(self.picd.proc.pid, signal.SIGSTOP)
+        try:
+            for secret in (s1, s2, s1):
+                status, who, headers = get(secret, "-H", "X-Pic-User: mallory")
+                self.assertEqual((status, who), (200, user))
+                self.assertNotIn("www-authenticate", headers)
+        finally:
+            os.kill(self.picd.proc.pid, signal.SIGCONT)
+        # A wrong one goes on to picd: its 401 and its challenge, once.
+        status, who, headers = get("wrong-wrong-wrong")
+        self.assertEqual(status, 401)
+        self.assertEqual(headers.get("www-authenticate"), 'Basic realm="calendar.mycell.cell", charset="UTF-8"')
+        # Revoke the first: out of Caddy before the DELETE returned; the second keeps working.
+        self.assertEqual(self.picd.delete(f"/api/users/{user}/app-passwords/{id1}").status, 200)
+        self.assertEqual(len(self.fast_accounts(user)), 1)
+        self.assertEqual(get(s1)[0], 401)
+        self.assertEqual(get(s2)[:2], (200, user))
+        # The user deleted: the rest goes too.
+        self.assertEqual(self.picd.delete(f"/api/users/{user}?purge=true").status, 200)
+        self.assertEqual(self.fast_accounts(user), [])
+        self.assertEqual(get(s2)[0], 401)
+
+    def test_09_a_held_source_goes_back_to_picd(self):
+        """The failed-login limit still holds: once a source made too many wrong attempts, Caddy no longer accepts
+        even a right app password from it in-process, so picd answers it 429; other sources keep working."""
+        self.fetch_root()
+        user, secret, _ = self.account()
+        ip2 = "10.0.0.210"
+        other = self.make_client(ip2, "10.0.0.211")
+        r = self.picd.post("/api/peers", {"name": unique("held"), "ip": ip2, "service_access": ["calendar"]})
+        self.assertEqual(r.status, 201, r)
+
+        def get(password, client):
+            r = client.exec("curl", H1, "-sS", "-m", "15", "--cacert", self.root, "--resolve",
+                            f"calendar.mycell.cell:443:{self.ips['calendar']}", "-o", "/dev/null", "-w", "%{http_code}",
+                            "-u", f"{user}:{password}", "https://calendar.mycell.cell/", check=False, timeout=60)
+            return int(r.stdout or 0)
+
+        def held():
+            with open(os.path.join(self.picd.state_dir, "etc", "proxy", "caddy.json")) as f:
+                routes = json.load(f)["apps"]["http"]["servers"]["calendar-https"]["routes"]
+            return routes[0].get("match", [{}])[0].get("not", [{}])[0].get("remote_ip", {}).get("ranges", [])
+
+        self.assertEqual(get(secret, other), 200)
+        self.wait_fast(user, 1)
+        self.assertEqual(get(secret, other), 200)
+        for _ in range(5):
+            self.assertEqual(get("wrong-wrong-wrong", other), 401)
+        wait_for(lambda: held() == [f"{ip2}/32"], timeout=10, what="the held source in caddy's config")
+        self.assertEqual(get(secret, other), 429)
+        self.assertEqual(get(secret, self.client), 200)
 
 if __name__ == "__main__":
     pic.main()

@@ -1,6 +1,6 @@
 /* The forward_auth decision works from memory alone: after the index is built the cell's store is taken away
  * (a NULL store crashes any accessor), and every kind of answer still comes out right. Also the app-password
- * format and the normalisation of a hand-typed one. */
+ * format and the normalisation of a hand-typed one, and the fast set (what Caddy may check in-process). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,6 +138,89 @@ static void test_decision_needs_no_store(void **state) {
         assert_true(used >= now);
 }
 
+static int fast_calls;
+static void count_fast(Cell *c) {
+        fast_calls++;
+}
+
+/* An accepted app password enters the fast set once, as scrypt of exactly what the client sent; a revoke takes
+ * it out with its entry while the user's other one stays; held sources are listed until their time. */
+static void test_fast_set(void **state) {
+        TestCell *t = *state;
+        Cell *c = &t->c;
+        int cal = registry_grant_from_string(&c->registry, "calendar");
+        assert_int_equal(store_user_insert(c->store, "carol", "x", "user", NULL), 0);
+        add_peer(c, "p1", 0x0a000005, 1u << cal, true);
+        add_peer(c, "p2", 0x0a000006, 1u << cal, false);
+        add_peer(c, "p3", 0x0a000007, 0, true);
+        assert_int_equal(accounts_new(c), 0);
+        c->authz_changed = count_fast;
+        char s1[SECRET_APP_PASSWORD_STRLEN], s2[SECRET_APP_PASSWORD_STRLEN], h[256], user[64];
+        int64_t id1, id2;
+        PicError err = { 0 };
+        json_t *body = json_pack("{s:s}", "label", "phone");
+        assert_int_equal(app_password_create(c, "carol", body, s1, &id1, &err), 0);
+        assert_int_equal(app_password_create(c, "carol", body, s2, &id2, &err), 0);
+        json_decref(body);
+        uint32_t *ips = NULL;
+        size_t n = 0;
+        assert_int_equal(accounts_granted_peers(c, cal, &ips, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ips[0], 0x0a000005);
+        free(ips);
+
+        bool failed;
+        AccountsFastCred *fast = NULL;
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", "wrong", h, sizeof h), NULL, 1800,
+                                            user, &failed), -EACCES);
+        assert_int_equal(fast_calls, 0);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s2, h, sizeof h), NULL, 1800, user,
+                                            &failed), 0);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s2, h, sizeof h), NULL, 1800, user,
+                                            &failed), 0);
+        assert_int_equal(fast_calls, 1);
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s1, h, sizeof h), NULL, 1800, user,
+                                            &failed), 0);
+        assert_int_equal(fast_calls, 2);
+        assert_int_equal(accounts_fast_creds(c, &fast, &n), 0);
+        assert_int_equal(n, 2);
+        /* By user, then oldest first. */
+        assert_true(fast[0].id == id1 && fast[1].id == id2);
+        assert_string_equal(fast[0].user, "carol");
+        uint8_t salt[PROXY_FAST_SALT_BYTES], want[PROXY_FAST_HASH_BYTES];
+        size_t len;
+        assert_int_equal(sodium_base642bin(salt, sizeof salt, fast[0].salt, strlen(fast[0].salt), NULL, &len, NULL,
+                                           sodium_base64_VARIANT_ORIGINAL), 0);
+        assert_int_equal(crypto_pwhash_scryptsalsa208sha256_ll((const uint8_t *) s1, strlen(s1), salt, sizeof salt,
+                                                               PROXY_FAST_SCRYPT_N, PROXY_FAST_SCRYPT_R,
+                                                               PROXY_FAST_SCRYPT_P, want, sizeof want), 0);
+        char want64[48];
+        sodium_bin2base64(want64, sizeof want64, want, sizeof want, sodium_base64_VARIANT_ORIGINAL);
+        assert_string_equal(fast[0].hash, want64);
+        free(fast);
+
+        /* Revoked: gone from the set; the other one stays. */
+        assert_int_equal(app_password_delete(c, "carol", id1, &err), 0);
+        assert_int_equal(accounts_fast_creds(c, &fast, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(fast[0].id, id2);
+        free(fast);
+        assert_true(accounts_fast_clear(c));
+        assert_false(accounts_fast_clear(c));
+        assert_int_equal(accounts_fast_creds(c, &fast, &n), 0);
+        assert_int_equal(n, 0);
+        free(fast);
+
+        int64_t now = wall_sec();
+        accounts_source_held(c, 0x0a000009, now + 60);
+        accounts_source_held(c, 0x0a000008, now - 1);
+        assert_int_equal(accounts_held_sources(c, now, &ips, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ips[0], 0x0a000009);
+        free(ips);
+        c->authz_changed = NULL;
+}
+
 static void test_app_password_format(void **state) {
         uint8_t key[SECRET_KEY_BYTES] = { 1, 2, 3 }, h1[32], h2[32];
         char pw[SECRET_APP_PASSWORD_STRLEN], typed[SECRET_APP_PASSWORD_STRLEN];
@@ -165,6 +248,7 @@ static void test_app_password_format(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_decision_needs_no_store, cell_up, cell_down),
+                cmocka_unit_test_setup_teardown(test_fast_set, cell_up, cell_down),
                 cmocka_unit_test(test_app_password_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
-/* Tests of Caddy's rendered JSON (src/services/proxy/render.c) against a golden file: per site an HTTPS server
+/* Tests of Caddy's rendered JSON (src/services/proxy/render.c) against golden files: per site an HTTPS server
  * on its virtual IP with its certificate tag, HSTS, body limit, X-Pic-User stripped, forward_auth only in
  * front of application backends, and an HTTP server that serves the root on the API address and redirects
- * the rest. The real caddy loads it in tests/integration/test_proxy.py. */
+ * the rest; with a fast set, the in-process check of those app passwords for the granted sources, one level
+ * per app password of a user, forward_auth after the last. The real caddy loads it in test_proxy.py. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "golden.h"
+#include "basic/util.h"
 #include "services/proxy/render.h"
 
 static ProxyConfig config(void) {
@@ -41,6 +43,119 @@ static void test_golden(void **state) {
         assert_int_equal(proxy_render(&c, &text), 0);
         assert_int_equal(golden_check("proxy-caddy.json", text), 0);
         free(text);
+}
+
+static const char *const cal_sources[] = { "127.0.0.0/8", "172.20.0.0/24", "10.0.0.1/32", "10.0.0.2/31" };
+static const ProxyCred creds[] = {
+        { "alice", "aGFzaC1hbGljZS0xLWhhc2gtYWxpY2UtMS1oYXNoLWE=", "c2FsdC1hbGljZS0xLXNhbHQ=" },
+        { "alice", "aGFzaC1hbGljZS0yLWhhc2gtYWxpY2UtMi1oYXNoLWE=", "c2FsdC1hbGljZS0yLXNhbHQ=" },
+        { "bob", "aGFzaC1ib2ItMS1oYXNoLWJvYi0xLWhhc2gtYm9iLTE=", "c2FsdC1ib2ItMS1zYWx0LWI=" },
+};
+
+static ProxyConfig fast_config(void) {
+        ProxyConfig c = config();
+        c.sites[1].sources = cal_sources;
+        c.sites[1].n_sources = ELEMENTSOF(cal_sources);
+        c.creds = creds;
+        c.n_creds = ELEMENTSOF(creds);
+        return c;
+}
+
+static void test_golden_fast(void **state) {
+        ProxyConfig c = fast_config();
+        char *text = NULL;
+        assert_int_equal(proxy_render(&c, &text), 0);
+        assert_int_equal(golden_check("proxy-caddy-fast.json", text), 0);
+        free(text);
+}
+
+/* The accounts of level l, as "user/hash-prefix" strings. */
+static json_t *level_accounts(json_t *subroute) {
+        json_t *basic = json_array_get(json_object_get(json_array_get(json_object_get(subroute, "routes"), 0), "handle"),
+                                       0);
+        return json_object_get(json_object_get(json_object_get(basic, "providers"), "http_basic"), "accounts");
+}
+
+static void test_fast_structure(void **state) {
+        ProxyConfig c = fast_config();
+        char *text = NULL;
+        assert_int_equal(proxy_render(&c, &text), 0);
+        json_t *j = json_loads(text, 0, NULL);
+        free(text);
+        assert_non_null(j);
+        json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
+        /* The API has no fast route: it authenticates itself. */
+        assert_int_equal(json_array_size(json_object_get(json_object_get(servers, "api-https"), "routes")), 1);
+        json_t *routes = json_object_get(json_object_get(servers, "calendar-https"), "routes");
+        assert_int_equal(json_array_size(routes), 2);
+        json_t *fast = json_array_get(routes, 0);
+        json_t *match = json_array_get(json_object_get(fast, "match"), 0);
+        assert_int_equal(json_array_size(json_object_get(json_object_get(match, "remote_ip"), "ranges")), 4);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(match, "header"),
+                                                                             "Authorization"), 0)),
+                            "Basic *");
+        json_t *handle = json_object_get(fast, "handle");
+        /* HSTS, body limit, the client's X-Pic-User deleted: first, as on the plain route. */
+        assert_int_equal(json_array_size(handle), 4);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(json_array_get(handle, 2),
+                                                                                              "request"), "delete"), 0)),
+                            "X-Pic-User");
+        /* Level 0: alice's first and bob's app password; level 1: alice's second; then forward_auth. */
+        json_t *l0 = json_array_get(handle, 3);
+        assert_int_equal(json_array_size(level_accounts(l0)), 2);
+        json_t *err_routes = json_object_get(json_object_get(l0, "errors"), "routes");
+        /* Only a 401 goes on to the next level; anything else (the backend's 502) goes up unchanged. */
+        assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(json_array_get(json_object_get(
+                                    json_array_get(err_routes, 0), "match"), 0), "vars"), "{http.error.status_code}"), 0)),
+                            "401");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(err_routes, 1),
+                                                                                              "handle"), 0), "handler")),
+                            "error");
+        json_t *l1 = json_array_get(json_object_get(json_array_get(err_routes, 0), "handle"), 0);
+        json_t *acc1 = level_accounts(l1);
+        assert_int_equal(json_array_size(acc1), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(acc1, 0), "username")), "alice");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(acc1, 0), "password")), creds[1].hash);
+        json_t *last = json_object_get(json_array_get(json_object_get(json_object_get(l1, "errors"), "routes"), 0), "handle");
+        assert_int_equal(json_array_size(last), 3);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(last, 1), "rewrite"), "uri")),
+                            "/auth?");
+        /* On success the user is http_basic's, and the backend is asked once. */
+        json_t *ok = json_object_get(json_array_get(json_object_get(l1, "routes"), 0), "handle");
+        assert_int_equal(json_array_size(ok), 3);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(json_object_get(
+                                    json_array_get(ok, 1), "request"), "set"), "X-Pic-User"), 0)),
+                            "{http.auth.user.id}");
+        json_decref(j);
+        /* No sources or no credentials: no fast route. */
+        c.sites[1].n_sources = 0;
+        assert_int_equal(proxy_render(&c, &text), 0);
+        assert_null(strstr(text, "http_basic"));
+        free(text);
+}
+
+static void test_cidrs(void **state) {
+        char out[16][CIDR4_STRLEN];
+        /* 10.0.0.2-10.0.0.9 and 10.0.0.11: aligned blocks only. */
+        const uint32_t ips[] = { 0x0a000002, 0x0a000003, 0x0a000004, 0x0a000005, 0x0a000006,
+                                 0x0a000007, 0x0a000008, 0x0a000009, 0x0a00000b };
+        size_t n = proxy_cidrs(ips, ELEMENTSOF(ips), out);
+        assert_int_equal(n, 4);
+        assert_string_equal(out[0], "10.0.0.2/31");
+        assert_string_equal(out[1], "10.0.0.4/30");
+        assert_string_equal(out[2], "10.0.0.8/31");
+        assert_string_equal(out[3], "10.0.0.11/32");
+        const uint32_t one[] = { 0x0a000000 };
+        assert_int_equal(proxy_cidrs(one, 1, out), 1);
+        assert_string_equal(out[0], "10.0.0.0/32");
+        assert_int_equal(proxy_cidrs(ips, 0, out), 0);
+        /* A whole /24. */
+        uint32_t all[256];
+        for (unsigned i = 0; i < 256; i++)
+                all[i] = 0x0a010000 + i;
+        char big[256][CIDR4_STRLEN];
+        assert_int_equal(proxy_cidrs(all, 256, big), 1);
+        assert_string_equal(big[0], "10.1.0.0/24");
 }
 
 static void test_structure(void **state) {
@@ -97,6 +212,9 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_golden),
                 cmocka_unit_test(test_structure),
+                cmocka_unit_test(test_golden_fast),
+                cmocka_unit_test(test_fast_structure),
+                cmocka_unit_test(test_cidrs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

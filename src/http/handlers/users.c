@@ -7,6 +7,7 @@
 #include "basic/fileio.h"
 #include "basic/netaddr.h"
 #include "basic/parse.h"
+#include "basic/time-util.h"
 #include "core/accounts.h"
 #include "crypto/secret.h"
 #include "http/auth.h"
@@ -193,8 +194,13 @@ int http_forward_auth(HttpRequest *req, HttpResponse *resp) {
         }
         if (r == -EPERM)
                 return http_reply_error(resp, 403, "forbidden", NULL, "this address may not use this service");
-        if (basic_failed)
+        if (basic_failed) {
                 http_login_failed(bucket);
+                /* Now held: Caddy must stop checking this source's passwords itself (core/accounts.h). */
+                uint32_t ip;
+                if (http_login_check_rate(bucket, &retry) < 0 && ipv4_parse(source, &ip) == 0)
+                        accounts_source_held(c, ip, wall_sec() + retry);
+        }
         snprintf(resp->www_authenticate, sizeof resp->www_authenticate, "Basic realm=\"%s.%s.%s\", charset=\"UTF-8\"",
                  service, settings_str(c->settings, "cell_name"), settings_str(c->settings, "domain"));
         return http_reply_error(resp, 401, "unauthorized", NULL, "a user name and app password are required");

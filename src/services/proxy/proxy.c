@@ -1,7 +1,8 @@
-/* Caddy under the supervisor: render its whole JSON config (render.c) from the registry and the cell CA, check
- * it with `caddy validate`, run `caddy run --config F` in the cell namespace, and apply changes (renewed
- * certificates included) with POST /load on its admin socket, which swaps the config without dropping requests
- * and keeps the old one serving when it refuses the new one. */
+/* Caddy under the supervisor: render its whole JSON config (render.c) from the registry, the cell CA and picd's
+ * authorization state (granted peers, the fast set of core/accounts.h), check it with `caddy validate`, run
+ * `caddy run --config F` in the cell namespace, and apply changes (renewed certificates included) with POST
+ * /load on its admin socket, which swaps the config without dropping requests and keeps the old one serving
+ * when it refuses the new one. Authorization changes are pushed the same way before the change is reported. */
 #include "services/proxy/proxy.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/fileio.h"
 #include "basic/log.h"
@@ -16,7 +18,9 @@
 #include "basic/strbuf.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/accounts.h"
 #include "core/ca.h"
+#include "core/loop.h"
 #include "services/proxy/caddy-admin.h"
 #include "services/proxy/render.h"
 
@@ -24,6 +28,8 @@
 #define CHECK_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define LOAD_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define CONF_MAX (4 * 1024 * 1024)
+/* A fast-set change waits this long, so a burst of devices seen at once costs one /load. */
+#define FAST_PUSH_USEC (100 * 1000)
 
 static const SettingDef settings[] = {
         { "proxy.http_port", SETTING_INT, "80", NULL, 1, 65535, false,
@@ -34,6 +40,8 @@ static const SettingDef settings[] = {
 /* The certificates and names it serves change with these; the CA module, registered before, re-issues first. */
 static const char *const watches[] = { "cell_name", "domain", "ip_range", "wireguard.address", "ca.leaf_days",
                                        "ca.leaf_seconds", "calendar.port" /* an http_upstream_port */, NULL };
+
+static void proxy_authz_changed(Cell *c);
 
 static const char *caddy_bin(void) {
         const char *b = getenv("PIC_CADDY_BIN");
@@ -48,14 +56,64 @@ static char *run_path(Cell *c, const char *name) {
 
 typedef struct Paths {
         char *admin, *auth, *home, *upstream[REGISTRY_ENDPOINTS_MAX];
+        char (*cidrs[REGISTRY_ENDPOINTS_MAX])[CIDR4_STRLEN];
+        const char **sources[REGISTRY_ENDPOINTS_MAX];
+        AccountsFastCred *fast;
+        size_t n_fast;
+        ProxyCred *creds;
+        char (*held_cidrs)[CIDR4_STRLEN];
+        const char **held;
 } Paths;
 
 static void paths_done(Paths *p) {
         free(p->admin);
         free(p->auth);
         free(p->home);
-        for (size_t i = 0; i < ELEMENTSOF(p->upstream); i++)
+        for (size_t i = 0; i < ELEMENTSOF(p->upstream); i++) {
                 free(p->upstream[i]);
+                free(p->cidrs[i]);
+                free(p->sources[i]);
+        }
+        if (p->fast)
+                explicit_bzero(p->fast, p->n_fast * sizeof *p->fast); /* hashes only, but why leave them around */
+        free(p->fast);
+        free(p->creds);
+        free(p->held_cidrs);
+        free(p->held);
+}
+
+/* Who may be authorized in Caddy itself for endpoint name: the addresses accounts_authorize() lets in (the
+ * enabled peers with its grant, and the cell's own: loopback, ip_range, the cell's VPN address). */
+static int site_sources(Cell *c, const char *name, const Cidr4 *range, char (**ret_cidrs)[CIDR4_STRLEN],
+                        const char ***ret_sources, size_t *ret_n) {
+        int grant = registry_grant_from_string(&c->registry, name);
+        _cleanup_free_ uint32_t *ips = NULL;
+        size_t n_ips = 0;
+        int r = accounts_granted_peers(c, grant, &ips, &n_ips);
+        if (r < 0)
+                return r;
+        char (*cidrs)[CIDR4_STRLEN] = calloc(n_ips + 3, sizeof *cidrs);
+        const char **sources = calloc(n_ips + 3, sizeof *sources);
+        if (!cidrs || !sources) {
+                free(cidrs);
+                free(sources);
+                return -ENOMEM;
+        }
+        size_t n = 0;
+        snprintf(cidrs[n++], CIDR4_STRLEN, "127.0.0.0/8");
+        cidr4_format_network(range, cidrs[n++]);
+        Cidr4 vpn;
+        if (settings_vpn_address(c->settings, &vpn) == 0) {
+                char ip[IPV4_STRLEN];
+                snprintf(cidrs[n++], CIDR4_STRLEN, "%s/32", ipv4_format(vpn.addr, ip));
+        }
+        n += proxy_cidrs(ips, n_ips, cidrs + n);
+        for (size_t i = 0; i < n; i++)
+                sources[i] = cidrs[i];
+        *ret_cidrs = cidrs;
+        *ret_sources = sources;
+        *ret_n = n;
+        return 0;
 }
 
 static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
@@ -72,6 +130,27 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                             .https_port = (unsigned) settings_int(c->settings, "proxy.https_port") };
         if (!p.admin || !p.auth)
                 return -ENOMEM;
+        if (accounts_fast_creds(c, &p.fast, &p.n_fast) < 0 || (p.n_fast && !(p.creds = calloc(p.n_fast, sizeof *p.creds))))
+                return -ENOMEM;
+        size_t n_fast = p.n_fast;
+        for (size_t i = 0; i < n_fast; i++)
+                p.creds[i] = (ProxyCred) { .user = p.fast[i].user, .hash = p.fast[i].hash, .salt = p.fast[i].salt };
+        cfg.creds = p.creds;
+        cfg.n_creds = n_fast;
+        _cleanup_free_ uint32_t *held = NULL;
+        size_t n_held = 0;
+        if (accounts_held_sources(c, wall_sec(), &held, &n_held) < 0)
+                return -ENOMEM;
+        if (n_held) {
+                p.held_cidrs = calloc(n_held, sizeof *p.held_cidrs);
+                p.held = calloc(n_held, sizeof *p.held);
+                if (!p.held_cidrs || !p.held)
+                        return -ENOMEM;
+                cfg.n_held = proxy_cidrs(held, n_held, p.held_cidrs);
+                for (size_t i = 0; i < cfg.n_held; i++)
+                        p.held[i] = p.held_cidrs[i];
+                cfg.held = p.held;
+        }
         for (size_t i = 0; i < c->registry.n; i++) {
                 const ServiceEndpoint *e = c->registry.endpoints[i];
                 uint32_t vip;
@@ -90,6 +169,12 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->upstream = p.upstream[cfg.n_sites];
                 s->forward_auth = !e->http_own_auth;
                 s->serves_root = streq(e->name, "api");
+                /* Only with something to check in-process: then a peer change leaves the config as it was (no
+                 * /load for each of 10,000 peers added while no device is active). */
+                if (s->forward_auth && n_fast &&
+                    site_sources(c, e->name, &range, &p.cidrs[cfg.n_sites], &p.sources[cfg.n_sites], &s->n_sources) < 0)
+                        return -ENOMEM;
+                s->sources = p.sources[cfg.n_sites];
                 cfg.n_sites++;
         }
         char *text = NULL;
@@ -169,7 +254,10 @@ static int proxy_setup(Cell *c, PicError *err) {
         if (!home)
                 return -ENOMEM;
         int r = mkdir_p(home, 0700);
-        return r < 0 ? pic_error(err, r, NULL, "cannot create %s: %s", home, strerror(-r)) : 0;
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot create %s: %s", home, strerror(-r));
+        c->authz_changed = proxy_authz_changed;
+        return 0;
 }
 
 static int proxy_apply(Cell *c, bool files_changed, PicError *err) {
@@ -214,6 +302,120 @@ static int proxy_apply(Cell *c, bool files_changed, PicError *err) {
         return 0;
 }
 
+/* picd's authorization decisions changed (a peer's grant, an app password, the fast set): render, and when
+ * the text changed, write it and POST /load. No `caddy validate` first (0.4 s, in the way of every peer
+ * change): /load checks the whole config itself and keeps the old one serving when it refuses, and then the
+ * old file is put back too, so file and Caddy agree. */
+static int proxy_push(Cell *c, PicError *err) {
+        ServiceStatus ss;
+        if (!c->supervisor || supervisor_status(c->supervisor, PROXY_SERVICE, &ss) < 0)
+                return 0; /* not started yet: it renders everything when it starts */
+        ServiceFiles files = { 0 };
+        int r = proxy_render_files(c, &files, err);
+        _cleanup_free_ char *path = cell_service_path(c, PROXY_SERVICE, CONF_NAME), *old = NULL;
+        size_t old_len = 0;
+        if (r >= 0 && !path)
+                r = -ENOMEM;
+        if (r >= 0 && read_file_full(path, CONF_MAX, &old, &old_len) < 0)
+                old = NULL;
+        if (r >= 0)
+                r = write_file_atomic(path, files.v[0].content, files.v[0].len, 0600, NULL, NULL, err);
+        service_files_done(&files);
+        if (r <= 0)
+                return r;
+        r = proxy_apply(c, true, err);
+        if (r > 0) {
+                /* Not running: it reads the new file when it starts. */
+                (void) supervisor_restart(c->supervisor, PROXY_SERVICE);
+                return 0;
+        }
+        if (r < 0 && old) {
+                PicError ignored = { 0 };
+                (void) write_file_atomic(path, old, old_len, 0600, NULL, NULL, &ignored);
+        }
+        return r;
+}
+
+/* A revoke that Caddy did not take must not leave it accepting what was revoked: empty the fast set, write
+ * that config and restart Caddy on it (down, if it refuses even that: closed either way). */
+static void proxy_fail_closed(Cell *c, const PicError *why) {
+        log_error("proxy: caddy did not take picd's authorization change (%s); restarting it without its "
+                  "in-process app-password check", why->message);
+        (void) accounts_fast_clear(c);
+        ServiceFiles files = { 0 };
+        PicError err = { 0 };
+        _cleanup_free_ char *path = cell_service_path(c, PROXY_SERVICE, CONF_NAME);
+        int r = path ? proxy_render_files(c, &files, &err) : -ENOMEM;
+        if (r >= 0)
+                r = write_file_atomic(path, files.v[0].content, files.v[0].len, 0600, NULL, NULL, &err);
+        service_files_done(&files);
+        if (r < 0 && path)
+                (void) unlink(path); /* no file: caddy cannot start with an old one */
+        (void) supervisor_restart(c->supervisor, PROXY_SERVICE);
+}
+
+typedef struct ProxyState {
+        LoopTimer *push;
+} ProxyState;
+
+static ProxyState *proxy_state(Cell *c) {
+        void **d = cell_service_data(c, PROXY_SERVICE);
+        if (d && !*d)
+                *d = calloc(1, sizeof(ProxyState));
+        return d ? *d : NULL;
+}
+
+static void fast_push_due(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        ProxyState *st = proxy_state(c);
+        if (st)
+                st->push = NULL;
+        PicError err = { 0 };
+        if (proxy_push(c, &err) < 0)
+                proxy_fail_closed(c, &err);
+}
+
+/* The fast set changed (core/accounts.c): additions and the minute's emptying are not urgent, and the
+ * request that caused one is still being answered. */
+static void proxy_authz_changed(Cell *c) {
+        ProxyState *st = proxy_state(c);
+        if (st && !st->push && c->loop && loop_add_timer(c->loop, FAST_PUSH_USEC, fast_push_due, c, &st->push) < 0)
+                st->push = NULL;
+}
+
+/* The index the render reads follows the peer change before the store commits it; undone on failure. */
+static int proxy_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *err) {
+        accounts_peer_changed(c, old, new);
+        int r = proxy_push(c, err);
+        if (r < 0) {
+                accounts_peer_changed(c, new, old);
+                PicError ignored = { 0 };
+                (void) proxy_push(c, &ignored);
+        }
+        return r;
+}
+
+/* A revoked app password, a deleted user: out of Caddy before the API call that did it returns. */
+static void proxy_user_changed(Cell *c, const char *user, UserEvent ev) {
+        if (ev == USER_CREATED)
+                return;
+        PicError err = { 0 };
+        if (proxy_push(c, &err) < 0)
+                proxy_fail_closed(c, &err);
+}
+
+static void proxy_teardown(Cell *c) {
+        void **d = cell_service_data(c, PROXY_SERVICE);
+        ProxyState *st = d ? *d : NULL;
+        if (st && st->push && c->loop)
+                loop_cancel_timer(c->loop, st->push);
+        free(st);
+        if (d)
+                *d = NULL;
+        if (c->authz_changed == proxy_authz_changed)
+                c->authz_changed = NULL;
+}
+
 /* Both servers of a site bind its virtual IP: one port cannot be both. */
 static int proxy_validate(Cell *c, json_t *merged, json_t *flat, PicError *err) {
         bool http = json_object_get(flat, "proxy.http_port"), https = json_object_get(flat, "proxy.https_port");
@@ -237,4 +439,7 @@ const ServiceOps svc_proxy_ops = {
         .setup = proxy_setup,
         .apply = proxy_apply,
         .validate = proxy_validate,
+        .peer_changed = proxy_peer_changed,
+        .user_changed = proxy_user_changed,
+        .teardown = proxy_teardown,
 };

@@ -1,6 +1,8 @@
 /* Caddy's JSON from a ProxyConfig. The forward_auth form is what `caddy adapt` makes of the Caddyfile
  * directive in 2.6.2 (a reverse_proxy to the auth socket with a handle_response route for 2xx that copies
- * X-Pic-User, here also as X-Remote-User), except that the client's copies are deleted before it, not after. */
+ * X-Pic-User, here also as X-Remote-User), except that the client's copies are deleted before it, not after. In
+ * front of it, for the sources picd lets in, an in-process check of the app passwords picd accepted lately (see
+ * fast_route): a second proxied request per request is what forward_auth costs, and that path skips it. */
 #include "services/proxy/render.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 
 #include "basic/netaddr.h"
 #include "basic/util.h"
+#include "core/accounts.h"
 
 static json_t *strs1(const char *s) {
         return json_pack("[s]", s);
@@ -78,27 +81,108 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
                          "uri", "/auth?", "handle_response", copy_user);
 }
 
-static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {
-        char listen[64];
-        snprintf(listen, sizeof listen, "%s:%u", ip, cfg->https_port);
+/* HSTS, the body limit, and the client's own identity headers gone (every spelling, identity_headers): only
+ * picd's decision (forward_auth or the in-process check it rendered) may say who the user is. */
+static json_t *site_head(const ProxySite *s) {
         json_t *handle = json_array();
         json_array_append_new(handle, json_pack("{s:s, s:{s:{s:o}}}", "handler", "headers", "response", "set",
                                                 "Strict-Transport-Security", strs1("max-age=31536000")));
         json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
                                                 (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
-        /* Only forward_auth may say who the user is. */
         json_array_append_new(handle, json_pack("{s:s, s:{s:o}}", "handler", "headers", "request", "delete",
                                                 identity_headers()));
+        return handle;
+}
+
+static json_t *backend(const ProxySite *s) {
+        return json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams", dial_site(s),
+                         "transport", transport(), "headers", forwarded_headers());
+}
+
+/* An http_basic level that failed before this one left its WWW-Authenticate on the response. */
+static json_t *drop_challenge(void) {
+        return json_pack("{s:s, s:{s:[s]}}", "handler", "headers", "response", "delete", "WWW-Authenticate");
+}
+
+/* How often user already appeared in creds[0..i): the level at which creds[i] is tried. */
+static size_t cred_rank(const ProxyConfig *cfg, size_t i) {
+        size_t rank = 0;
+        for (size_t j = 0; j < i; j++)
+                rank += streq(cfg->creds[j].user, cfg->creds[i].user);
+        return rank;
+}
+
+/* Level `level` of the ladder: http_basic with each user's level-th app password (http_basic keys accounts
+ * by user name, one hash each). Success: the user name from http_basic, then the backend. A 401 (the
+ * password is not at this level) goes on to on_401; any other error (the backend's 502) goes up unchanged,
+ * so the backend is never asked twice. */
+static json_t *auth_level(const ProxyConfig *cfg, const ProxySite *s, size_t level, json_t *on_401) {
+        json_t *accounts = json_array();
+        for (size_t i = 0; i < cfg->n_creds; i++)
+                if (cred_rank(cfg, i) == level)
+                        json_array_append_new(accounts, json_pack("{s:s, s:s, s:s}", "username", cfg->creds[i].user,
+                                                                  "password", cfg->creds[i].hash, "salt",
+                                                                  cfg->creds[i].salt));
+        json_t *basic = json_pack("{s:s, s:{s:{s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:s}}}", "handler", "authentication",
+                                  "providers", "http_basic", "hash", "algorithm", "scrypt", "N", PROXY_FAST_SCRYPT_N, "r",
+                                  PROXY_FAST_SCRYPT_R, "p", PROXY_FAST_SCRYPT_P, "key_length", PROXY_FAST_HASH_BYTES, "accounts",
+                                  accounts, "realm", s->name);
+        json_t *user = json_pack("{s:s, s:{s:{s:o, s:o}}, s:{s:[s]}}", "handler", "headers", "request", "set",
+                                 "X-Pic-User", strs1("{http.auth.user.id}"), "X-Remote-User", strs1("{http.auth.user.id}"),
+                                 "response", "delete", "WWW-Authenticate");
+        return json_pack("{s:s, s:[{s:[o, o, o]}], s:{s:[{s:[{s:{s:[s]}}], s:o}, {s:[{s:s, s:s}]}]}}", "handler",
+                         "subroute", "routes", "handle", basic, user, backend(s), "errors", "routes", "match", "vars",
+                         "{http.error.status_code}", "401", "handle", on_401, "handle", "handler", "error",
+                         "status_code", "{http.error.status_code}");
+}
+
+/* For the site's sources and a Basic credential: the ladder of levels, and after the last one forward_auth,
+ * which decides everything Caddy could not (a password picd has not seen lately, a wrong one, which it counts
+ * for the rate limit). NULL when there is nothing to check in-process. */
+static json_t *fast_route(const ProxyConfig *cfg, const ProxySite *s) {
+        if (!s->forward_auth || s->n_sources == 0 || cfg->n_creds == 0)
+                return NULL;
+        size_t levels = 0;
+        for (size_t i = 0; i < cfg->n_creds; i++) {
+                size_t r = cred_rank(cfg, i);
+                levels = r + 1 > levels ? r + 1 : levels;
+        }
+        json_t *next = json_pack("[o, o, o]", drop_challenge(), forward_auth(cfg, s), backend(s));
+        for (size_t l = levels; l-- > 0;)
+                next = json_pack("[o]", auth_level(cfg, s, l, next));
+        json_t *ranges = json_array();
+        for (size_t i = 0; i < s->n_sources; i++)
+                json_array_append_new(ranges, json_string(s->sources[i]));
+        json_t *handle = site_head(s);
+        json_array_extend(handle, next);
+        json_decref(next);
+        json_t *match = json_pack("{s:{s:o}, s:{s:[s]}}", "remote_ip", "ranges", ranges, "header", "Authorization",
+                                  "Basic *");
+        if (cfg->n_held) {
+                json_t *held = json_array();
+                for (size_t i = 0; i < cfg->n_held; i++)
+                        json_array_append_new(held, json_string(cfg->held[i]));
+                json_object_set_new(match, "not", json_pack("[{s:{s:o}}]", "remote_ip", "ranges", held));
+        }
+        return json_pack("{s:[o], s:o, s:b}", "match", match, "handle", handle, "terminal", 1);
+}
+
+static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {
+        char listen[64];
+        snprintf(listen, sizeof listen, "%s:%u", ip, cfg->https_port);
+        json_t *handle = site_head(s);
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
-        json_array_append_new(handle, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
-                                                dial_site(s), "transport", transport(), "headers",
-                                                forwarded_headers()));
+        json_array_append_new(handle, backend(s));
+        json_t *routes = json_array(), *fast = fast_route(cfg, s);
+        if (fast)
+                json_array_append_new(routes, fast);
+        json_array_append_new(routes, json_pack("{s:o, s:b}", "handle", handle, "terminal", 1));
         /* HTTP/1.1 and HTTP/2 only: HTTP/3 would need UDP on the port too, which the firewall does not open. */
-        return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:[{s:o, s:b}]}", "listen",
+        return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:o}", "listen",
                          strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "read_timeout", "5m", "write_timeout", "5m", "idle_timeout",
                          "2m", "max_header_bytes", 65536, "automatic_https", "disable", 1, "tls_connection_policies",
-                         "certificate_selection", "any_tag", strs1(s->name), "routes", "handle", handle, "terminal", 1);
+                         "certificate_selection", "any_tag", strs1(s->name), "routes", routes);
 }
 
 static json_t *http_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {
@@ -122,6 +206,25 @@ static json_t *http_server(const ProxyConfig *cfg, const ProxySite *s, const cha
         return json_pack("{s:o, s:s, s:s, s:s, s:i, s:{s:b}, s:o}", "listen", strs1(listen), "read_header_timeout", "10s",
                          "read_timeout", "30s", "idle_timeout", "1m", "max_header_bytes", 65536, "automatic_https",
                          "disable", 1, "routes", routes);
+}
+
+size_t proxy_cidrs(const uint32_t *ips, size_t n, char (*out)[CIDR4_STRLEN]) {
+        size_t k = 0;
+        for (size_t i = 0; i < n;) {
+                /* The largest aligned block starting here whose every address is in the list. */
+                unsigned bits = 0;
+                while (bits < 32) {
+                        uint64_t size = 1ULL << (bits + 1);
+                        if ((ips[i] & (uint32_t) (size - 1)) != 0 || i + size > n ||
+                            (uint64_t) ips[i + size - 1] - ips[i] != size - 1)
+                                break;
+                        bits++;
+                }
+                Cidr4 c = { ips[i], (uint8_t) (32 - bits) };
+                cidr4_format_network(&c, out[k++]);
+                i += (size_t) 1 << bits;
+        }
+        return k;
 }
 
 int proxy_render(const ProxyConfig *cfg, char **ret) {
