@@ -105,6 +105,16 @@ const ServiceOps *cell_find_service(Cell *c, const char *name) {
         return NULL;
 }
 
+int cell_http_authorize(Cell *c, const char *endpoint, const char *user, const ProxiedRequest *req, PicError *err) {
+        for (size_t i = 0; i < c->registry.n; i++) {
+                if (!streq(c->registry.endpoints[i]->name, endpoint))
+                        continue;
+                const ServiceOps *ops = cell_find_service(c, c->registry.owners[i]);
+                return ops && ops->http_authorize ? ops->http_authorize(c, endpoint, user, req, err) : 0;
+        }
+        return 0;
+}
+
 void **cell_service_data(Cell *c, const char *name) {
         for (size_t i = 0; i < c->n_services; i++)
                 if (streq(c->services[i]->name, name))

@@ -29,6 +29,9 @@ static ProxyConfig config(void) {
         c.sites[c.n_sites++] = (ProxySite) { .name = "calendar", .vip = 0xac14000a, .cert = "/k/calendar-02.pem",
                                              .key = "/k/calendar-02.key", .upstream = "/var/lib/pic/run/calendar-http.sock",
                                              .forward_auth = true };
+        c.sites[c.n_sites++] = (ProxySite) { .name = "files", .vip = 0xac14000b, .cert = "/k/files-03.pem",
+                                             .key = "/k/files-03.key", .upstream = "/var/lib/pic/run/files-http.sock",
+                                             .forward_auth = true, .streams = true };
         return c;
 }
 
@@ -51,7 +54,7 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "admin"), "listen")),
                             "unix//var/lib/pic/run/caddy-admin.sock");
         json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
-        assert_int_equal(json_object_size(servers), 4);
+        assert_int_equal(json_object_size(servers), 6);
         /* The API authenticates itself: no forward_auth; the calendar gets it before its backend. */
         json_t *api = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(servers, "api-https"),
                                                                                  "routes"), 0), "handle"), 3);
@@ -64,6 +67,24 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(fa, "rewrite"), "uri")), "/auth?");
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(fa, "upstreams"), 0), "dial")),
                             "unix//var/lib/pic/run/auth.sock");
+        /* A streaming (WebDAV) site: no body limit, no whole-request deadline; the backend gets the Destination's
+         * path only and an XML Content-Type where the client sent none. */
+        json_t *files = json_object_get(servers, "files-https");
+        assert_null(json_object_get(files, "read_timeout"));
+        assert_null(json_object_get(files, "write_timeout"));
+        assert_non_null(json_object_get(json_object_get(servers, "calendar-https"), "read_timeout"));
+        json_t *fh = json_object_get(json_array_get(json_object_get(files, "routes"), 0), "handle");
+        size_t i;
+        json_t *h;
+        bool dest = false;
+        json_array_foreach(fh, i, h) {
+                assert_string_not_equal(json_string_value(json_object_get(h, "handler")), "request_body");
+                if (json_object_get(json_object_get(json_object_get(h, "request"), "replace"), "Destination"))
+                        dest = true;
+        }
+        assert_true(dest);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(fh, json_array_size(fh) - 1), "handler")),
+                            "reverse_proxy");
         /* Non-default HTTPS port: the redirect names it. */
         json_decref(j);
         c.https_port = 8443;

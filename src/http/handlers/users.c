@@ -183,6 +183,20 @@ int http_forward_auth(HttpRequest *req, HttpResponse *resp) {
         int r = accounts_authorize(c, service, source[0] ? source : NULL, authz, cookie, SESSION_IDLE_SEC, user,
                                    &basic_failed);
         if (r == 0) {
+                /* The module behind the endpoint may still refuse this request (a write past a quota). */
+                const char *len = http_header(req, "X-Pic-Length");
+                uint64_t n = 0;
+                ProxiedRequest pr = { .method = http_header(req, "X-Forwarded-Method"),
+                                      .uri = http_header(req, "X-Forwarded-Uri"),
+                                      .destination = http_header(req, "Destination"),
+                                      .host = http_header(req, "X-Forwarded-Host"),
+                                      .length = len && *len && parse_uint(len, 0, INT64_MAX, &n) >= 0 ? (int64_t) n : -1 };
+                PicError err = { 0 };
+                int a = pr.method && pr.uri ? cell_http_authorize(c, service, user, &pr, &err) : 0;
+                if (a == -EMSGSIZE)
+                        return http_reply_error(resp, 411, "length_required", NULL, err.message);
+                if (a < 0)
+                        return http_reply_errno(resp, a, &err);
                 snprintf(resp->pic_user, sizeof resp->pic_user, "%s", user);
                 /* No body: Caddy's handle_response closes a 2xx body unread, and Go's transport then drops the
                  * connection instead of keeping it alive; an empty body lets it reuse the connection. */

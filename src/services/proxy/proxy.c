@@ -88,6 +88,7 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->upstream = p.upstream[cfg.n_sites];
                 s->forward_auth = !e->http_own_auth;
                 s->serves_root = streq(e->name, "api");
+                s->streams = e->http_streams;
                 cfg.n_sites++;
         }
         char *text = NULL;

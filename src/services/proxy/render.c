@@ -44,6 +44,8 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
         json_object_set_new(set, "X-Forwarded-Uri", strs1("{http.request.uri}"));
         json_object_set_new(set, "X-Forwarded-Host", strs1("{http.request.host}"));
         json_object_set_new(set, "X-Pic-Service", strs1(s->name));
+        /* The body is not sent to picd, but its announced length is (a write past a quota is refused first). */
+        json_object_set_new(set, "X-Pic-Length", strs1("{http.request.header.Content-Length}"));
         return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "handler", "reverse_proxy", "upstreams",
                          dial_unix(cfg->auth_socket), "transport", transport(), "headers", h, "rewrite", "method", "GET",
                          "uri", "/auth?", "handle_response", copy_user);
@@ -55,21 +57,43 @@ static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const ch
         json_t *handle = json_array();
         json_array_append_new(handle, json_pack("{s:s, s:{s:{s:o}}}", "handler", "headers", "response", "set",
                                                 "Strict-Transport-Security", strs1("max-age=31536000")));
-        json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
-                                                (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
+        if (!s->streams)
+                json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
+                                                        (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
         /* Only forward_auth may say who the user is. */
         json_array_append_new(handle, json_pack("{s:s, s:{s:[s, s]}}", "handler", "headers", "request", "delete",
                                                 "X-Pic-User", "X-Pic-Service"));
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
+        /* WebDAV: the backend speaks plain HTTP on a unix socket, so an https:// Destination (MOVE, COPY) would not
+         * match its own scheme; it gets the path alone, which it maps below the same user's tree. picd has seen
+         * (and checked) the client's header in forward_auth above. */
+        if (s->streams) {
+                json_array_append_new(handle, json_pack("{s:s, s:{s:{s:[{s:s, s:s}]}}}", "handler", "headers", "request",
+                                                        "replace", "Destination", "search_regexp",
+                                                        "^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "replace", ""));
+                /* lighttpd's mod_webdav reads an XML body only under an XML Content-Type (415 otherwise), and
+                 * clients such as litmus and some file managers send none: XML is the only body these take. */
+                json_array_append_new(
+                        handle, json_pack("{s:s, s:[{s:[{s:{s:n}, s:[s, s, s]}], s:[{s:s, s:{s:{s:[s]}}}]}]}", "handler",
+                                          "subroute", "routes", "match", "header", "Content-Type", "method", "PROPFIND",
+                                          "PROPPATCH", "LOCK", "handle", "handler", "headers", "request", "set",
+                                          "Content-Type", "application/xml"));
+        }
         json_array_append_new(handle, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
                                                 dial_unix(s->upstream), "transport", transport(), "headers",
                                                 forwarded_headers()));
         /* HTTP/1.1 and HTTP/2 only: HTTP/3 would need UDP on the port too, which the firewall does not open. */
-        return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:[{s:o, s:b}]}", "listen",
-                         strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "read_timeout", "5m", "write_timeout", "5m", "idle_timeout",
-                         "2m", "max_header_bytes", 65536, "automatic_https", "disable", 1, "tls_connection_policies",
-                         "certificate_selection", "any_tag", strs1(s->name), "routes", "handle", handle, "terminal", 1);
+        json_t *srv = json_pack("{s:o, s:[s, s], s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:[{s:o, s:b}]}", "listen",
+                                strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "idle_timeout",
+                                "2m", "max_header_bytes", 65536, "automatic_https", "disable", 1, "tls_connection_policies",
+                                "certificate_selection", "any_tag", strs1(s->name), "routes", "handle", handle, "terminal", 1);
+        /* A deadline on a whole request would cut a large upload or download short on a slow link. */
+        if (srv && !s->streams) {
+                json_object_set_new(srv, "read_timeout", json_string("5m"));
+                json_object_set_new(srv, "write_timeout", json_string("5m"));
+        }
+        return srv;
 }
 
 static json_t *http_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {

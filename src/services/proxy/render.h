@@ -14,6 +14,7 @@ typedef struct ProxySite {
         const char *upstream; /* absolute path of the backend's unix socket */
         bool forward_auth;    /* ask the authorization socket first */
         bool serves_root;     /* its plain-HTTP side serves the CA root at CA_ROOT_URL_PATH */
+        bool streams;         /* ServiceEndpoint.http_streams */
 } ProxySite;
 
 typedef struct ProxyConfig {
