@@ -63,5 +63,10 @@ int http_user_delete(HttpRequest *req, HttpResponse *resp);
 int http_app_passwords_get(HttpRequest *req, HttpResponse *resp);
 int http_app_passwords_post(HttpRequest *req, HttpResponse *resp);
 int http_app_password_delete(HttpRequest *req, HttpResponse *resp);
+int http_user_storage_get(HttpRequest *req, HttpResponse *resp);
+int http_user_storage_put(HttpRequest *req, HttpResponse *resp);
+int http_user_shares_get(HttpRequest *req, HttpResponse *resp);
+int http_user_shares_post(HttpRequest *req, HttpResponse *resp);
+int http_user_share_delete(HttpRequest *req, HttpResponse *resp);
 /* Not in the route table: the one handler of auth.sock (server.c). */
 int http_forward_auth(HttpRequest *req, HttpResponse *resp);
