@@ -7,20 +7,8 @@
 #include "http/handlers/handlers.h"
 #include "services/files/files.h"
 
-/* 403 unless the principal may see (or change) the user in the path. */
-static bool allowed(HttpRequest *req, HttpResponse *resp, bool write) {
-        bool session = req->who.kind == PRINCIPAL_SESSION;
-        AccountsActor a = { .admin = req->who.level >= AUTH_ADMIN, .reader = req->who.level >= AUTH_READ,
-                            .user = session ? req->who.user : NULL, .session_hash = session ? req->who.session_hash : NULL };
-        PicError err = { 0 };
-        if (accounts_may(&a, req->params[0], write, &err) == 0)
-                return true;
-        http_reply_errno(resp, -EPERM, &err);
-        return false;
-}
-
 int http_user_storage_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         json_t *o = NULL;
@@ -34,15 +22,19 @@ int http_user_storage_put(HttpRequest *req, HttpResponse *resp) {
         if (r < 0)
                 return http_reply_errno(resp, r, &err);
         json_t *q = json_object_get(req->body, "quota");
-        snprintf(resp->audit_detail, sizeof resp->audit_detail, "files quota of \"%s\" set to %s%lld", req->params[0],
-                 json_is_null(q) ? "unlimited " : "", (long long) json_integer_value(q));
+        if (json_is_null(q))
+                snprintf(resp->audit_detail, sizeof resp->audit_detail, "files quota of \"%s\" removed (unlimited)",
+                         req->params[0]);
+        else
+                snprintf(resp->audit_detail, sizeof resp->audit_detail, "files quota of \"%s\" set to %lld bytes",
+                         req->params[0], (long long) json_integer_value(q));
         json_t *o = NULL;
         r = users_storage(req->cell, req->params[0], &o, &err);
         return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
 }
 
 int http_user_shares_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         json_t *o = NULL;
@@ -51,7 +43,7 @@ int http_user_shares_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_shares_post(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         PicError err = { 0 };
         json_t *o = NULL;
@@ -65,7 +57,7 @@ int http_user_shares_post(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_share_delete(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         uint64_t id;
         if (parse_uint(req->params[1], 1, INT64_MAX, &id) < 0)

@@ -22,8 +22,7 @@ static AccountsActor actor_of(const HttpRequest *req) {
         };
 }
 
-/* 403 unless the principal may see (or change) the user in the path. */
-static bool allowed(HttpRequest *req, HttpResponse *resp, bool write) {
+bool http_user_allowed(HttpRequest *req, HttpResponse *resp, bool write) {
         AccountsActor a = actor_of(req);
         PicError err = { 0 };
         if (accounts_may(&a, req->params[0], write, &err) == 0)
@@ -59,7 +58,7 @@ int http_users_post(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         StoreUser u;
@@ -72,7 +71,7 @@ int http_user_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_put(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         PicError err = { 0 };
         AccountsActor a = actor_of(req);
@@ -113,7 +112,7 @@ int http_user_delete(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_app_passwords_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         json_t *arr = NULL;
@@ -124,7 +123,7 @@ int http_app_passwords_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_app_passwords_post(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         PicError err = { 0 };
         char secret[SECRET_APP_PASSWORD_STRLEN];
@@ -143,7 +142,7 @@ int http_app_passwords_post(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_app_password_delete(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         uint64_t id;
         if (parse_uint(req->params[1], 1, INT64_MAX, &id) < 0)
