@@ -10,8 +10,10 @@ PKGS=(
   libcmocka-dev libarchive-dev libqrencode-dev libnftables-dev libmnl-dev libpng-dev
   # managed daemons and their tools
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy radicale
+  lighttpd lighttpd-mod-webdav
   # test clients and harness
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux python3-caldav
+  litmus
   # web UI build and browser tests (Node.js and npm are checked below: the machine's own Node 20 may come with
   # its npm, which Debian's npm package would conflict with)
   chromium
@@ -37,10 +39,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=120 update -qq
 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# Debian's caddy and nginx packages enable and start their own caddy.service/nginx.service, which listen on port
-# 80 of every host interface, and radicale its radicale.service on the host's localhost:5232. pic runs its own
-# Caddy and Radicale inside the cell's namespace (and nginx only as a bench backend on unix sockets), so a
-# package installed here must not leave a host-wide server behind. Only with
+# Debian's caddy, nginx and lighttpd packages enable and start their own caddy/nginx/lighttpd.service, which
+# listen on port 80 of every host interface, and radicale its radicale.service on the host's localhost:5232. pic
+# runs its own Caddy, lighttpd and Radicale inside the cell's namespace (and nginx only as a bench backend on unix
+# sockets), so a package installed here must not leave a host-wide server behind. Only with
 # systemd running (elsewhere, e.g. in a container, nothing was started) and only for packages installed just now.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   for p in "${missing[@]}"; do
@@ -48,6 +50,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
       caddy) unit=caddy.service ;;
       nginx-light) unit=nginx.service ;;
       radicale) unit=radicale.service ;;
+      lighttpd) unit=lighttpd.service ;;
       *) continue ;;
     esac
     systemctl disable --now "$unit" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2

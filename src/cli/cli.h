@@ -110,3 +110,7 @@ int cmd_user_show(Cli *c, char **args, size_t n);
 int cmd_user_passwd(Cli *c, char **args, size_t n);
 int cmd_user_rm(Cli *c, char **args, size_t n);
 int cmd_user_app_password(Cli *c, char **args, size_t n);
+int cmd_user_storage(Cli *c, char **args, size_t n);
+int cmd_user_share(Cli *c, char **args, size_t n);
+int cmd_user_shares(Cli *c, char **args, size_t n);
+int cmd_user_unshare(Cli *c, char **args, size_t n);

@@ -97,6 +97,12 @@ static const Verb verbs[] = {
           "Delete a user; --purge also deletes their peers and app passwords" },
         { "user", "app-password", 2, 3, 0, cmd_user_app_password, "add USER LABEL | list USER | rm USER ID",
           "App passwords for a user's devices: add prints one once; rm revokes one" },
+        { "user", "storage", 1, 2, 0, cmd_user_storage, "NAME [BYTES|unlimited]",
+          "A user's files: usage, quota, folders; with BYTES sets the quota (a write past it gets 507)" },
+        { "user", "share", 3, 4, 0, cmd_user_share, "NAME FOLDER WITH [read-only|read-write]",
+          "Share NAME's FOLDER with user WITH; it appears in their files under /shared/NAME/FOLDER/" },
+        { "user", "shares", 1, 1, 0, cmd_user_shares, "NAME", "Folders NAME shares and those shared with NAME" },
+        { "user", "unshare", 2, 2, 0, cmd_user_unshare, "NAME ID", "Stop sharing; access ends at once" },
         { "ca", "show", 0, 0, 0, cmd_ca_show, "", "The cell CA's root: fingerprint, name constraints, expiry, download URL" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };

@@ -544,6 +544,26 @@ void users_notify(Cell *c, const char *name, UserEvent ev) {
                         c->services[i]->user_changed(c, name, ev);
 }
 
+int users_storage(Cell *c, const char *name, json_t **ret, PicError *err) {
+        StoreUser u;
+        int r = users_get(c, name, &u, err);
+        secret_wipe(&u, sizeof u);
+        if (r < 0)
+                return r;
+        json_t *o = json_pack("{s:s}", "user", name);
+        if (!o)
+                return pic_error(err, -ENOMEM, NULL, "out of memory");
+        for (size_t i = 0; i < c->n_services; i++) {
+                const ServiceOps *ops = c->services[i];
+                if (ops->user_storage && (r = ops->user_storage(c, name, o, err)) < 0) {
+                        json_decref(o);
+                        return r;
+                }
+        }
+        *ret = o;
+        return 0;
+}
+
 /* What every module says the user owns, as one array of phrases. */
 static int modules_owned(Cell *c, const char *name, json_t **ret, PicError *err) {
         json_t *owned = json_array();

@@ -83,6 +83,8 @@ int users_update(Cell *c, const char *name, json_t *body, const AccountsActor *a
  * each module's data (user_purge), then the user with its app passwords and sessions.
  * *ret_peers_deleted counts the peers. */
 int users_delete(Cell *c, const char *name, bool purge, int *ret_peers_deleted, PicError *err);
+/* {"user": name, <module>: {...}}: every module's user_storage section. */
+int users_storage(Cell *c, const char *name, json_t **ret, PicError *err);
 /* Tells every module's user_changed (after the store committed the change). */
 void users_notify(Cell *c, const char *name, UserEvent ev);
 /* Public view: name, role, created_at, password_changed_at; with detail also peers and app_passwords. */

@@ -105,6 +105,23 @@ const ServiceOps *cell_find_service(Cell *c, const char *name) {
         return NULL;
 }
 
+static const ServiceOps *endpoint_owner(Cell *c, const char *endpoint) {
+        for (size_t i = 0; i < c->registry.n; i++)
+                if (streq(c->registry.endpoints[i]->name, endpoint))
+                        return cell_find_service(c, c->registry.owners[i]);
+        return NULL;
+}
+
+bool cell_http_authorizes(Cell *c, const char *endpoint) {
+        const ServiceOps *ops = endpoint_owner(c, endpoint);
+        return ops && ops->http_authorize;
+}
+
+int cell_http_authorize(Cell *c, const char *endpoint, const char *user, const ProxiedRequest *req, PicError *err) {
+        const ServiceOps *ops = endpoint_owner(c, endpoint);
+        return ops && ops->http_authorize ? ops->http_authorize(c, endpoint, user, req, err) : 0;
+}
+
 void **cell_service_data(Cell *c, const char *name) {
         for (size_t i = 0; i < c->n_services; i++)
                 if (streq(c->services[i]->name, name))

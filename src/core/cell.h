@@ -39,6 +39,15 @@ typedef enum UserEvent {
         USER_DELETED, /* gone, after every module's user_purge */
 } UserEvent;
 
+/* One request Caddy is about to pass to a module's backend, as forward_auth describes it to picd. */
+typedef struct ProxiedRequest {
+        const char *method;      /* "PUT" */
+        const char *uri;         /* path and query as the client sent them, still percent-encoded */
+        const char *destination; /* WebDAV Destination header, or NULL */
+        const char *host;        /* the Host the client asked for, or NULL */
+        int64_t length;          /* Content-Length, -1 when the body has none (chunked, or no body) */
+} ProxiedRequest;
+
 /* A managed service module (DESIGN.md "one const ops table"): everything about a service is declared here —
  * its addresses, DNS names and grants (endpoints), its settings rows and the other keys it reads — and the
  * cell derives the rest (virtual IPs on the bridge, DNS data and views, firewall grants, /api/config, which
@@ -89,6 +98,14 @@ typedef struct ServiceOps {
         int (*user_owns)(Cell *c, const char *user, json_t *owned, PicError *err);
         /* Removes everything the user owns here (DELETE /api/users/{name}?purge=true), before the account. */
         int (*user_purge)(Cell *c, const char *user, PicError *err);
+        /* Adds the module's section to GET /api/users/{name}/storage (json object owned by the caller), e.g.
+         * "files": {usage, quota, ...}; each module names its own key. */
+        int (*user_storage)(Cell *c, const char *user, json_t *storage, PicError *err);
+        /* After forward_auth accepted user for one of the module's endpoints: may refuse this request anyway
+         * (-EPERM 403, -EDQUOT 507, -EMSGSIZE 411 a length is needed, -EINVAL 400), e.g. a write past the
+         * user's quota, before Caddy sends a byte of its body to the backend. */
+        int (*http_authorize)(Cell *c, const char *endpoint, const char *user, const ProxiedRequest *req,
+                              PicError *err);
         /* Whether the module should run now (e.g. dhcp.enabled); NULL = always. When it turns false the
          * reconciler removes the daemon and calls teardown. */
         bool (*enabled)(Cell *c);
@@ -182,6 +199,12 @@ int cell_nft_run(Cell *c, const char *script, char **ret_output, char **ret_erro
 /* For reads such as health probes: uses the cell's context if one is open, else a throwaway one, so a read
  * never keeps a context (and its memory) alive. */
 int cell_nft_query(Cell *c, const char *script, char **ret_output, char **ret_error);
+
+/* Whether the module that declared endpoint checks each request itself (http_authorize): then every request
+ * to it must reach picd, and Caddy may not authorize one in-process. */
+bool cell_http_authorizes(Cell *c, const char *endpoint);
+/* The http_authorize of the module that declared endpoint (0 when it has none). */
+int cell_http_authorize(Cell *c, const char *endpoint, const char *user, const ProxiedRequest *req, PicError *err);
 
 /* Tells every service about a peer change, in registration order. If one fails, the ones already told
  * are told the reverse change (new → old), so the live system is left as it was; returns the error. */

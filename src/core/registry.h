@@ -24,6 +24,9 @@ typedef struct ServiceEndpoint {
         const char *http_upstream_port;
         /* The backend checks credentials itself (picd's API): no forward_auth in front of it. */
         bool http_own_auth;
+        /* Whole files go through it (WebDAV): Caddy puts no cap on a body and no deadline on a whole request
+         * (the backend's quota check and idle timeouts bound them), only its header and idle timeouts. */
+        bool http_streams;
 } ServiceEndpoint;
 
 #define REGISTRY_ENDPOINTS_MAX 32

@@ -53,6 +53,12 @@ static const char *const migrations[] = {
         "CREATE TABLE app_passwords (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
         "  label TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"
         "CREATE TABLE cell_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+        /* 4: file storage: a quota per user (no row: unlimited) and folders shared between users */
+        "CREATE TABLE storage_quotas (user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+        "  quota INTEGER NOT NULL);"
+        "CREATE TABLE file_shares (id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  folder TEXT NOT NULL, with_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, writable INTEGER NOT NULL,"
+        "  created_at INTEGER NOT NULL, UNIQUE(owner_id, folder, with_id));",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))

@@ -392,9 +392,11 @@ class MigrationTest(unittest.TestCase):
             cookie, csrf = p.login()
             token = p.make_token("admin")
             self.assertEqual(p.stop(), 0)
-            # Back to schema 2 as an older picd left it: no roles, no owners, no app passwords.
+            # Back to schema 2 as an older picd left it: no roles, no owners, no app passwords (nor what later
+            # schemas added: storage quotas and shares).
             db = sqlite3.connect(os.path.join(p.state_dir, "picd.db"))
-            db.executescript("DROP TABLE app_passwords; DROP TABLE cell_keys; DROP TABLE peers;" + PEERS_V2 + ";"
+            db.executescript("DROP TABLE file_shares; DROP TABLE storage_quotas;"
+                             "DROP TABLE app_passwords; DROP TABLE cell_keys; DROP TABLE peers;" + PEERS_V2 + ";"
                              "ALTER TABLE users DROP COLUMN role; PRAGMA user_version = 2;")
             db.close()
             p.start()
@@ -416,7 +418,7 @@ class MigrationTest(unittest.TestCase):
             used = db.execute("SELECT last_used_at FROM app_passwords").fetchall()
             version = db.execute("PRAGMA user_version").fetchone()[0]
             db.close()
-            self.assertEqual(version, 3)
+            self.assertEqual(version, 4)  # every migration since ran: 3 (accounts), 4 (storage quotas, shares)
             self.assertEqual(len(used), 1)
             self.assertGreater(used[0][0], 0)
         except Exception:

@@ -33,7 +33,7 @@ static ProxyConfig config(void) {
                                              .key = "/k/calendar-02.key", .upstream_port = 5232, .forward_auth = true };
         c.sites[c.n_sites++] = (ProxySite) { .name = "files", .vip = 0xac14000b, .cert = "/k/files-03.pem",
                                              .key = "/k/files-03.key", .upstream = "/var/lib/pic/run/files-http.sock",
-                                             .forward_auth = true };
+                                             .forward_auth = true, .streams = true };
         return c;
 }
 
@@ -186,10 +186,6 @@ static void test_structure(void **state) {
         json_t *up = json_array_get(cal, 4);
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(up, "upstreams"), 0), "dial")),
                             "127.0.0.1:5232");
-        json_t *files = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(servers, "files-https"),
-                                                                                      "routes"), 0), "handle"), 4);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(files, "upstreams"), 0), "dial")),
-                            "unix//var/lib/pic/run/files-http.sock");
         /* Every spelling a WSGI server reads as HTTP_X_REMOTE_USER is deleted before forward_auth sets it. */
         json_t *del = json_object_get(json_object_get(json_array_get(cal, 2), "request"), "delete");
         const char *want[] = { "X-Remote-User", "X_Remote-User", "X-Remote_User", "X_Remote_User", "X_Pic_User" };
@@ -199,6 +195,26 @@ static void test_structure(void **state) {
                         seen = seen || strcmp(json_string_value(json_array_get(del, k)), want[w]) == 0;
                 assert_true(seen);
         }
+        /* A streaming (WebDAV) site: no body limit, no whole-request deadline; the backend gets the Destination's
+         * path only and an XML Content-Type where the client sent none. */
+        json_t *files = json_object_get(servers, "files-https");
+        assert_null(json_object_get(files, "read_timeout"));
+        assert_null(json_object_get(files, "write_timeout"));
+        assert_non_null(json_object_get(json_object_get(servers, "calendar-https"), "read_timeout"));
+        json_t *fh = json_object_get(json_array_get(json_object_get(files, "routes"), 0), "handle");
+        size_t i;
+        json_t *h;
+        bool dest = false;
+        json_array_foreach(fh, i, h) {
+                assert_string_not_equal(json_string_value(json_object_get(h, "handler")), "request_body");
+                if (json_object_get(json_object_get(json_object_get(h, "request"), "replace"), "Destination"))
+                        dest = true;
+        }
+        assert_true(dest);
+        json_t *last = json_array_get(fh, json_array_size(fh) - 1);
+        assert_string_equal(json_string_value(json_object_get(last, "handler")), "reverse_proxy");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(last, "upstreams"), 0), "dial")),
+                            "unix//var/lib/pic/run/files-http.sock");
         /* Non-default HTTPS port: the redirect names it. */
         json_decref(j);
         c.https_port = 8443;

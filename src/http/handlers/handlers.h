@@ -63,5 +63,12 @@ int http_user_delete(HttpRequest *req, HttpResponse *resp);
 int http_app_passwords_get(HttpRequest *req, HttpResponse *resp);
 int http_app_passwords_post(HttpRequest *req, HttpResponse *resp);
 int http_app_password_delete(HttpRequest *req, HttpResponse *resp);
+/* false (and a 403 in resp) unless the principal may see (write: change) the user params[0] names. */
+bool http_user_allowed(HttpRequest *req, HttpResponse *resp, bool write);
+int http_user_storage_get(HttpRequest *req, HttpResponse *resp);
+int http_user_storage_put(HttpRequest *req, HttpResponse *resp);
+int http_user_shares_get(HttpRequest *req, HttpResponse *resp);
+int http_user_shares_post(HttpRequest *req, HttpResponse *resp);
+int http_user_share_delete(HttpRequest *req, HttpResponse *resp);
 /* Not in the route table: the one handler of auth.sock (server.c). */
 int http_forward_auth(HttpRequest *req, HttpResponse *resp);

@@ -23,8 +23,7 @@ static AccountsActor actor_of(const HttpRequest *req) {
         };
 }
 
-/* 403 unless the principal may see (or change) the user in the path. */
-static bool allowed(HttpRequest *req, HttpResponse *resp, bool write) {
+bool http_user_allowed(HttpRequest *req, HttpResponse *resp, bool write) {
         AccountsActor a = actor_of(req);
         PicError err = { 0 };
         if (accounts_may(&a, req->params[0], write, &err) == 0)
@@ -60,7 +59,7 @@ int http_users_post(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         StoreUser u;
@@ -73,7 +72,7 @@ int http_user_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_put(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         PicError err = { 0 };
         AccountsActor a = actor_of(req);
@@ -114,7 +113,7 @@ int http_user_delete(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_app_passwords_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         json_t *arr = NULL;
@@ -125,7 +124,7 @@ int http_app_passwords_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_app_passwords_post(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         PicError err = { 0 };
         char secret[SECRET_APP_PASSWORD_STRLEN];
@@ -144,7 +143,7 @@ int http_app_passwords_post(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_app_password_delete(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, true))
+        if (!http_user_allowed(req, resp, true))
                 return 0;
         uint64_t id;
         if (parse_uint(req->params[1], 1, INT64_MAX, &id) < 0)
@@ -184,6 +183,20 @@ int http_forward_auth(HttpRequest *req, HttpResponse *resp) {
         int r = accounts_authorize(c, service, source[0] ? source : NULL, authz, cookie, SESSION_IDLE_SEC, user,
                                    &basic_failed);
         if (r == 0) {
+                /* The module behind the endpoint may still refuse this request (a write past a quota). */
+                const char *len = http_header(req, "X-Pic-Length");
+                uint64_t n = 0;
+                ProxiedRequest pr = { .method = http_header(req, "X-Forwarded-Method"),
+                                      .uri = http_header(req, "X-Forwarded-Uri"),
+                                      .destination = http_header(req, "Destination"),
+                                      .host = http_header(req, "X-Forwarded-Host"),
+                                      .length = len && *len && parse_uint(len, 0, INT64_MAX, &n) >= 0 ? (int64_t) n : -1 };
+                PicError err = { 0 };
+                int a = pr.method && pr.uri ? cell_http_authorize(c, service, user, &pr, &err) : 0;
+                if (a == -EMSGSIZE)
+                        return http_reply_error(resp, 411, "length_required", NULL, err.message);
+                if (a < 0)
+                        return http_reply_errno(resp, a, &err);
                 snprintf(resp->pic_user, sizeof resp->pic_user, "%s", user);
                 /* No body: Caddy's handle_response closes a 2xx body unread, and Go's transport then drops the
                  * connection instead of keeping it alive; an empty body lets it reuse the connection. */

@@ -170,11 +170,13 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->forward_auth = !e->http_own_auth;
                 s->serves_root = streq(e->name, "api");
                 /* Only with something to check in-process: then a peer change leaves the config as it was (no
-                 * /load for each of 10,000 peers added while no device is active). */
-                if (s->forward_auth && n_fast &&
+                 * /load for each of 10,000 peers added while no device is active). Never for a service that
+                 * checks each request itself (WebDAV's Destination, shares, quota): those all go to picd. */
+                if (s->forward_auth && n_fast && !cell_http_authorizes(c, e->name) &&
                     site_sources(c, e->name, &range, &p.cidrs[cfg.n_sites], &p.sources[cfg.n_sites], &s->n_sources) < 0)
                         return -ENOMEM;
                 s->sources = p.sources[cfg.n_sites];
+                s->streams = e->http_streams;
                 cfg.n_sites++;
         }
         char *text = NULL;

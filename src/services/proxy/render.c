@@ -76,6 +76,8 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
         json_object_set_new(set, "X-Forwarded-Uri", strs1("{http.request.uri}"));
         json_object_set_new(set, "X-Forwarded-Host", strs1("{http.request.host}"));
         json_object_set_new(set, "X-Pic-Service", strs1(s->name));
+        /* The body is not sent to picd, but its announced length is (a write past a quota is refused first). */
+        json_object_set_new(set, "X-Pic-Length", strs1("{http.request.header.Content-Length}"));
         return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "handler", "reverse_proxy", "upstreams",
                          dial_unix(cfg->auth_socket), "transport", transport(), "headers", h, "rewrite", "method", "GET",
                          "uri", "/auth?", "handle_response", copy_user);
@@ -87,16 +89,44 @@ static json_t *site_head(const ProxySite *s) {
         json_t *handle = json_array();
         json_array_append_new(handle, json_pack("{s:s, s:{s:{s:o}}}", "handler", "headers", "response", "set",
                                                 "Strict-Transport-Security", strs1("max-age=31536000")));
-        json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
-                                                (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
+        if (!s->streams)
+                json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
+                                                        (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
         json_array_append_new(handle, json_pack("{s:s, s:{s:o}}", "handler", "headers", "request", "delete",
                                                 identity_headers()));
         return handle;
 }
 
+/* WebDAV's request fixes, after picd's decision and before the backend. */
+static void dav_fixups(json_t *handle) {
+        /* The backend speaks plain HTTP on a unix socket, so an https:// Destination (MOVE, COPY) would not match
+         * its own scheme; it gets the path alone, which it maps below the same user's tree. picd has seen (and
+         * checked) the client's header in forward_auth. */
+        json_array_append_new(handle, json_pack("{s:s, s:{s:{s:[{s:s, s:s}]}}}", "handler", "headers", "request",
+                                                "replace", "Destination", "search_regexp",
+                                                "^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "replace", ""));
+        /* lighttpd's mod_webdav reads an XML body only under an XML Content-Type (415 otherwise), and clients
+         * such as litmus and some file managers send none: XML is the only body these take. */
+        json_array_append_new(handle, json_pack("{s:s, s:[{s:[{s:{s:n}, s:[s, s, s]}], s:[{s:s, s:{s:{s:[s]}}}]}]}",
+                                                "handler", "subroute", "routes", "match", "header", "Content-Type",
+                                                "method", "PROPFIND", "PROPPATCH", "LOCK", "handle", "handler", "headers",
+                                                "request", "set", "Content-Type", "application/xml"));
+}
+
+/* The backend, after the site's own request fixes: one array of handlers. */
 static json_t *backend(const ProxySite *s) {
-        return json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams", dial_site(s),
-                         "transport", transport(), "headers", forwarded_headers());
+        json_t *h = json_array();
+        if (s->streams)
+                dav_fixups(h);
+        json_array_append_new(h, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams", dial_site(s),
+                                           "transport", transport(), "headers", forwarded_headers()));
+        return h;
+}
+
+/* The handlers of h appended to handle (h is consumed). */
+static void extend_new(json_t *handle, json_t *h) {
+        json_array_extend(handle, h);
+        json_decref(h);
 }
 
 /* An http_basic level that failed before this one left its WWW-Authenticate on the response. */
@@ -130,8 +160,10 @@ static json_t *auth_level(const ProxyConfig *cfg, const ProxySite *s, size_t lev
         json_t *user = json_pack("{s:s, s:{s:{s:o, s:o}}, s:{s:[s]}}", "handler", "headers", "request", "set",
                                  "X-Pic-User", strs1("{http.auth.user.id}"), "X-Remote-User", strs1("{http.auth.user.id}"),
                                  "response", "delete", "WWW-Authenticate");
-        return json_pack("{s:s, s:[{s:[o, o, o]}], s:{s:[{s:[{s:{s:[s]}}], s:o}, {s:[{s:s, s:s}]}]}}", "handler",
-                         "subroute", "routes", "handle", basic, user, backend(s), "errors", "routes", "match", "vars",
+        json_t *handle = json_pack("[o, o]", basic, user);
+        extend_new(handle, backend(s));
+        return json_pack("{s:s, s:[{s:o}], s:{s:[{s:[{s:{s:[s]}}], s:o}, {s:[{s:s, s:s}]}]}}", "handler",
+                         "subroute", "routes", "handle", handle, "errors", "routes", "match", "vars",
                          "{http.error.status_code}", "401", "handle", on_401, "handle", "handler", "error",
                          "status_code", "{http.error.status_code}");
 }
@@ -147,7 +179,8 @@ static json_t *fast_route(const ProxyConfig *cfg, const ProxySite *s) {
                 size_t r = cred_rank(cfg, i);
                 levels = r + 1 > levels ? r + 1 : levels;
         }
-        json_t *next = json_pack("[o, o, o]", drop_challenge(), forward_auth(cfg, s), backend(s));
+        json_t *next = json_pack("[o, o]", drop_challenge(), forward_auth(cfg, s));
+        extend_new(next, backend(s));
         for (size_t l = levels; l-- > 0;)
                 next = json_pack("[o]", auth_level(cfg, s, l, next));
         json_t *ranges = json_array();
@@ -173,16 +206,22 @@ static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const ch
         json_t *handle = site_head(s);
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
-        json_array_append_new(handle, backend(s));
+        extend_new(handle, backend(s));
         json_t *routes = json_array(), *fast = fast_route(cfg, s);
         if (fast)
                 json_array_append_new(routes, fast);
         json_array_append_new(routes, json_pack("{s:o, s:b}", "handle", handle, "terminal", 1));
         /* HTTP/1.1 and HTTP/2 only: HTTP/3 would need UDP on the port too, which the firewall does not open. */
-        return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:o}", "listen",
-                         strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "read_timeout", "5m", "write_timeout", "5m", "idle_timeout",
-                         "2m", "max_header_bytes", 65536, "automatic_https", "disable", 1, "tls_connection_policies",
-                         "certificate_selection", "any_tag", strs1(s->name), "routes", routes);
+        json_t *srv = json_pack("{s:o, s:[s, s], s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:o}", "listen",
+                                strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "idle_timeout",
+                                "2m", "max_header_bytes", 65536, "automatic_https", "disable", 1, "tls_connection_policies",
+                                "certificate_selection", "any_tag", strs1(s->name), "routes", routes);
+        /* A deadline on a whole request would cut a large upload or download short on a slow link. */
+        if (srv && !s->streams) {
+                json_object_set_new(srv, "read_timeout", json_string("5m"));
+                json_object_set_new(srv, "write_timeout", json_string("5m"));
+        }
+        return srv;
 }
 
 static json_t *http_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {

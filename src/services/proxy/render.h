@@ -21,6 +21,7 @@ typedef struct ProxySite {
          * requests may be authorized by Caddy itself; every other one still goes to forward_auth. */
         const char *const *sources;
         size_t n_sources;
+        bool streams;         /* ServiceEndpoint.http_streams */
 } ProxySite;
 
 /* An app password picd accepted itself lately (its "fast set"): Caddy's http_basic checks it in-process

@@ -1,13 +1,15 @@
-/* What the webdav service is to the rest of the cell: its address, name, grant and settings. The registry
- * places it on the bridge, in DNS, in the firewall's grants and in /api/config from these rows alone. */
+/* What the webdav service is to the rest of the cell: its address, name, grant and settings. Its backend is
+ * the files module's lighttpd (the same trees, so a laptop mount and a phone app see the same files), which
+ * also makes its per-request checks. */
 #include "services/webdav/webdav.h"
 
 #include "basic/util.h"
+#include "services/files/files.h"
 
 static const ServiceEndpoint endpoints[] = {
         { .name = "webdav", .vip_offset = 13, .dns_labels = (const char *const[]) { "webdav", NULL }, .grantable = true,
           .grant_bit = 3,
-          .http_upstream = "webdav-http.sock" },
+          .http_upstream = "webdav-http.sock", .http_streams = true },
 };
 
 static const SettingDef settings[] = {
@@ -20,4 +22,5 @@ const ServiceOps svc_webdav_ops = {
         .n_endpoints = ELEMENTSOF(endpoints),
         .settings = settings,
         .n_settings = ELEMENTSOF(settings),
+        .http_authorize = files_http_authorize,
 };

@@ -1,5 +1,5 @@
-/* The "webdav" service module: WebDAV shares for granted peers.
- * Today it declares its virtual IP, DNS name, grant and settings; its daemon joins this folder. */
+/* The "webdav" service module: the webdav.<cell> name, address and grant in front of the files module's
+ * storage (services/files runs the daemon and makes the checks). */
 #pragma once
 #include "core/cell.h"
 
