@@ -25,7 +25,7 @@ FILES, WEBDAV = "files.mycell.cell", "webdav.mycell.cell"
 # (body base64), each sent as is (the path never normalized) on one kept-alive connection per host; prints a
 # JSON list of {status, body} (body text, cut at 4 kB). Status 0: no answer (the next request reconnects).
 DAV = r"""
-import base64, http.client, json, socket, ssl, sys
+import base64, http.client, json, select, socket, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[1])
 ips = json.loads(sys.argv[2])
 conns, out = {}, []
@@ -41,9 +41,28 @@ for q in json.load(sys.stdin):
         if q.get("user"):
             h["Authorization"] = "Basic " + base64.b64encode(f"{q['user']}:{q['password']}".encode()).decode()
         body = base64.b64decode(q["body"]) if q.get("body") is not None else None
-        c.request(q["method"], q["path"], body=body, headers=h)
+        c.putrequest(q["method"], q["path"], skip_accept_encoding=True)
+        for k, v in h.items():
+            c.putheader(k, v)
+        if body is not None:
+            c.putheader("Content-Length", str(len(body)))
+        c.endheaders()
+        # Like curl and other real clients, stop sending once the server has answered (a refused upload gets
+        # its 507 before the body is read): a client that kept writing would meet the server's close instead.
+        whole = True
+        for i in range(0, len(body or b""), 65536):
+            if c.sock.pending() or select.select([c.sock], [], [], 0)[0]:
+                whole = False
+                break
+            try:
+                c.sock.sendall(body[i:i + 65536])
+            except OSError:
+                whole = False
+                break
         r = c.getresponse()
         data = r.read()
+        if not whole:
+            conns.pop(host, None)
         out.append({"status": r.status, "body": data[:4096].decode(errors="replace")})
     except Exception as e:
         conns.pop(host, None)
