@@ -866,7 +866,8 @@ out:
         return r;
 }
 
-static const char *const watches[] = { "wireguard.port", "cell_name", "domain", NULL };
+/* The endpoint listens on TCP wireguard.port; names and subnets are read when an invite or join needs them. */
+static const char *const watches[] = { "wireguard.port", NULL };
 
 const ServiceOps svc_mesh_ops = {
         .name = SERVICE_NAME,
