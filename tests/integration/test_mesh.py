@@ -244,6 +244,18 @@ class MeshTest(unittest.TestCase):
                             ({"share": ["x"]}, "share"), ({"colour": 1}, "colour")):
             r = b.put("/api/mesh/cells/a", body)
             self.assertEqual((r.status, r.json["error"]["field"]), (400, field), r)
+        # A local peer deleted takes its remote grants (rows and forward rules) with it.
+        self.assertEqual(b.post("/api/peers", {"name": "temp"}).status, 201)
+        self.assertEqual(b.put("/api/mesh/cells/a", {"grants": {"temp": ["calendar"]}}).status, 200)
+        self.assertEqual(b.delete("/api/peers/temp").status, 200)
+        self.assertEqual(self.links(b)["a"]["grants"], {"granted": ["calendar@a", "files@a"]})
+        fwd = run("ip", "netns", "exec", b.netns, "nft", "list", "map", "inet", "pic", "mesh_fwd").stdout
+        self.assertEqual(fwd.count(": accept"), 2, fwd)
+        # The site peer is the link's: the peers API leaves it alone.
+        r = a.delete("/api/peers/mesh-b")
+        self.assertEqual(r.status, 409, r)
+        r = a.post("/api/peers", {"name": "mesh-x"})
+        self.assertEqual((r.status, r.json["error"]["field"]), (400, "name"), r)
         cal = self.vip["a"]["calendar"]
         got = wait_for(lambda: self.granted_b.tcp(cal), 20, interval=0.3, what="b's granted peer reaching a's calendar")
         site_b = la["b"]["address"]
@@ -323,6 +335,8 @@ class MeshTest(unittest.TestCase):
         after = self.snapshot(a)
         for k in self.before_a:
             self.assertEqual(after[k], self.before_a[k], k)
+        fwd = run("ip", "netns", "exec", b.netns, "nft", "list", "map", "inet", "pic", "mesh_fwd").stdout
+        self.assertNotIn("elements", fwd)
         # b's grants at a went with the link; b's link with c is untouched.
         self.assertEqual(list(self.links(b)), ["c"])
         self.assertIsNotNone(self.phone_c.tcp(self.vip["b"]["files"]))
