@@ -379,6 +379,10 @@ static json_t *handle_leave(Cell *c, MeshState *st, json_t *body, json_t *env) {
             signed_msg_open(env, pk, MESH_CONTEXT, &verified) < 0)
                 return error_body(403, "not a leave notice of a linked cell");
         json_decref(verified);
+        /* The notice names the link it ends (its invite nonce): one recorded from an earlier link between the same
+         * cells cannot end a newer one. */
+        if (!streq_ptr(json_string_value(json_object_get(body, "nonce")), m->nonce))
+                return error_body(403, "the leave notice is for another link");
         int64_t skew = json_integer_value(ts) - wall_sec();
         if (skew > LEAVE_SKEW_SEC || skew < -LEAVE_SKEW_SEC)
                 return error_body(403, "the leave notice is too old or from the future");
@@ -795,8 +799,8 @@ bool mesh_send_leave(Cell *c, const MeshCell *m) {
         MeshState *st = mesh_state(c);
         char own[IDENTITY_PK_STRLEN];
         identity_pk_to_string(st->id.pk, own);
-        json_t *body = json_pack("{s:s, s:s, s:s, s:I}", "type", "leave", "from", own, "to", m->identity, "ts",
-                                 (json_int_t) wall_sec());
+        json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "leave", "from", own, "to", m->identity, "nonce",
+                                 m->nonce, "ts", (json_int_t) wall_sec());
         json_t *env = NULL, *reply_env = NULL, *reply = NULL;
         bool ok = false, sent;
         PicError err = { 0 };
