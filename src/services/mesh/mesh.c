@@ -578,10 +578,6 @@ int svc_mesh_invite_delete(Cell *c, const char *id, PicError *err) {
 
 /* ---- API: links ---------------------------------------------------------------------------------------------- */
 
-typedef struct GrantJson {
-        json_t *o;
-} GrantJson;
-
 static int grant_json(const char *peer, const char *cell, const char *service, void *userdata) {
         json_t *o = userdata;
         json_t *a = json_object_get(o, peer);
