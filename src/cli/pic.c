@@ -104,6 +104,15 @@ static const Verb verbs[] = {
         { "user", "shares", 1, 1, 0, cmd_user_shares, "NAME", "Folders NAME shares and those shared with NAME" },
         { "user", "unshare", 2, 2, 0, cmd_user_unshare, "NAME ID", "Stop sharing; access ends at once" },
         { "ca", "show", 0, 0, 0, cmd_ca_show, "", "The cell CA's root: fingerprint, name constraints, expiry, download URL" },
+        { "mesh", "invite", 0, 8, 0, cmd_mesh_invite, "[SERVICE...]",
+          "Issue a single-use invite offering SERVICEs (text on stdout, QR code on stderr)" },
+        { "mesh", "join", 1, 1, 0, cmd_mesh_join, "INVITE", "Link with the cell that issued INVITE" },
+        { "mesh", "list", 0, 0, 0, cmd_mesh_list, "", "This cell's identity and the linked cells with liveness" },
+        { "mesh", "share", 1, 9, 0, cmd_mesh_share, "CELL [SERVICE...]",
+          "Set what CELL may reach of this cell (none when no SERVICE)" },
+        { "mesh", "grant", 2, 10, 0, cmd_mesh_grant, "CELL PEER [SERVICE...]",
+          "Set which of CELL's services PEER may use (\"calendar@CELL\")" },
+        { "mesh", "leave", 1, 1, 0, cmd_mesh_leave, "CELL", "End the link with CELL (CELL is told, signed)" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -117,6 +126,7 @@ static const struct {
         { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
         { "user", "User accounts (web UI, webmail) and their app passwords (devices)" },
         { "ca", "The cell's certificate authority (its root is what devices install)" },
+        { "mesh", "Links with cells of other owners: invites, sharing, remote grants" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {

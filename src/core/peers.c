@@ -108,6 +108,10 @@ static int parse_ip(Cell *c, json_t *v, uint32_t *ret, PicError *err) {
 }
 
 static int allocate_ip(Cell *c, uint32_t *ret, PicError *err) {
+        return peers_allocate_ip(c, 0, ret, err);
+}
+
+int peers_allocate_ip(Cell *c, uint32_t also_taken, uint32_t *ret, PicError *err) {
         Cidr4 vpn;
         int r = settings_vpn_address(c->settings, &vpn);
         if (r < 0)
@@ -123,7 +127,7 @@ static int allocate_ip(Cell *c, uint32_t *ret, PicError *err) {
         for (; cand <= last; cand++) {
                 while (i < n && taken[i] < cand)
                         i++;
-                if (cand == vpn.addr || (i < n && taken[i] == cand))
+                if (cand == vpn.addr || cand == also_taken || (i < n && taken[i] == cand))
                         continue;
                 break;
         }
@@ -261,6 +265,9 @@ int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
         if (!name || !name_is_valid(name))
                 return pic_error(err, -EINVAL, "name",
                                  "name must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        if (startswith(name, PEERS_SITE_PREFIX))
+                return pic_error(err, -EINVAL, "name",
+                                 "names starting with \"" PEERS_SITE_PREFIX "\" are the site peers of linked cells");
         snprintf(p.name, sizeof p.name, "%s", name);
         bool client_key, ip_given;
         if ((r = parse_settable(c, body, &p, &client_key, &ip_given, err)) < 0)
@@ -296,12 +303,24 @@ int peers_get(Cell *c, const char *name, Peer *ret, PicError *err) {
         return r < 0 ? pic_error(err, r, NULL, "cannot read the peer") : 0;
 }
 
+/* A linked cell's site peer changes only through its link (services/mesh), which keeps both together. */
+static int refuse_site_peer(const Peer *p, PicError *err) {
+        if (!startswith(p->name, PEERS_SITE_PREFIX))
+                return 0;
+        return pic_error(err, -EBUSY, "name",
+                         "peer \"%s\" is the site peer of linked cell \"%s\": change it with PUT or DELETE "
+                         "/api/mesh/cells/%s",
+                         p->name, p->name + strlen(PEERS_SITE_PREFIX), p->name + strlen(PEERS_SITE_PREFIX));
+}
+
 int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *err) {
         Peer old, p;
         int r = check_fields(body, err);
         if (r < 0)
                 return r;
         r = peers_get(c, name, &old, err);
+        if (r >= 0)
+                r = refuse_site_peer(&old, err);
         if (r < 0)
                 return r;
         p = old;
@@ -323,6 +342,8 @@ int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *e
 int peers_delete(Cell *c, const char *name, PicError *err) {
         Peer old;
         int r = peers_get(c, name, &old, err);
+        if (r >= 0)
+                r = refuse_site_peer(&old, err);
         if (r < 0)
                 return r;
         r = commit_change(c, &old, NULL, 2, err);

@@ -22,3 +22,9 @@ json_t *peers_warnings(Cell *c);
 /* Grants are named by the registry (bits of services that are not registered are left out). */
 json_t *peer_to_json(const Registry *reg, const Peer *p);
 json_t *peer_access_to_json(const Registry *reg, uint32_t access);
+
+/* A linked cell appears as one peer named PEERS_SITE_PREFIX + its cell name (services/mesh): its grants are
+ * what this cell shares with it. The peers API refuses to create, change or delete such a name. */
+#define PEERS_SITE_PREFIX "mesh-"
+/* The lowest free host address of the VPN subnet, also skipping also_taken (0: none). */
+int peers_allocate_ip(Cell *c, uint32_t also_taken, uint32_t *ret, PicError *err);

@@ -235,3 +235,36 @@ int addr_first_global(const char *const *skip_ifnames, uint32_t *ret) {
         *ret = f.ip;
         return 0;
 }
+
+/* A route to net/prefix through ifname (scope link: WireGuard picks the peer by its allowed IPs). Adding an
+ * existing route and removing a missing one are success. */
+static int route_request(const char *ifname, uint32_t net, uint8_t prefix, bool add) {
+        unsigned idx = if_nametoindex(ifname);
+        if (idx == 0)
+                return -ENODEV;
+        char buf[NL_BUF_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+        struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
+        rtm->rtm_family = AF_INET;
+        rtm->rtm_dst_len = prefix;
+        rtm->rtm_table = RT_TABLE_MAIN;
+        rtm->rtm_protocol = RTPROT_STATIC;
+        rtm->rtm_scope = RT_SCOPE_LINK;
+        rtm->rtm_type = RTN_UNICAST;
+        mnl_attr_put_u32(nlh, RTA_DST, htonl(net));
+        mnl_attr_put_u32(nlh, RTA_OIF, idx);
+        int r = nl_talk(nlh, NULL, NULL);
+        if (!add && r == -ESRCH)
+                return 0;
+        return r;
+}
+
+int route_add(const char *ifname, uint32_t net, uint8_t prefix) {
+        return route_request(ifname, net, prefix, true);
+}
+
+int route_del(const char *ifname, uint32_t net, uint8_t prefix) {
+        return route_request(ifname, net, prefix, false);
+}

@@ -18,3 +18,6 @@ int addr_list(const char *ifname, uint32_t **ret_ips, uint8_t **ret_prefixes, si
 /* First global-scope IPv4 address (kernel's dump order) on an interface not named in skip_ifnames
  * (NULL-terminated); -EADDRNOTAVAIL when there is none. */
 int addr_first_global(const char *const *skip_ifnames, uint32_t *ret);
+/* A route to net/prefix out of ifname in the current namespace (add replaces, delete of a missing one is 0). */
+int route_add(const char *ifname, uint32_t net, uint8_t prefix);
+int route_del(const char *ifname, uint32_t net, uint8_t prefix);

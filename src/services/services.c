@@ -9,6 +9,7 @@
 #include "services/files/files.h"
 #include "services/firewall/firewall.h"
 #include "services/mail/mail.h"
+#include "services/mesh/mesh.h"
 #include "services/network/network.h"
 #include "services/ntp/ntp.h"
 #include "services/proxy/proxy.h"
@@ -27,6 +28,7 @@ static const ServiceOps *const all_services[] = {
         &svc_files_ops,
         &svc_mail_ops,
         &svc_webdav_ops,
+        &svc_mesh_ops, /* after the modules a link reaches (firewall, WireGuard, DNS) */
         &svc_proxy_ops, /* after the CA and every module that declares an HTTP backend */
         NULL, /* the list ends at the first NULL */
 };

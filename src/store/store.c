@@ -59,6 +59,18 @@ static const char *const migrations[] = {
         "CREATE TABLE file_shares (id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
         "  folder TEXT NOT NULL, with_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, writable INTEGER NOT NULL,"
         "  created_at INTEGER NOT NULL, UNIQUE(owner_id, folder, with_id));",
+        /* 5: the cell mesh: invites this cell issued (single use), links to other cells (a pending row is a join
+         * this cell sent and has not finished), and which local peers may use which service of a linked cell */
+        "CREATE TABLE mesh_invites (id INTEGER PRIMARY KEY, nonce TEXT NOT NULL UNIQUE, share TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_by TEXT NOT NULL DEFAULT '',"
+        "  used_at INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE mesh_cells (name TEXT PRIMARY KEY, domain TEXT NOT NULL, identity TEXT NOT NULL UNIQUE,"
+        "  wg_key TEXT NOT NULL UNIQUE, host TEXT NOT NULL, port INTEGER NOT NULL, vpn TEXT NOT NULL, range TEXT NOT NULL,"
+        "  dns_port INTEGER NOT NULL, offered TEXT NOT NULL, nonce TEXT NOT NULL, state TEXT NOT NULL,"
+        "  invite TEXT NOT NULL DEFAULT '', local_ip INTEGER NOT NULL, remote_ip INTEGER NOT NULL,"
+        "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE mesh_grants (peer TEXT NOT NULL, cell TEXT NOT NULL REFERENCES mesh_cells(name) ON DELETE CASCADE,"
+        "  service TEXT NOT NULL, PRIMARY KEY (peer, cell, service)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))

@@ -107,7 +107,7 @@ class CliTest(PicdTestCase):
             self.assertTrue(r.json["restart_required"], r)
             res = self.picd.cli("config", "pending")
             self.assertExit(res, 0)
-            self.assertRegex(res.stdout, rf"(?m)^wireguard\.port\s+{port + 1}\s+{port}\s+wireguard$")
+            self.assertRegex(res.stdout, rf"(?m)^wireguard\.port\s+{port + 1}\s+{port}\s+wireguard, mesh$")
             res = self.picd.cli("config", "get")
             self.assertIn("wait for a restart", res.stdout)
         finally:

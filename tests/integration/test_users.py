@@ -418,7 +418,7 @@ class MigrationTest(unittest.TestCase):
             used = db.execute("SELECT last_used_at FROM app_passwords").fetchall()
             version = db.execute("PRAGMA user_version").fetchone()[0]
             db.close()
-            self.assertEqual(version, 4)  # every migration since ran: 3 (accounts), 4 (storage quotas, shares)
+            self.assertEqual(version, 5)  # every migration since ran: 3 (accounts), 4 (storage quotas, shares), 5 (mesh)
             self.assertEqual(len(used), 1)
             self.assertGreater(used[0][0], 0)
         except Exception:

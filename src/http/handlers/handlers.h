@@ -26,6 +26,15 @@ int http_restore_post(HttpRequest *req, HttpResponse *resp);
 
 int http_audit_get(HttpRequest *req, HttpResponse *resp);
 
+int http_mesh_get(HttpRequest *req, HttpResponse *resp);
+int http_mesh_invites_get(HttpRequest *req, HttpResponse *resp);
+int http_mesh_invites_post(HttpRequest *req, HttpResponse *resp);
+int http_mesh_invite_delete(HttpRequest *req, HttpResponse *resp);
+int http_mesh_join_post(HttpRequest *req, HttpResponse *resp);
+int http_mesh_cells_get(HttpRequest *req, HttpResponse *resp);
+int http_mesh_cell_get(HttpRequest *req, HttpResponse *resp);
+int http_mesh_cell_put(HttpRequest *req, HttpResponse *resp);
+int http_mesh_cell_delete(HttpRequest *req, HttpResponse *resp);
 int http_peers_get(HttpRequest *req, HttpResponse *resp);
 int http_peers_post(HttpRequest *req, HttpResponse *resp);
 int http_peer_get(HttpRequest *req, HttpResponse *resp);

@@ -19,6 +19,7 @@
 #include "core/netns-run.h"
 #include "services/dns/dns-render.h"
 #include "services/dns/unbound-ctl.h"
+#include "services/mesh/mesh.h"
 
 #define UNBOUND_BIN "/usr/sbin/unbound"
 #define UNBOUND_CHECKCONF_BIN "/usr/sbin/unbound-checkconf"
@@ -113,6 +114,18 @@ static int ctl(Cell *c, const char *command, const char *lines, char **ret_reply
         char path[108];
         snprintf(path, sizeof path, "%s/run/dns-ctl.sock", c->state_dir);
         return unbound_ctl(path, command, lines, ret_reply, err);
+}
+
+static int dns_ctl_line(const char *command, void *userdata, PicError *err) {
+        return ctl(userdata, command, NULL, NULL, err);
+}
+
+int svc_dns_control(Cell *c, const char *command, PicError *err) {
+        DnsState *st = dns_state(c);
+        if (!st || !unbound_is_up(c, st))
+                return 0; /* the next start runs reapply, which asks services/mesh for the same commands */
+        int r = ctl(c, command, NULL, NULL, err);
+        return r < 0 && unbound_will_reapply(c, r) ? 0 : r;
 }
 
 /* ---- nftables view membership ---------------------------------------------------------------------- */
@@ -399,6 +412,9 @@ static int reapply(Cell *c, DnsState *st, PicError *err) {
         strbuf_done(&b);
         if (r >= 0)
                 r = cnames_publish_all(c, p.zone, err);
+        /* The zones of linked cells, forwarded over the tunnel (services/mesh): runtime state like the rest. */
+        if (r >= 0)
+                r = svc_mesh_dns_commands(c, dns_ctl_line, c, err);
         if (r < 0)
                 return r;
         st->ready = true;

@@ -6,3 +6,6 @@
 #include "store/dns.h"
 
 extern const ServiceOps svc_dns_ops;
+/* One unbound-control command now (forward_add, forward_remove, ...), when unbound is up with its runtime
+ * state; otherwise 0, because its next start re-applies the same state. */
+int svc_dns_control(Cell *c, const char *command, PicError *err);

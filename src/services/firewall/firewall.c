@@ -14,6 +14,7 @@
 #include "core/peer.h"
 #include "net/nft.h"
 #include "services/firewall/render.h"
+#include "services/mesh/mesh.h"
 #include "services/wireguard/wireguard.h"
 
 #define SERVICE_NAME "firewall"
@@ -98,17 +99,26 @@ static int replace_table(Cell *c, PicError *err) {
         }
         _cleanup_free_ char *script = NULL;
         r = fw_render_table(&cfg, peers.v, peers.n, &script);
-        bool forward = fw_needs_forwarding(peers.v, peers.n);
+        bool forward = fw_needs_forwarding(peers.v, peers.n) || svc_mesh_has_links(c);
         free(peers.v);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the firewall");
+        /* The mesh's elements in the same transaction: a table replaced for any reason keeps its links. */
+        _cleanup_free_ char *full = NULL;
+        r = svc_mesh_fw_script(c, script, &full);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot render the mesh's firewall elements");
         _cleanup_free_ char *nft_err = NULL;
-        r = cell_nft_run(c, script, NULL, &nft_err);
+        r = cell_nft_run(c, full, NULL, &nft_err);
         if (r < 0)
                 return pic_error(err, r, NULL, "nftables rejected the firewall: %s", nft_err ? nft_err : strerror(-r));
         if (forward && (r = cell_in_netns(c, enable_forwarding, NULL)) < 0)
                 return pic_error(err, r, NULL, "cannot enable IPv4 forwarding: %s", strerror(-r));
         return 0;
+}
+
+int svc_firewall_forwarding_on(Cell *c) {
+        return cell_in_netns(c, enable_forwarding, NULL);
 }
 
 /* Also what a settings change runs: every key the rules depend on needs a restart, which calls setup. */

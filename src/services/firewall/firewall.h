@@ -4,3 +4,5 @@
 #include "core/cell.h"
 
 extern const ServiceOps svc_firewall_ops;
+/* Switches IPv4 forwarding on in the cell's namespace (full-tunnel peers, linked cells); never off. */
+int svc_firewall_forwarding_on(Cell *c);

@@ -82,6 +82,12 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
                         }
         strbuf_puts(&b, first ? "\t}\n" : " }\n\t}\n");
 
+        /* The cell mesh (services/mesh): mesh_fwd holds local_peer . linked_cell_vip for each remote grant
+         * ("calendar@othercell"), mesh_snat maps each linked cell's service range to this cell's address in
+         * that cell's VPN subnet, so the other cell sees one site peer and needs no route back. */
+        strbuf_puts(&b, "\tmap mesh_fwd {\n\t\ttype ipv4_addr . ipv4_addr : verdict\n\t}\n");
+        strbuf_puts(&b, "\tmap mesh_snat {\n\t\ttype ipv4_addr : ipv4_addr\n\t\tflags interval\n\t}\n");
+
         /* Input: from the tunnel only grants, DNS, NTP and ping of the cell's address get in. WireGuard's
          * crypto routing vouches for the source address of everything arriving on the interface. */
         strbuf_printf(&b,
@@ -90,7 +96,9 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
                       "\t\tiifname \"%s\" jump vpn_in\n"
                       "\t}\n",
                       ifn);
-        strbuf_puts(&b, "\tchain vpn_in {\n\t\tip saddr . ip daddr vmap @grants\n");
+        /* Answers to what the cell itself sent into the tunnel (its DNS asking a linked cell): only the
+         * reply direction, so a peer's own connections are still judged packet by packet. */
+        strbuf_puts(&b, "\tchain vpn_in {\n\t\tct direction reply accept\n\t\tip saddr . ip daddr vmap @grants\n");
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s udp dport %u accept\n", ipv4_format(cfg->dns_vip, a),
                       cfg->dns_port);
         strbuf_printf(&b, "\t\tip saddr @peers ip daddr %s tcp dport %u accept\n", a, cfg->dns_port);
@@ -108,23 +116,27 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
                       ipv4_format(cfg->vpn.addr, a));
         strbuf_puts(&b, "\t\tdrop\n\t}\n");
 
-        /* Forward: only full-tunnel peers leave the cell, never towards another peer. */
+        /* Forward: only full-tunnel peers leave the cell, never towards another peer; towards a linked cell
+         * only what a remote grant allows (and the replies of those connections). */
         strbuf_printf(&b,
                       "\tchain forward {\n"
                       "\t\ttype filter hook forward priority filter; policy accept;\n"
+                      "\t\tiifname \"%s\" oifname \"%s\" ip saddr . ip daddr vmap @mesh_fwd\n"
+                      "\t\tiifname \"%s\" oifname \"%s\" ct direction reply accept\n"
                       "\t\tiifname \"%s\" oifname \"%s\" drop\n"
                       "\t\tiifname \"%s\" ip saddr @route_all accept\n"
                       "\t\tiifname \"%s\" drop\n"
                       "\t}\n",
-                      ifn, ifn, ifn, ifn);
+                      ifn, ifn, ifn, ifn, ifn, ifn, ifn, ifn);
         /* The one NAT rule, in our own table: full-tunnel peers leave with the cell's address. */
         strbuf_printf(&b,
                       "\tchain postrouting {\n"
                       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
                       "\t\tip saddr @route_all oifname != \"%s\" masquerade\n"
+                      "\t\toifname \"%s\" snat ip to ip daddr map @mesh_snat\n"
                       "\t}\n"
                       "}\n",
-                      ifn);
+                      ifn, ifn);
         return finish(&b, ret);
 }
 

@@ -65,6 +65,19 @@ int wg_cmd_upsert(WgCmds *m, const char *public_key_b64, const char *psk_b64, ui
         return 0;
 }
 
+int wg_cmd_upsert_want(WgCmds *m, const WgWantPeer *w) {
+        int r = wg_cmd_upsert(m, w->public_key, w->preshared_key, w->ip, w->enabled);
+        if (r < 0 || !w->enabled || w->site_prefix == 0)
+                return r;
+        char a[IPV4_STRLEN];
+        wg_cmds_put(m, "allowed_ip=%s/%u\n", ipv4_format(w->site_net, a), w->site_prefix);
+        if (w->endpoint[0])
+                wg_cmds_put(m, "endpoint=%s\n", w->endpoint);
+        if (w->keepalive)
+                wg_cmds_put(m, "persistent_keepalive_interval=%u\n", w->keepalive);
+        return 0;
+}
+
 static int cmp_want(const void *a, const void *b) {
         return strcmp(((const WgWantPeer *) a)->public_key, ((const WgWantPeer *) b)->public_key);
 }
@@ -79,6 +92,15 @@ static bool live_matches(const WgLivePeer *l, const WgWantPeer *w) {
         uint8_t d[8];
         wg_psk_digest(w->preshared_key, d);
         bool ips_ok = w->enabled ? l->n_allowed_ips == 1 && streq(l->allowed_ips, a) : l->n_allowed_ips == 0;
+        if (w->enabled && w->site_prefix) {
+                /* Two entries in the daemon's order: compare as a set. */
+                char net[IPV4_STRLEN + 4], one[sizeof a + sizeof net + 1], two[sizeof one];
+                snprintf(net, sizeof net, "%s/%u", ipv4_format(w->site_net, ip), w->site_prefix);
+                snprintf(one, sizeof one, "%s,%s", a, net);
+                snprintf(two, sizeof two, "%s,%s", net, a);
+                ips_ok = l->n_allowed_ips == 2 && (streq(l->allowed_ips, one) || streq(l->allowed_ips, two)) &&
+                         l->keepalive == w->keepalive && (!w->endpoint[0] || l->endpoint[0]);
+        }
         return ips_ok && memcmp(d, l->psk_digest, sizeof d) == 0;
 }
 
@@ -97,7 +119,7 @@ int wg_sync_commands(WgWantPeer *want, size_t n_want, WgLivePeer *live, size_t n
         while (r >= 0 && (i < n_want || j < n_live)) {
                 int k = i == n_want ? 1 : j == n_live ? -1 : strcmp(want[i].public_key, live[j].public_key);
                 if (k < 0) {
-                        r = wg_cmd_upsert(ret, want[i].public_key, want[i].preshared_key, want[i].ip, want[i].enabled);
+                        r = wg_cmd_upsert_want(ret, &want[i]);
                         st.added++;
                         i++;
                 } else if (k > 0) {
@@ -106,8 +128,7 @@ int wg_sync_commands(WgWantPeer *want, size_t n_want, WgLivePeer *live, size_t n
                         j++;
                 } else {
                         if (!live_matches(&live[j], &want[i])) {
-                                r = wg_cmd_upsert(ret, want[i].public_key, want[i].preshared_key, want[i].ip,
-                                                  want[i].enabled);
+                                r = wg_cmd_upsert_want(ret, &want[i]);
                                 st.fixed++;
                         }
                         i++;

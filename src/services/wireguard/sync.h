@@ -32,7 +32,16 @@ typedef struct WgWantPeer {
         char preshared_key[45]; /* "" = none */
         uint32_t ip;
         bool enabled; /* false: on the interface with no allowed IPs */
+        /* A linked cell's site peer (services/mesh) also carries that cell's service range, and is given
+         * its endpoint and a keepalive (both ends are servers: neither waits for the other to speak). */
+        uint32_t site_net;
+        uint8_t site_prefix; /* 0: not a site peer */
+        char endpoint[64];
+        unsigned keepalive;
 } WgWantPeer;
+
+/* wg_cmd_upsert() for a wanted peer, with a site peer's extra allowed IP, endpoint and keepalive. */
+int wg_cmd_upsert_want(WgCmds *m, const WgWantPeer *w);
 
 typedef struct WgSyncStats {
         unsigned added, removed, fixed;

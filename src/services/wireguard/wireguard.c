@@ -22,6 +22,7 @@
 #include "net/genl.h"
 #include "net/link.h"
 #include "net/wg-uapi.h"
+#include "services/mesh/mesh.h"
 #include "services/network/network.h"
 #include "services/wireguard/sync.h"
 #include "services/wireguard/wgconfig.h"
@@ -240,6 +241,7 @@ static int set_cmds(const char *ifname, WgCmds *m, PicError *err) {
 /* ---- reconcile -------------------------------------------------------------------------------------------- */
 
 typedef struct WantList {
+        Cell *cell;
         WgWantPeer *v;
         size_t n, cap;
         int error;
@@ -265,6 +267,10 @@ static int collect_want(const Peer *p, void *userdata) {
         snprintf(x->preshared_key, sizeof x->preshared_key, "%s", p->preshared_key);
         x->ip = p->ip;
         x->enabled = p->enabled;
+        x->site_prefix = 0;
+        x->endpoint[0] = '\0';
+        x->keepalive = 0;
+        svc_mesh_site_peer(w->cell, p, x);
         return 0;
 }
 
@@ -272,7 +278,7 @@ static int collect_want(const Peer *p, void *userdata) {
  * changed peers. Only what pic manages is compared (keys, preshared key, allowed IPs), never endpoints. */
 static int reconcile(Cell *c, const char *ifname, PicError *err) {
         WgLiveDevice live = { 0 };
-        WantList want = { 0 };
+        WantList want = { .cell = c };
         WgCmds m = { 0 };
         WgSyncStats st = { 0 };
         int r = wg_uapi_get_device(ifname, &live);
@@ -382,6 +388,8 @@ static int configure(Cell *c, const char *ifname, PicError *err) {
         r = cell_in_netns(c, address_up, &a);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot set the address of %s: %s", ifname, strerror(-r));
+        /* Routes of linked cells go with the interface: a new wireguard-go has none. */
+        svc_mesh_routes_up(c);
         return reconcile(c, ifname, err);
 }
 
@@ -450,8 +458,14 @@ static int wg_peer_changed(Cell *c, const Peer *old, const Peer *new, PicError *
                 return pic_error(err, r, NULL, "out of memory");
         if (was && !same_key)
                 r = wg_cmd_remove(&m, old->public_key);
-        if (r >= 0 && is)
-                r = wg_cmd_upsert(&m, new->public_key, new->preshared_key, new->ip, new->enabled);
+        if (r >= 0 && is) {
+                WgWantPeer w = { .ip = new->ip, .enabled = new->enabled };
+                snprintf(w.public_key, sizeof w.public_key, "%s", new->public_key);
+                snprintf(w.preshared_key, sizeof w.preshared_key, "%s", new->preshared_key);
+                svc_mesh_site_peer(c, new, &w);
+                r = wg_cmd_upsert_want(&m, &w);
+                secret_wipe(&w, sizeof w);
+        }
         if (r < 0)
                 r = pic_error(err, r, "public_key", "the peer's key is invalid");
         else
@@ -732,4 +746,18 @@ int svc_wireguard_client_config(Cell *c, const Peer *p, char **ret, PicError *er
         (void) registry_vip(&c->registry, &cfg.ip_range, "dns", &cfg.dns);
         r = wg_client_config_render(&cfg, ret);
         return r < 0 ? pic_error(err, r == -EINVAL ? -EIO : r, NULL, "cannot render the client configuration") : 0;
+}
+
+int svc_wireguard_endpoint(Cell *c, char *buf, size_t size, PicError *err) {
+        return client_endpoint(c, buf, size, err);
+}
+
+int svc_wireguard_public_key(Cell *c, char ret[static WG_KEY_STRLEN], PicError *err) {
+        WgState *s = wg_state(c);
+        if (!s)
+                return pic_error(err, -ENOMEM, NULL, "out of memory");
+        int r = ensure_public_key(c, s, err);
+        if (r >= 0)
+                memcpy(ret, s->public_key, WG_KEY_STRLEN);
+        return r;
 }

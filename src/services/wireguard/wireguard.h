@@ -6,6 +6,7 @@
 #include <net/if.h>
 
 #include "core/cell.h"
+#include "crypto/wgkey.h"
 
 extern const ServiceOps svc_wireguard_ops;
 
@@ -23,3 +24,6 @@ int svc_wireguard_live_peers(Cell *c, json_t **ret, PicError *err);
 /* The wg-quick text for peer p. -EADDRNOTAVAIL (field wireguard.endpoint) when the cell does not know an
  * address clients can reach. The text may hold a private key: the caller wipes and frees it. */
 int svc_wireguard_client_config(Cell *c, const Peer *p, char **ret, PicError *err);
+/* Host:port where other networks reach this cell's WireGuard (wireguard.endpoint, else a guess). */
+int svc_wireguard_endpoint(Cell *c, char *buf, size_t size, PicError *err);
+int svc_wireguard_public_key(Cell *c, char ret[static WG_KEY_STRLEN], PicError *err);
