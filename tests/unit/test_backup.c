@@ -139,7 +139,10 @@ static char *manifest_of(const char *const *paths, const mode_t *modes, size_t n
                 memset(f->sha256, 'a', BACKUP_SHA_HEX - 1);
                 f->sha256[BACKUP_SHA_HEX - 1] = '\0';
         }
-        BackupManifestInfo info = { .id = "pic-1", .created = 1, .cell_name = "c", .schema_version = 1 };
+        /* An empty data index: SHA-256 of nothing. */
+        BackupDataInfo data = { .present = true,
+                                .index_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" };
+        BackupManifestInfo info = { .id = "pic-1", .created = 1, .cell_name = "c", .schema_version = 1, .data = &data };
         char *text = backup_manifest_build(&info, &l, key);
         assert_non_null(text);
         backup_file_list_done(&l);
@@ -159,8 +162,11 @@ static void test_manifest_masks_modes(void **state) {
         const mode_t modes[] = { 0600, 0644, 0777, 0644 };
         char *text = manifest_of(paths, modes, 4, test_key);
         BackupFileList l = { 0 };
+        BackupDataInfo d;
         PicError err = { 0 };
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), 0);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), 0);
+        assert_true(d.present);
+        assert_int_equal(d.files, 0);
         assert_int_equal(l.n, 4);
         const mode_t want[] = { 0600, 0644, 0644, 0600 };
         for (size_t i = 0; i < 4; i++) {
@@ -171,23 +177,23 @@ static void test_manifest_masks_modes(void **state) {
 
         /* Another key, another id, or one changed byte: refused, with a reason. */
         const uint8_t other[BACKUP_KEY_BYTES] = { 9 };
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", other, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", other, &l, &d, &err), -EBADMSG);
         assert_non_null(strstr(err.message, "backup key"));
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-2", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-2", test_key, &l, &d, &err), -EBADMSG);
         char *p = strstr(text, "unbound");
         p[0] = 'U';
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), -EBADMSG);
         free(text);
 
         /* Signed, but setuid is no mode at all; and a path that climbs out is refused whatever the signature. */
         const char *bad_paths[] = { "picd.db", "etc/suid" };
         const mode_t bad_modes[] = { 0600, 04755 };
         text = manifest_of(bad_paths, bad_modes, 2, test_key);
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), -EBADMSG);
         free(text);
         const char *esc_paths[] = { "picd.db", "etc/../../x" };
         text = manifest_of(esc_paths, modes, 2, test_key);
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), -EBADMSG);
         free(text);
 }
 
