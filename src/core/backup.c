@@ -306,7 +306,8 @@ int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
                 memcpy(g->sha256, live.v[i].sha256, SHA_HEX);
         }
 
-        /* The users' data last: the store and the configs are the smaller, quicker part of the snapshot. */
+        /* The users' data: hard links and copies of small files (backup-data.c), so even a large tree is
+         * snapshotted in moments, right after the store. */
         BackupDataInfo data = { 0 };
         r = backup_data_snapshot(c->state_dir, snap_fd, &data, err);
         if (r < 0)
@@ -507,8 +508,8 @@ static int stage(Cell *c, int archive_fd, const char *id, const char *new_dir, P
                 sodium_memzero(key, sizeof key);
                 return r;
         }
-        /* keys/, etc/ and data/ are replaced as whole dirs, so they exist even when empty (data/ is in no archive
-         * made before it was backed up: such a restore leaves none); the backup key stays. */
+        /* keys/, etc/ and data/ are replaced as whole dirs, so they exist even when empty (an archive made before
+         * data/ was backed up, format 1, restores an empty one); the backup key stays. */
         if ((mkdirat(new_fd, "keys", 0700) < 0 && errno != EEXIST) || (mkdirat(new_fd, "etc", 0755) < 0 && errno != EEXIST) ||
             (mkdirat(new_fd, BACKUP_DATA_DIR, 0755) < 0 && errno != EEXIST)) {
                 sodium_memzero(key, sizeof key);

@@ -197,6 +197,76 @@ static void test_manifest_masks_modes(void **state) {
         free(text);
 }
 
+/* Every name a client sensibly gives a file passes; nothing that climbs out, splits a line or hides a control
+ * character does. */
+static void test_data_path_grammar(void **state) {
+        static const char *const good[] = {
+                "data", "data/files/alice/Quarterly report (final) v2.pdf", "data/files/a/Ünïcødé ☃ 日本語 🎉.txt",
+                "data/mail/alice/Maildir/cur/1700000000.M1P2.host,S=123:2,S", "data/calendar/c/.Radicale.props",
+                "data/f/it's \"quoted\" & #hashed% [x] {y};=,:.txt", "data/f/ leading space", "data/f/...",
+                "data/f/-dash", "data/f/back\\slash",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                assert_true(backup_data_path_is_valid(good[i]));
+        static const char *const bad[] = {
+                "", "/data/x", "data/", "data//x", "data/./x", "data/../x", "data/x/..", "etc/x", "datax/y",
+                "data/tab\there", "data/new\nline", "data/del\x7f", "data/c1\xc2\x80", "data/latin1-\xe9t\xe9",
+                "data/overlong\xc0\xaf", "data/surrogate\xed\xa0\x80", "data/beyond\xf4\x90\x80\x80", "data/cut\xe2\x98",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(backup_data_path_is_valid(bad[i]));
+        char p[BACKUP_DATA_PATH_MAX + 300];
+        memcpy(p, "data/", 5);
+        memset(p + 5, 'x', 255);
+        p[260] = '\0';
+        assert_true(backup_data_path_is_valid(p));
+        memcpy(p + 5, "xx", 2);
+        p[260] = 'x';
+        p[261] = '\0';
+        assert_false(backup_data_path_is_valid(p)); /* 256 bytes in one name */
+        size_t n = 4;
+        for (int i = 0; i < BACKUP_DATA_DEPTH_MAX; i++)
+                n += (size_t) snprintf(p + n, sizeof p - n, "/d");
+        assert_true(backup_data_path_is_valid(p));
+        snprintf(p + n, sizeof p - n, "/d");
+        assert_false(backup_data_path_is_valid(p));
+        assert_int_equal(backup_data_mode_mask(04777), 0775);
+        assert_int_equal(backup_data_mode_mask(0640), 0640);
+}
+
+/* Index lines: what is formatted parses back the same; any field out of its canonical form is refused. */
+static void test_data_index_lines(void **state) {
+        BackupDataEntry e = { .mode = 0640, .uid = 1234, .gid = 5678, .mtime_sec = 1700000000, .mtime_nsec = 123456789,
+                              .size = UINT64_C(107374182400),
+                              .sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" };
+        snprintf(e.path, sizeof e.path, "data/mail/a/cur/1700000000.M1P2.host,S=123:2,S with space");
+        char line[BACKUP_INDEX_LINE_MAX + 2];
+        int n = backup_data_line_format(&e, line, sizeof line);
+        assert_true(n > 0 && line[n - 1] == '\n');
+        BackupDataEntry back;
+        assert_int_equal(backup_data_line_parse(line, (size_t) n - 1, &back), 0);
+        assert_false(back.is_dir);
+        assert_int_equal(back.mode, 0640);
+        assert_int_equal(back.uid, 1234);
+        assert_int_equal(back.mtime_nsec, 123456789);
+        assert_true(back.size == e.size);
+        assert_string_equal(back.path, e.path);
+        const char *dir = "d 0700 0 0 data/mail/a/tmp";
+        assert_int_equal(backup_data_line_parse(dir, strlen(dir), &back), 0);
+        assert_true(back.is_dir);
+        static const char *const bad[] = {
+                "d 700 0 0 data/x", "d 0700 00 0 data/x", "d 0700 +1 0 data/x", "d 0700 0 0  data/x", "d 1777 0 0 data/x",
+                "d 0700 0 4294967295 data/x", "x 0700 0 0 data/x", "d 0700 0 0 data/../x", "d 0700 0 0 /etc",
+                "f 0644 0 0 1.000000000 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data",
+                "f 0644 0 0 1.00000000 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data/x",
+                "f 0644 0 0 1.000000000 0 E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data/x",
+                "f 0644 0 0 1.000000000 1099511627777 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data/x",
+                "f 0644 0 0 1.000000000 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85 data/x",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(backup_data_line_parse(bad[i], strlen(bad[i]), &back), -EBADMSG);
+}
+
 static void test_recover_rolls_forward_from_every_step(void **state) {
         for (size_t k = 0; k <= ELEMENTSOF(steps); k++)
                 for (int recreate = 0; recreate <= 1; recreate++) {
@@ -405,6 +475,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_id_grammar),
                 cmocka_unit_test(test_manifest_masks_modes),
+                cmocka_unit_test(test_data_path_grammar),
+                cmocka_unit_test(test_data_index_lines),
                 cmocka_unit_test(test_recover_rolls_forward_from_every_step),
                 cmocka_unit_test(test_recover_drops_unjournaled_staging),
                 cmocka_unit_test(test_recover_revert_direction),
