@@ -417,7 +417,14 @@ static int extract_data(struct archive *a, int new_fd, const BackupDataInfo *dat
                 /* The first line is data/ itself; nothing else may come first. */
                 if ((files + dirs == 0) != streq(e->path, BACKUP_DATA_DIR))
                         return pic_error(err, -EBADMSG, NULL, "the data index does not start with data/");
-                if (e->is_dir ? ++dirs > data->dirs : ++files > data->files || (bytes += e->size) > data->bytes)
+                bool over;
+                if (e->is_dir)
+                        over = ++dirs > data->dirs;
+                else {
+                        bytes += e->size; /* each at most 1 TiB and checked at once: no overflow */
+                        over = ++files > data->files || bytes > data->bytes;
+                }
+                if (over)
                         return pic_error(err, -EBADMSG, NULL, "the data index lists more than its manifest says");
                 if (!e->is_dir) {
                         r = next_entry(a, e->path, e->size, err);
