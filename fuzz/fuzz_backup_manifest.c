@@ -1,5 +1,5 @@
-/* Fuzz harness for the backup manifest parser (src/core/backup-manifest.c): an archive is outside input, and a
- * leaked backup key would let anyone sign one, so each input is tried as it is and re-signed with the key. */
+/* Fuzz harness for the backup manifest and data-index parsers (src/core/backup-manifest.c): an archive is outside
+ * input, and a leaked backup key would let anyone sign one, so each input is tried as it is and re-signed. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +62,8 @@ static void check_accepted(const BackupFileList *l) {
 static void try_parse(const char *text, size_t len) {
         BackupFileList l = { 0 };
         PicError err = { 0 };
-        int r = backup_manifest_parse(text, len, WANT_ID, key, &l, &err);
+        BackupDataInfo d;
+        int r = backup_manifest_parse(text, len, WANT_ID, key, &l, &d, &err);
         if (r >= 0)
                 check_accepted(&l);
         else if (!err.message[0] && r != -ENOMEM)
@@ -70,8 +71,33 @@ static void try_parse(const char *text, size_t len) {
         backup_file_list_done(&l);
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* An accepted index line names a path below data/ that cannot climb out or split a line, and formats back to
+ * exactly the same line. */
+static void try_index_line(const char *line, size_t len) {
+        static BackupDataEntry e;
+        static char again[BACKUP_INDEX_LINE_MAX + 2];
+        if (backup_data_line_parse(line, len, &e) < 0)
+                return;
+        if (!(streq(e.path, BACKUP_DATA_DIR) || startswith(e.path, BACKUP_DATA_DIR "/")) || strstr(e.path, "//") ||
+            strstr(e.path, "/../") || strstr(e.path, "/./") || ends_with(e.path, "/..") || ends_with(e.path, "/.") ||
+            ends_with(e.path, "/") || e.mode > 0777)
+                abort();
+        for (const unsigned char *c = (const unsigned char *) e.path; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        abort();
+        int n = backup_data_line_format(&e, again, sizeof again);
+        if (n < 0 || (size_t) n != len + 1 || memcmp(again, line, len) != 0)
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         try_parse((const char *) data, size);
+        try_index_line((const char *) data, size);
         /* Signed with the key: the checks after the signature see the input too. */
         json_t *m = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, NULL);
         if (json_is_object(m) && backup_manifest_sign(m, key) >= 0) {

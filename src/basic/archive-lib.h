@@ -15,7 +15,9 @@
         X(archive_entry_free) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_set_size) \
         X(archive_entry_pathname) X(archive_entry_set_pathname) X(archive_entry_symlink)                  \
         X(archive_entry_hardlink) X(archive_entry_filetype) X(archive_entry_set_filetype)                 \
-        X(archive_entry_set_perm) X(archive_entry_set_mtime) X(archive_errno)
+        X(archive_entry_set_perm) X(archive_entry_set_mtime) X(archive_errno) X(archive_entry_pathname_utf8)  \
+        X(archive_entry_set_pathname_utf8) X(archive_entry_set_uid) X(archive_entry_set_gid)              \
+        X(archive_write_set_filter_option)
 
 typedef struct ArchiveLib {
 #define ARCHIVE_LIB_FIELD(f) __typeof__(&f) f;

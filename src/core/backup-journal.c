@@ -84,7 +84,7 @@ void backup_staging_name(char ret[static sizeof BACKUP_STAGING_PREFIX + 12]) {
 }
 
 static const char *const db_files[] = { BACKUP_DB_NAME "-wal", BACKUP_DB_NAME "-shm", BACKUP_DB_NAME };
-static const char *const tree_dirs[] = { "keys", "etc" };
+static const char *const tree_dirs[] = { "keys", "etc", BACKUP_DATA_DIR };
 
 /* Moves STATE/name into dst. If dst already holds it, the original went there before a crash and what is in
  * the state dir now was re-created since (prepare_state_dir makes keys/ and etc/): it is removed. */

@@ -27,7 +27,7 @@ int backup_staging_halves(const char *state_dir, const char *staging, bool rever
 int backup_journal_write(const char *state_dir, const char *staging, bool revert);
 int backup_journal_remove(const char *state_dir);
 
-/* Moves picd.db (displacing its -wal/-shm), keys/ and etc/ from src into the state dir, the live ones into dst.
+/* Moves picd.db (displacing its -wal/-shm), keys/, etc/ and data/ from src into the state dir, the live ones into dst.
  * Idempotent: src/<item> present means "still to move in", so it resumes after a crash at any step. */
 int backup_swap_in(const char *state_dir, const char *src, const char *dst);
 

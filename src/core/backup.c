@@ -30,6 +30,7 @@
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/backup-archive.h"
+#include "core/backup-data.h"
 #include "core/backup-journal.h"
 #include "core/backup-manifest.h"
 
@@ -128,70 +129,6 @@ static int key_load_or_create(const char *state_dir, uint8_t key[static KEY_BYTE
 
 /* ---- files ---- */
 
-/* Copies src_fd to dst_fd (dst_fd may be -1: hash only), counting and hashing; -EFBIG beyond max. */
-static int copy_hashing(int src_fd, int dst_fd, uint64_t max, uint64_t *ret_size, char ret_hex[static SHA_HEX]) {
-        crypto_hash_sha256_state st;
-        crypto_hash_sha256_init(&st);
-        uint64_t total = 0;
-        char buf[64 * 1024];
-        for (;;) {
-                ssize_t n = read(src_fd, buf, sizeof buf);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                total += (uint64_t) n;
-                if (total > max)
-                        return -EFBIG;
-                crypto_hash_sha256_update(&st, (const unsigned char *) buf, (unsigned long long) n);
-                if (dst_fd >= 0) {
-                        int r = fd_write_all(dst_fd, buf, (size_t) n);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        uint8_t digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256_final(&st, digest);
-        sodium_bin2hex(ret_hex, SHA_HEX, digest, sizeof digest);
-        *ret_size = total;
-        return 0;
-}
-
-/* Opens (creating as needed) the directory that will hold rel below root_fd, never following a symlink;
- * returns its fd and where rel's last component starts. */
-/* fsyncs every directory of a tree (files were fsynced as they were written). */
-static int fsync_tree(const char *path, unsigned depth) {
-        if (depth > DEPTH_MAX + 2)
-                return -ELOOP;
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return negative_errno();
-        }
-        int r = 0;
-        struct dirent *de;
-        while (r >= 0 && (de = readdir(d))) {
-                struct stat st;
-                if (streq(de->d_name, ".") || streq(de->d_name, "..") ||
-                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-                        continue;
-                char sub[PATH_MAX];
-                r = backup_path_join(sub, sizeof sub, path, de->d_name);
-                if (r >= 0)
-                        r = fsync_tree(sub, depth + 1);
-        }
-        if (r >= 0 && fsync(dirfd(d)) < 0)
-                r = negative_errno();
-        closedir(d);
-        return r;
-}
-
 /* Regular files below STATE/<rel>. Sockets, fifos and symlinks are runtime artefacts, not state, and temp
  * files of an atomic write in progress are not content yet. */
 static int collect_dir(const char *state_dir, const char *rel, unsigned depth, BackupFileList *out, PicError *err) {
@@ -233,7 +170,7 @@ static int collect_dir(const char *state_dir, const char *rel, unsigned depth, B
                 if (!S_ISREG(st.st_mode) || streq(child, KEY_REL))
                         continue;
                 if (!backup_rel_path_is_valid(child)) {
-                        r = pic_error(err, -ENOTSUP, NULL, "cannot back up \"%s\": its name is outside the archive grammar",
+                        r = pic_error(err, -EBUSY, NULL, "cannot back up \"%s\": its name is outside the archive grammar",
                                       child);
                         continue;
                 }
@@ -265,7 +202,7 @@ static int snapshot_files(const char *state_dir, int snap_fd, BackupFileList *fi
                 _cleanup_close_ int out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (out < 0)
                         return pic_error(err, negative_errno(), NULL, "cannot create the snapshot of %s: %m", f->path);
-                r = copy_hashing(in, out, FILE_SIZE_MAX, &f->size, f->sha256);
+                r = backup_copy_hashing(in, out, FILE_SIZE_MAX, &f->size, f->sha256);
                 if (r < 0)
                         return pic_error(err, r, NULL, "cannot copy %s: %s", f->path,
                                          r == -EFBIG ? "larger than 64 MiB" : strerror(-r));
@@ -342,7 +279,7 @@ int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
         f->mode = 0600;
         {
                 _cleanup_close_ int dbfd = open(db, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                r = dbfd < 0 ? negative_errno() : copy_hashing(dbfd, -1, DB_SIZE_MAX, &f->size, f->sha256);
+                r = dbfd < 0 ? negative_errno() : backup_copy_hashing(dbfd, -1, DB_SIZE_MAX, &f->size, f->sha256);
                 if (r < 0) {
                         r = pic_error(err, r, NULL, "cannot read the store's copy: %s", strerror(-r));
                         goto out;
@@ -369,9 +306,15 @@ int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
                 memcpy(g->sha256, live.v[i].sha256, SHA_HEX);
         }
 
+        /* The users' data: hard links and copies of small files (backup-data.c), so even a large tree is
+         * snapshotted in moments, right after the store. */
+        BackupDataInfo data = { 0 };
+        r = backup_data_snapshot(c->state_dir, snap_fd, &data, err);
+        if (r < 0)
+                goto out;
         BackupManifestInfo mi = { .id = info.id, .created = info.created,
                                   .cell_name = settings_str(c->settings, "cell_name"),
-                                  .schema_version = store_schema_version(c->store) };
+                                  .schema_version = store_schema_version(c->store), .data = &data };
         manifest = backup_manifest_build(&mi, &files, key);
         if (!manifest) {
                 r = -ENOMEM;
@@ -382,7 +325,7 @@ int backup_create(Cell *c, BackupInfo *ret, PicError *err) {
                 r = pic_error(err, r, NULL, "cannot create %s: %s", dest, strerror(-r));
                 goto out;
         }
-        r = backup_archive_write(af.fd, manifest, snap, &files, info.created, err);
+        r = backup_archive_write(af.fd, manifest, snap, &files, &data, info.created, err);
         if (r == -ENOSPC || r == -EDQUOT)
                 r = pic_error(err, r, NULL, "cannot write %s: %s", dest, strerror(-r));
         if (r < 0)
@@ -528,19 +471,25 @@ int backup_delete(Cell *c, const char *id, PicError *err) {
         return fsync_directory_of(path);
 }
 
-int backup_read(Cell *c, const char *id, char **ret, size_t *ret_len, PicError *err) {
+int backup_open(Cell *c, const char *id, int *ret_fd, uint64_t *ret_size, PicError *err) {
         if (!backup_id_is_valid(id))
                 return id_error(err);
         char path[PATH_MAX];
         if (archive_path(c->state_dir, id, path, sizeof path) < 0)
                 return pic_error(err, -ENAMETOOLONG, NULL, "state dir path too long");
-        int r = read_file_full(path, BACKUP_DOWNLOAD_MAX, ret, ret_len);
-        if (r == -ENOENT)
-                return pic_error(err, r, "id", "no backup \"%s\"", id);
-        if (r == -EFBIG)
-                return pic_error(err, r, "id", "backup \"%s\" is larger than %u MiB: copy it from %s", id,
-                                 BACKUP_DOWNLOAD_MAX >> 20, path);
-        return r < 0 ? pic_error(err, r, NULL, "cannot read %s: %s", path, strerror(-r)) : 0;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT)
+                return pic_error(err, -ENOENT, "id", "no backup \"%s\"", id);
+        if (fd < 0)
+                return pic_error(err, negative_errno(), NULL, "cannot read %s: %m", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return pic_error(err, -EIO, NULL, "%s is not a regular file", path);
+        }
+        *ret_fd = fd;
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
 }
 
 static int stage(Cell *c, int archive_fd, const char *id, const char *new_dir, PicError *err) {
@@ -554,15 +503,17 @@ static int stage(Cell *c, int archive_fd, const char *id, const char *new_dir, P
                 return pic_error(err, -EIO, NULL, "cannot read %s: %s", KEY_REL, strerror(-r));
         _cleanup_close_ int new_fd = open(new_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         r = new_fd < 0 ? pic_error(err, negative_errno(), NULL, "cannot open %s: %m", new_dir)
-                       : backup_archive_extract(archive_fd, id, key, new_fd, err);
+                       : backup_archive_extract(archive_fd, id, key, new_fd, new_dir, err);
         if (r < 0) {
                 sodium_memzero(key, sizeof key);
                 return r;
         }
-        /* keys/ and etc/ are replaced as whole dirs, so they exist even when empty; the backup key stays. */
-        if ((mkdirat(new_fd, "keys", 0700) < 0 && errno != EEXIST) || (mkdirat(new_fd, "etc", 0755) < 0 && errno != EEXIST)) {
+        /* keys/, etc/ and data/ are replaced as whole dirs, so they exist even when empty (an archive made before
+         * data/ was backed up, format 1, restores an empty one); the backup key stays. */
+        if ((mkdirat(new_fd, "keys", 0700) < 0 && errno != EEXIST) || (mkdirat(new_fd, "etc", 0755) < 0 && errno != EEXIST) ||
+            (mkdirat(new_fd, BACKUP_DATA_DIR, 0755) < 0 && errno != EEXIST)) {
                 sodium_memzero(key, sizeof key);
-                return pic_error(err, negative_errno(), NULL, "cannot stage keys/ and etc/: %m");
+                return pic_error(err, negative_errno(), NULL, "cannot stage keys/, etc/ and data/: %m");
         }
         char path[PATH_MAX], hex[KEY_BYTES * 2 + 2];
         sodium_bin2hex(hex, sizeof hex, key, KEY_BYTES);
@@ -713,9 +664,11 @@ int backup_restore(Cell *c, const char *id, json_t *ret_services, PicError *err)
         if (r >= 0)
                 r = stage(c, fd, id, new_dir, err);
         if (r >= 0) {
-                r = fsync_tree(base, 0);
-                if (r < 0)
-                        pic_error(err, r, NULL, "cannot sync %s: %s", base, strerror(-r));
+                /* One sync of the filesystem: every staged file and directory entry is on disk before the journal
+                 * makes them the state a crash rolls forward to (a walk fsyncing each would cost more). */
+                _cleanup_close_ int bfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (bfd < 0 || syncfs(bfd) < 0)
+                        r = pic_error(err, negative_errno(), NULL, "cannot sync %s: %m", base);
         }
         if (r < 0) {
                 rm_rf(base);

@@ -1,5 +1,6 @@
-/* Backup and restore of the whole cell: one archive STATE/backups/<id>.tar.gz holding the store, keys/ and
- * etc/ with a signed manifest; restore verifies everything into a staging dir before it swaps anything in. */
+/* Backup and restore of the whole cell: one archive STATE/backups/<id>.tar.gz holding the store, keys/, etc/ and
+ * the users' service data (data/) with a signed manifest; restore verifies everything into a staging dir before
+ * it swaps anything in. */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
@@ -31,14 +32,13 @@ int backup_list(Cell *c, json_t **ret);
 
 /* -EINVAL (field "id") for an id outside the grammar, -ENOENT when there is no such archive. */
 int backup_delete(Cell *c, const char *id, PicError *err);
-/* The archive's bytes, for a download (errors as backup_delete; -EFBIG above BACKUP_DOWNLOAD_MAX). Caller
- * frees *ret. */
-#define BACKUP_DOWNLOAD_MAX (512u * 1024 * 1024)
-int backup_read(Cell *c, const char *id, char **ret, size_t *ret_len, PicError *err);
+/* The archive opened for a download, streamed from the fd whatever its size (errors as backup_delete). The
+ * caller owns *ret_fd; the bytes stay readable through it even if the archive is deleted meanwhile. */
+int backup_open(Cell *c, const char *id, int *ret_fd, uint64_t *ret_size, PicError *err);
 
 /* All or nothing: -EINVAL/-ENOENT as above; -EBADMSG when the archive is damaged, truncated, tampered
  * with, signed by another key or holds an entry that is not a plain file listed in its manifest — and
- * then nothing changed. On success the store, keys/ and etc/ are the archive's (the audit trail is carried
+ * then nothing changed. On success the store, keys/, etc/ and data/ are the archive's (the audit trail is carried
  * forward), c->store and c->settings are reopened, and every service is stopped and started again as at
  * boot (setup included); the names of the restarted services are appended to ret_services (may be NULL).
  * If re-syncing fails the old state is put back and the error returned. */

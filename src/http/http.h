@@ -61,8 +61,11 @@ typedef struct HttpRequest {
 typedef struct HttpResponse {
         int status;
         json_t *json;          /* body as JSON (stolen), or */
-        char *raw;             /* raw body (owned) with content_type */
+        char *raw;             /* raw body (owned) with content_type, or */
         size_t raw_len;
+        bool has_fd;           /* a body streamed from fd (owned, fd_size bytes) with content_type */
+        int fd;
+        uint64_t fd_size;
         const char *content_type;
         char set_cookie[256];
         char pic_user[64];          /* X-Pic-User of a forward_auth answer */
@@ -103,6 +106,9 @@ bool http_route_match(const char *pattern, const char *path, const char **params
 /* Responses. Each returns 0 so handlers can "return http_reply(...)". json is stolen. */
 int http_reply(HttpResponse *resp, int status, json_t *json);
 int http_reply_raw(HttpResponse *resp, int status, const char *content_type, char *body_owned, size_t len);
+/* A body of size bytes read from fd (owned from here, closed when sent or dropped) as the client takes it, so a
+ * large file is never in memory whole. */
+int http_reply_fd(HttpResponse *resp, int status, const char *content_type, int fd, uint64_t size);
 int http_reply_error(HttpResponse *resp, int status, const char *code, const char *field, const char *message);
 /* Maps a negative errno + PicError to the one error envelope and status. */
 int http_reply_errno(HttpResponse *resp, int r, const PicError *err);

@@ -142,6 +142,24 @@ int http_reply_raw(HttpResponse *resp, int status, const char *content_type, cha
         return 0;
 }
 
+int http_reply_fd(HttpResponse *resp, int status, const char *content_type, int fd, uint64_t size) {
+        if (resp->has_fd)
+                close(resp->fd);
+        resp->status = status;
+        resp->has_fd = true;
+        resp->fd = fd;
+        resp->fd_size = size;
+        resp->content_type = content_type;
+        return 0;
+}
+
+/* Closes a streamed body that was never handed to libmicrohttpd. */
+static void resp_fd_drop(HttpResponse *resp) {
+        if (resp->has_fd)
+                close(resp->fd);
+        resp->has_fd = false;
+}
+
 int http_reply_error(HttpResponse *resp, int status, const char *code, const char *field, const char *message) {
         json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
         if (field && *field)
@@ -387,9 +405,19 @@ audit:
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *resp, const char *allow_hdr) {
-        char *body;
-        size_t len;
+        char *body = NULL;
+        size_t len = 0;
         const char *ctype;
+        struct MHD_Response *r;
+        if (resp->has_fd) {
+                /* libmicrohttpd reads (or sendfile()s) the fd as the socket drains, and closes it when done. */
+                ctype = resp->content_type ? resp->content_type : "application/octet-stream";
+                r = MHD_create_response_from_fd(resp->fd_size, resp->fd);
+                if (!r)
+                        return MHD_NO;
+                resp->has_fd = false;
+                goto headers;
+        }
         if (resp->raw) {
                 body = TAKE_PTR(resp->raw);
                 len = resp->raw_len;
@@ -402,11 +430,12 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, HttpResponse *
                 ctype = "application/json";
         }
         /* Bodies can carry a private key or a new token: wiped when libmicrohttpd is done with them. */
-        struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, secret_free);
+        r = MHD_create_response_from_buffer_with_free_callback(len, body, secret_free);
         if (!r) {
                 free(body);
                 return MHD_NO;
         }
+headers:
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -442,6 +471,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, HttpRequest *req, Http
         enum MHD_Result ret = send_response(conn, resp, allow ? allow_copy : NULL);
         json_decref(resp->json);
         free(resp->raw);
+        resp_fd_drop(resp);
         *resp = (HttpResponse) { 0 };
         json_decref(req->body);
         req->body = NULL;
@@ -546,6 +576,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         secret_buf_done(&rc->body); /* a login or password change carried a password */
         json_decref(rc->resp.json); /* a refusal never sent: the connection closed first */
         free(rc->resp.raw);
+        resp_fd_drop(&rc->resp);
         json_decref(rc->req.body);
         free(rc);
         *con_cls = NULL;

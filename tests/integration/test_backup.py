@@ -50,6 +50,12 @@ def sign(manifest, key):
     return json.dumps(manifest, indent=2).encode()
 
 
+def add_core(members, info, data):
+    """Adds a member where the manifest's files go: before data.index and the data it lists."""
+    at = next((i for i, (m, _) in enumerate(members) if m.name == "data.index"), len(members))
+    members.insert(at, (info, data))
+
+
 def file_info(name, data=b"", kind=tarfile.REGTYPE, linkname=""):
     info = tarfile.TarInfo(name)
     info.type = kind
@@ -398,7 +404,7 @@ class HostileArchiveTest(BackupTestCase):
                 m["files"].append({"path": evil, "size": len(payload), "mode": 0o600,
                                    "sha256": hashlib.sha256(payload).hexdigest()})
                 members[0] = (info, sign(m, key))
-                members.append((file_info(evil, payload), payload))
+                add_core(members, file_info(evil, payload), payload)
                 write_members(self.archive(bid), members)
                 self.expect_rejected(bid)
                 self.assertNoEvil("evil-signed")
@@ -415,7 +421,7 @@ class HostileArchiveTest(BackupTestCase):
                 name = f"etc/{label}-entry"
                 m["files"].append({"path": name, "size": 0, "mode": 0o600, "sha256": hashlib.sha256(b"").hexdigest()})
                 members[0] = (info, sign(m, key))
-                members.append((file_info(name, kind=kind, linkname=target), None))
+                add_core(members, file_info(name, kind=kind, linkname=target), None)
                 write_members(self.archive(bid), members)
                 self.expect_rejected(bid)
                 self.assertFalse(os.path.lexists(self.path(name)))
@@ -430,7 +436,7 @@ class HostileArchiveTest(BackupTestCase):
         added = {"etc/world-writable.conf": 0o777, "etc/private.conf": 0o600, "keys/leaky.key": 0o644}
         for name, mode in added.items():
             m["files"].append({"path": name, "size": 2, "mode": mode, "sha256": hashlib.sha256(b"x\n").hexdigest()})
-            members.append((file_info(name, b"x\n"), b"x\n"))
+            add_core(members, file_info(name, b"x\n"), b"x\n")
         members[0] = (info, sign(m, key))
         write_members(self.archive(bid), members)
         r = self.picd.post(f"/api/config/restore/{bid}")
@@ -442,7 +448,7 @@ class HostileArchiveTest(BackupTestCase):
         info, data = members[0]
         m = json.loads(data)
         m["files"].append({"path": "etc/suid", "size": 2, "mode": 0o4755, "sha256": hashlib.sha256(b"x\n").hexdigest()})
-        members.append((file_info("etc/suid", b"x\n"), b"x\n"))
+        add_core(members, file_info("etc/suid", b"x\n"), b"x\n")
         members[0] = (info, sign(m, self.key()))
         write_members(self.archive(bid), members)
         self.expect_rejected(bid)

@@ -2,6 +2,8 @@
 not write (never 409, which clients read as "name taken"), changes nothing, and the cell works again as soon
 as space is freed. picd's state dir is a tmpfs of its own, mounted on a temp dir this test made."""
 import os
+import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,6 +118,49 @@ class DiskFullTest(unittest.TestCase, ApiAssertions):
         finally:
             self.free()
         self.assertEqual(p.post("/api/config/backup").status, 201)
+
+    def free_bytes(self):
+        st = os.statvfs(self.mnt)
+        return st.f_bavail * st.f_frsize
+
+    def test_data_that_does_not_fit_is_507_and_leaves_nothing(self):
+        """Users' data hard-linked into the snapshot costs no space, so the archive is what overflows: 507 naming
+        it, no partial archive, no snapshot left. A restore that cannot fit says so before it writes a byte."""
+        p = self.picd
+        data = os.path.join(self.mnt, "data", "files", "alice")
+        os.makedirs(data)
+        try:
+            self.assertEqual(p.post("/api/config/backup").status, 201)  # the key exists from here
+            # Random (gzip cannot shrink it) and larger than what is left once it is written.
+            with open(os.path.join(data, "video.mkv"), "wb") as f:
+                f.write(secrets.token_bytes(self.free_bytes() * 6 // 10))
+            before = self.state()
+            self.assertFull(p.post("/api/config/backup"), "backups/")
+            self.assertEqual(self.state(), before)
+            self.assertEqual([n for n in os.listdir(os.path.join(self.mnt, "backups")) if ".tmp-" in n], [])
+
+            # A backup that fits, then one more file: the restore needs more room than there is.
+            os.unlink(os.path.join(data, "video.mkv"))
+            with open(os.path.join(data, "video.mkv"), "wb") as f:
+                f.write(secrets.token_bytes(self.free_bytes() * 4 // 10))
+            r = p.post("/api/config/backup")
+            self.assertEqual(r.status, 201, r)
+            bid = r.json["id"]
+            with open(os.path.join(data, "later.bin"), "wb") as f:
+                f.write(secrets.token_bytes(self.free_bytes() // 2))
+            before = self.state()
+            r = p.post(f"/api/config/restore/{bid}")
+            self.assertFull(r, ".restore-")
+            self.assertIn("not enough space to restore", r.json["error"]["message"])
+            self.assertEqual(self.state(), before)
+            self.assertTrue(os.path.exists(os.path.join(data, "later.bin")))
+            self.assertEqual([n for n in os.listdir(self.mnt) if n.startswith(".restore-")], [])
+        finally:
+            shutil.rmtree(os.path.join(self.mnt, "data"), ignore_errors=True)
+            # The other test starts from a cell that never made a backup (no key, no archive).
+            shutil.rmtree(os.path.join(self.mnt, "backups"), ignore_errors=True)
+            if os.path.exists(os.path.join(self.mnt, "keys", "backup.key")):
+                os.unlink(os.path.join(self.mnt, "keys", "backup.key"))
 
 
 if __name__ == "__main__":

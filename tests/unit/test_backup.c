@@ -139,7 +139,10 @@ static char *manifest_of(const char *const *paths, const mode_t *modes, size_t n
                 memset(f->sha256, 'a', BACKUP_SHA_HEX - 1);
                 f->sha256[BACKUP_SHA_HEX - 1] = '\0';
         }
-        BackupManifestInfo info = { .id = "pic-1", .created = 1, .cell_name = "c", .schema_version = 1 };
+        /* An empty data index: SHA-256 of nothing. */
+        BackupDataInfo data = { .present = true,
+                                .index_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" };
+        BackupManifestInfo info = { .id = "pic-1", .created = 1, .cell_name = "c", .schema_version = 1, .data = &data };
         char *text = backup_manifest_build(&info, &l, key);
         assert_non_null(text);
         backup_file_list_done(&l);
@@ -159,8 +162,11 @@ static void test_manifest_masks_modes(void **state) {
         const mode_t modes[] = { 0600, 0644, 0777, 0644 };
         char *text = manifest_of(paths, modes, 4, test_key);
         BackupFileList l = { 0 };
+        BackupDataInfo d;
         PicError err = { 0 };
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), 0);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), 0);
+        assert_true(d.present);
+        assert_int_equal(d.files, 0);
         assert_int_equal(l.n, 4);
         const mode_t want[] = { 0600, 0644, 0644, 0600 };
         for (size_t i = 0; i < 4; i++) {
@@ -171,24 +177,94 @@ static void test_manifest_masks_modes(void **state) {
 
         /* Another key, another id, or one changed byte: refused, with a reason. */
         const uint8_t other[BACKUP_KEY_BYTES] = { 9 };
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", other, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", other, &l, &d, &err), -EBADMSG);
         assert_non_null(strstr(err.message, "backup key"));
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-2", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-2", test_key, &l, &d, &err), -EBADMSG);
         char *p = strstr(text, "unbound");
         p[0] = 'U';
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), -EBADMSG);
         free(text);
 
         /* Signed, but setuid is no mode at all; and a path that climbs out is refused whatever the signature. */
         const char *bad_paths[] = { "picd.db", "etc/suid" };
         const mode_t bad_modes[] = { 0600, 04755 };
         text = manifest_of(bad_paths, bad_modes, 2, test_key);
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), -EBADMSG);
         free(text);
         const char *esc_paths[] = { "picd.db", "etc/../../x" };
         text = manifest_of(esc_paths, modes, 2, test_key);
-        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &err), -EBADMSG);
+        assert_int_equal(backup_manifest_parse(text, strlen(text), "pic-1", test_key, &l, &d, &err), -EBADMSG);
         free(text);
+}
+
+/* Every name a client sensibly gives a file passes; nothing that climbs out, splits a line or hides a control
+ * character does. */
+static void test_data_path_grammar(void **state) {
+        static const char *const good[] = {
+                "data", "data/files/alice/Quarterly report (final) v2.pdf", "data/files/a/Ünïcødé ☃ 日本語 🎉.txt",
+                "data/mail/alice/Maildir/cur/1700000000.M1P2.host,S=123:2,S", "data/calendar/c/.Radicale.props",
+                "data/f/it's \"quoted\" & #hashed% [x] {y};=,:.txt", "data/f/ leading space", "data/f/...",
+                "data/f/-dash", "data/f/back\\slash",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                assert_true(backup_data_path_is_valid(good[i]));
+        static const char *const bad[] = {
+                "", "/data/x", "data/", "data//x", "data/./x", "data/../x", "data/x/..", "etc/x", "datax/y",
+                "data/tab\there", "data/new\nline", "data/del\x7f", "data/c1\xc2\x80", "data/latin1-\xe9t\xe9",
+                "data/overlong\xc0\xaf", "data/surrogate\xed\xa0\x80", "data/beyond\xf4\x90\x80\x80", "data/cut\xe2\x98",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(backup_data_path_is_valid(bad[i]));
+        char p[BACKUP_DATA_PATH_MAX + 300];
+        memcpy(p, "data/", 5);
+        memset(p + 5, 'x', 255);
+        p[260] = '\0';
+        assert_true(backup_data_path_is_valid(p));
+        memcpy(p + 5, "xx", 2);
+        p[260] = 'x';
+        p[261] = '\0';
+        assert_false(backup_data_path_is_valid(p)); /* 256 bytes in one name */
+        size_t n = 4;
+        for (int i = 0; i < BACKUP_DATA_DEPTH_MAX; i++)
+                n += (size_t) snprintf(p + n, sizeof p - n, "/d");
+        assert_true(backup_data_path_is_valid(p));
+        snprintf(p + n, sizeof p - n, "/d");
+        assert_false(backup_data_path_is_valid(p));
+        assert_int_equal(backup_data_mode_mask(04777), 0775);
+        assert_int_equal(backup_data_mode_mask(0640), 0640);
+}
+
+/* Index lines: what is formatted parses back the same; any field out of its canonical form is refused. */
+static void test_data_index_lines(void **state) {
+        BackupDataEntry e = { .mode = 0640, .uid = 1234, .gid = 5678, .mtime_sec = 1700000000, .mtime_nsec = 123456789,
+                              .size = UINT64_C(107374182400),
+                              .sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" };
+        snprintf(e.path, sizeof e.path, "data/mail/a/cur/1700000000.M1P2.host,S=123:2,S with space");
+        char line[BACKUP_INDEX_LINE_MAX + 2];
+        int n = backup_data_line_format(&e, line, sizeof line);
+        assert_true(n > 0 && line[n - 1] == '\n');
+        BackupDataEntry back;
+        assert_int_equal(backup_data_line_parse(line, (size_t) n - 1, &back), 0);
+        assert_false(back.is_dir);
+        assert_int_equal(back.mode, 0640);
+        assert_int_equal(back.uid, 1234);
+        assert_int_equal(back.mtime_nsec, 123456789);
+        assert_true(back.size == e.size);
+        assert_string_equal(back.path, e.path);
+        const char *dir = "d 0700 0 0 data/mail/a/tmp";
+        assert_int_equal(backup_data_line_parse(dir, strlen(dir), &back), 0);
+        assert_true(back.is_dir);
+        static const char *const bad[] = {
+                "d 700 0 0 data/x", "d 0700 00 0 data/x", "d 0700 +1 0 data/x", "d 0700 0 0  data/x", "d 1777 0 0 data/x",
+                "d 0700 0 4294967295 data/x", "x 0700 0 0 data/x", "d 0700 0 0 data/../x", "d 0700 0 0 /etc",
+                "f 0644 0 0 1.000000000 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data",
+                "f 0644 0 0 1.00000000 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data/x",
+                "f 0644 0 0 1.000000000 0 E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data/x",
+                "f 0644 0 0 1.000000000 1099511627777 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 data/x",
+                "f 0644 0 0 1.000000000 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85 data/x",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(backup_data_line_parse(bad[i], strlen(bad[i]), &back), -EBADMSG);
 }
 
 static void test_recover_rolls_forward_from_every_step(void **state) {
@@ -399,6 +475,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_id_grammar),
                 cmocka_unit_test(test_manifest_masks_modes),
+                cmocka_unit_test(test_data_path_grammar),
+                cmocka_unit_test(test_data_index_lines),
                 cmocka_unit_test(test_recover_rolls_forward_from_every_step),
                 cmocka_unit_test(test_recover_drops_unjournaled_staging),
                 cmocka_unit_test(test_recover_revert_direction),

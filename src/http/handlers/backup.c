@@ -26,12 +26,13 @@ int http_backups_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 /* The archive itself, to keep off the cell: it holds the cell's keys, so it is admin-only and local-only
- * like making one, and never cached by a browser or a proxy. */
+ * like making one, and never cached by a browser or a proxy. Streamed: an archive with the users' files can be
+ * many GB. */
 int http_backup_download_get(HttpRequest *req, HttpResponse *resp) {
         PicError err = { 0 };
-        char *data = NULL;
-        size_t len = 0;
-        int r = backup_read(req->cell, req->params[0], &data, &len, &err);
+        int fd = -1;
+        uint64_t size = 0;
+        int r = backup_open(req->cell, req->params[0], &fd, &size, &err);
         if (r < 0)
                 return http_reply_errno(resp, r, &err);
         resp->headers[0].name = "Content-Disposition";
@@ -39,7 +40,7 @@ int http_backup_download_get(HttpRequest *req, HttpResponse *resp) {
                  req->params[0]);
         resp->headers[1].name = "Cache-Control";
         snprintf(resp->headers[1].value, sizeof resp->headers[1].value, "no-store");
-        return http_reply_raw(resp, 200, "application/gzip", data, len);
+        return http_reply_fd(resp, 200, "application/gzip", fd, size);
 }
 
 int http_backups_delete(HttpRequest *req, HttpResponse *resp) {
