@@ -1,7 +1,7 @@
 /* Implementation of core/accounts.h. The index is three sorted arrays searched by bsearch: peers by VPN
  * address, app passwords and sessions by their 32-byte hash. Changes to it follow committed store changes;
  * last-used times are kept in memory and written in one transaction at most every 30 s. The fast set (app
- * passwords Caddy checks in-process) is kept on the app-password entries and emptied every minute. */
+ * passwords Caddy checks in-process) is kept on the app-password entries and emptied every ten minutes. */
 #include "core/accounts.h"
 
 #include <sodium.h>
@@ -33,6 +33,7 @@ typedef struct IdxCred {
         int64_t expires_at; /* sessions */
         bool dirty;
         bool fast; /* app password in the fast set: fast_hash = scrypt(the password as the client sent it) */
+        bool fast_unpushed; /* in the set, not yet in a config the proxy rendered */
         uint8_t fast_hash[PROXY_FAST_HASH_BYTES], fast_salt[PROXY_FAST_SALT_BYTES];
 } IdxCred;
 
@@ -351,8 +352,8 @@ static void fast_changed(Cell *c) {
                 c->authz_changed(c);
 }
 
-/* Every minute the set is emptied, so that each app password's next use reaches picd again and its
- * last-used time stays within about a minute of the truth. */
+/* Every ACCOUNTS_FAST_USEC the set is emptied, so that each app password's next use reaches picd again and
+ * its last-used time stays within that long of the truth. */
 static void fast_due(Loop *l, void *userdata) {
         Cell *c = userdata;
         Accounts *a = acc(c);
@@ -429,14 +430,23 @@ bool accounts_fast_clear(Cell *c) {
  * that cannot be added stays on the forward_auth path. */
 static void fast_add(Cell *c, IdxCred *e, const char *password) {
         Accounts *a = acc(c);
-        if (e->fast || !c->authz_changed)
+        if (!c->authz_changed)
                 return;
+        /* Still on its way to Caddy: the client is busy (this request came through forward_auth), so the push
+         * waits until it has been quiet for a moment (the proxy's debounce) — a push swaps Caddy's config, which
+         * closes idle connections, and one closed just as the client reuses it fails that request. */
+        if (e->fast) {
+                if (e->fast_unpushed)
+                        fast_changed(c);
+                return;
+        }
         randombytes_buf(e->fast_salt, sizeof e->fast_salt);
         if (crypto_pwhash_scryptsalsa208sha256_ll((const uint8_t *) password, strlen(password), e->fast_salt,
                                                   sizeof e->fast_salt, PROXY_FAST_SCRYPT_N, PROXY_FAST_SCRYPT_R,
                                                   PROXY_FAST_SCRYPT_P, e->fast_hash, sizeof e->fast_hash) != 0)
                 return;
         e->fast = true;
+        e->fast_unpushed = true;
         if (!a->fast_timer && c->loop &&
             loop_add_timer(c->loop, ACCOUNTS_FAST_USEC, fast_due, c, &a->fast_timer) < 0)
                 a->fast_timer = NULL;
@@ -459,9 +469,10 @@ int accounts_fast_creds(Cell *c, AccountsFastCred **ret, size_t *ret_n) {
                 return -ENOMEM;
         size_t k = 0;
         for (size_t i = 0; a && i < a->apps.n; i++) {
-                const IdxCred *e = &a->apps.v[i];
+                IdxCred *e = &a->apps.v[i];
                 if (!e->fast)
                         continue;
+                e->fast_unpushed = false; /* the proxy renders what it gets here */
                 snprintf(v[k].user, sizeof v[k].user, "%s", e->user);
                 v[k].id = e->id;
                 sodium_bin2base64(v[k].hash, sizeof v[k].hash, e->fast_hash, sizeof e->fast_hash,

@@ -18,8 +18,9 @@
 /* The fast set: app passwords accepted by accounts_authorize() lately, which the proxy renders into Caddy's
  * config so that Caddy checks them in-process (scrypt with these parameters, hash of the password exactly as
  * the client sent it, random salt; in memory only). Emptied every ACCOUNTS_FAST_USEC, so each app password's
- * next use reaches picd again: last-used times keep about a minute's granularity. */
-#define ACCOUNTS_FAST_USEC (60 * 1000000ULL)
+ * next use reaches picd again: last-used times keep ten minutes' granularity. Not shorter: each emptying
+ * swaps Caddy's config, which closes its idle connections. */
+#define ACCOUNTS_FAST_USEC (600 * 1000000ULL)
 #define PROXY_FAST_SCRYPT_N 2
 #define PROXY_FAST_SCRYPT_R 1
 #define PROXY_FAST_SCRYPT_P 1

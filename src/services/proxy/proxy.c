@@ -29,7 +29,7 @@
 #define LOAD_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define CONF_MAX (4 * 1024 * 1024)
 /* A fast-set change waits this long, so a burst of devices seen at once costs one /load. */
-#define FAST_PUSH_USEC (100 * 1000)
+#define FAST_PUSH_USEC (2 * 1000 * 1000)
 
 static const SettingDef settings[] = {
         { "proxy.http_port", SETTING_INT, "80", NULL, 1, 65535, false,
@@ -377,11 +377,17 @@ static void fast_push_due(Loop *l, void *userdata) {
                 proxy_fail_closed(c, &err);
 }
 
-/* The fast set changed (core/accounts.c): additions and the minute's emptying are not urgent, and the
- * request that caused one is still being answered. */
+/* The fast set changed (core/accounts.c): additions and the periodic emptying are not urgent. Debounced: the
+ * push goes out once the clients that caused it have been quiet for FAST_PUSH_USEC, because a push swaps
+ * Caddy's config and so closes idle keep-alive connections — closed mid-burst, a client that reuses one at that
+ * instant sees its request fail; closed after, it just opens a new one next time. */
 static void proxy_authz_changed(Cell *c) {
         ProxyState *st = proxy_state(c);
-        if (st && !st->push && c->loop && loop_add_timer(c->loop, FAST_PUSH_USEC, fast_push_due, c, &st->push) < 0)
+        if (!st || !c->loop)
+                return;
+        if (st->push)
+                loop_cancel_timer(c->loop, st->push);
+        if (loop_add_timer(c->loop, FAST_PUSH_USEC, fast_push_due, c, &st->push) < 0)
                 st->push = NULL;
 }
 
