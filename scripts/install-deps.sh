@@ -10,6 +10,9 @@ PKGS=(
   libcmocka-dev libarchive-dev libqrencode-dev libnftables-dev libmnl-dev libpng-dev
   # managed daemons and their tools
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy
+  # webmail: Roundcube on picd's private php-fpm (php8.2-fpm first: it is what satisfies Roundcube's need for a
+  # PHP SAPI, which apt would otherwise meet with apache2 and its PHP module)
+  php8.2-fpm roundcube-core roundcube-sqlite3
   # test clients and harness
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux
   # web UI build and browser tests (Node.js and npm are checked below: the machine's own Node 20 may come with
@@ -35,19 +38,28 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=120 update -qq
+# Roundcube's database is picd's SQLite file under the state dir: dbconfig-common must not create one for it.
+if [[ " ${missing[*]} " == *" roundcube-core "* ]]; then
+  echo "roundcube-core roundcube/dbconfig-install boolean false" | debconf-set-selections
+fi
 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 # Debian's caddy and nginx packages enable and start their own caddy.service/nginx.service, which listen on port
-# 80 of every host interface. pic runs its own Caddy inside the cell's namespace (and nginx only as a bench
-# backend on unix sockets), so a package installed here must not leave a host-wide web server behind. Only with
-# systemd running (elsewhere, e.g. in a container, nothing was started) and only for packages installed just now.
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-  for p in "${missing[@]}"; do
-    case "$p" in
-      caddy) unit=caddy.service ;;
-      nginx-light) unit=nginx.service ;;
-      *) continue ;;
-    esac
-    systemctl disable --now "$unit" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
-  done
-fi
+# 80 of every host interface, and php8.2-fpm starts a host-wide pool (php8.2-fpm.service). pic runs its own Caddy
+# and php-fpm inside the cell's namespace (and nginx only as a bench backend on unix sockets), so a package
+# installed here must not leave a host-wide server behind. Only for packages installed just now; with systemd
+# running through systemctl, elsewhere through the init script when the package's own pid file says its postinst
+# started it (the scripts' "status" matches any process of that name, a cell's own php-fpm included).
+for p in "${missing[@]}"; do
+  case "$p" in
+    caddy) unit=caddy pidfile= ;;
+    nginx-light) unit=nginx pidfile=/run/nginx.pid ;;
+    php8.2-fpm) unit=php8.2-fpm pidfile=/run/php/php8.2-fpm.pid ;;
+    *) continue ;;
+  esac
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now "$unit.service" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
+  elif [ -n "$pidfile" ] && [ -s "$pidfile" ] && [ -x "/etc/init.d/$unit" ]; then
+    "/etc/init.d/$unit" stop >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
+  fi
+done

@@ -21,6 +21,12 @@ typedef struct ServiceEndpoint {
         const char *http_upstream;
         /* The backend checks credentials itself (picd's API): no forward_auth in front of it. */
         bool http_own_auth;
+        /* The backend signs its users in itself on its own form (webmail takes the account password), so
+         * forward_auth checks the source's grant only and asks for no credentials. */
+        bool http_grant_only;
+        /* Non-NULL: http_upstream speaks FastCGI (php-fpm), and this is the document root: Caddy serves its
+         * static files itself and sends only /index.php to the upstream. */
+        const char *http_fastcgi_root;
 } ServiceEndpoint;
 
 #define REGISTRY_ENDPOINTS_MAX 32

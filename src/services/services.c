@@ -13,6 +13,7 @@
 #include "services/ntp/ntp.h"
 #include "services/proxy/proxy.h"
 #include "services/webdav/webdav.h"
+#include "services/webmail/webmail.h"
 #include "services/wireguard/wireguard.h"
 
 static const ServiceOps *const all_services[] = {
@@ -27,6 +28,7 @@ static const ServiceOps *const all_services[] = {
         &svc_files_ops,
         &svc_mail_ops,
         &svc_webdav_ops,
+        &svc_webmail_ops, /* after the CA, whose root it trusts */
         &svc_proxy_ops, /* after the CA and every module that declares an HTTP backend */
         NULL, /* the list ends at the first NULL */
 };

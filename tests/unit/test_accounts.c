@@ -129,6 +129,26 @@ static void test_decision_needs_no_store(void **state) {
                                             1800, user, &failed), 0);
         assert_int_equal(accounts_authorize(c, "nope", "127.0.0.1", basic("alice", secret, h, sizeof h), NULL, 1800,
                                             user, &failed), -EPERM);
+        /* The mail site (webmail) is grant-only: its peer passes with no credentials and no user is vouched for,
+         * whatever credentials come along; a peer without the grant is still refused. */
+        int mail = registry_grant_from_string(&c->registry, "mail");
+        assert_true(mail >= 0 && registry_find(&c->registry, "mail")->http_grant_only);
+        Peer before = { .ip = 0x0a000005, .access = 1u << cal, .enabled = true };
+        Peer after = before;
+        after.access |= 1u << mail;
+        snprintf(after.name, sizeof after.name, "mailer");
+        snprintf(before.name, sizeof before.name, "mailer");
+        accounts_peer_changed(c, NULL, &before);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", NULL, NULL, 1800, user, &failed), -EPERM);
+        accounts_peer_changed(c, &before, &after);
+        snprintf(user, sizeof user, "stale");
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", NULL, NULL, 1800, user, &failed), 0);
+        assert_string_equal(user, "");
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", basic("alice", "wrong", h, sizeof h), NULL, 1800,
+                                            user, &failed), 0);
+        assert_string_equal(user, "");
+        assert_false(failed);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.2", NULL, NULL, 1800, user, &failed), -EPERM);
         c->store = s;
 
         /* The last use reaches the store with the flush. */

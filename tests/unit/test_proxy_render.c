@@ -29,6 +29,9 @@ static ProxyConfig config(void) {
         c.sites[c.n_sites++] = (ProxySite) { .name = "calendar", .vip = 0xac14000a, .cert = "/k/calendar-02.pem",
                                              .key = "/k/calendar-02.key", .upstream = "/var/lib/pic/run/calendar-http.sock",
                                              .forward_auth = true };
+        c.sites[c.n_sites++] = (ProxySite) { .name = "mail", .vip = 0xac14000c, .cert = "/k/mail-03.pem",
+                                             .key = "/k/mail-03.key", .upstream = "/var/lib/pic/run/webmail-fpm.sock",
+                                             .fastcgi_root = "/var/lib/roundcube/public_html", .forward_auth = true };
         return c;
 }
 
@@ -51,7 +54,7 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "admin"), "listen")),
                             "unix//var/lib/pic/run/caddy-admin.sock");
         json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
-        assert_int_equal(json_object_size(servers), 4);
+        assert_int_equal(json_object_size(servers), 6);
         /* The API authenticates itself: no forward_auth; the calendar gets it before its backend. */
         json_t *api = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(servers, "api-https"),
                                                                                  "routes"), 0), "handle"), 3);
@@ -64,6 +67,28 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(fa, "rewrite"), "uri")), "/auth?");
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(fa, "upstreams"), 0), "dial")),
                             "unix//var/lib/pic/run/auth.sock");
+        /* The webmail: after forward_auth, "/" is /index.php, the one script php-fpm runs; other scripts and
+         * includes are 404; the rest are the document root's static files. */
+        json_t *mail = json_object_get(json_array_get(json_object_get(json_object_get(servers, "mail-https"), "routes"), 0),
+                                       "handle");
+        assert_int_equal(json_array_size(mail), 5);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(mail, 3), "handler")), "reverse_proxy");
+        json_t *app = json_object_get(json_array_get(mail, 4), "routes");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 0),
+                                                                                               "handle"), 0), "uri")),
+                            "/index.php");
+        json_t *fpm = json_array_get(json_object_get(json_array_get(app, 1), "handle"), 0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(fpm, "transport"), "protocol")), "fastcgi");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(fpm, "transport"), "root")),
+                            "/var/lib/roundcube/public_html");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(fpm, "upstreams"), 0), "dial")),
+                            "unix//var/lib/pic/run/webmail-fpm.sock");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 2),
+                                                                                            "handle"), 0), "status_code")),
+                         404);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 3),
+                                                                                              "handle"), 0), "handler")),
+                            "file_server");
         /* Non-default HTTPS port: the redirect names it. */
         json_decref(j);
         c.https_port = 8443;

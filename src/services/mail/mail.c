@@ -3,10 +3,14 @@
 #include "services/mail/mail.h"
 
 #include "basic/util.h"
+#include "services/webmail/webmail.h"
 
 static const ServiceEndpoint endpoints[] = {
+        /* https://mail.<cell>.<domain>/ is the webmail (services/webmail): its users sign in on Roundcube's
+         * form with the account password, so the proxy checks the peer's grant only. */
         { .name = "mail", .vip_offset = 12, .dns_labels = (const char *const[]) { "mail", NULL }, .grantable = true,
-          .grant_bit = 2 },
+          .grant_bit = 2, .http_upstream = WEBMAIL_FPM_SOCKET, .http_grant_only = true,
+          .http_fastcgi_root = WEBMAIL_DOC_ROOT },
 };
 
 static const SettingDef settings[] = {

@@ -87,6 +87,7 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->vip = vip;
                 s->upstream = p.upstream[cfg.n_sites];
                 s->forward_auth = !e->http_own_auth;
+                s->fastcgi_root = e->http_fastcgi_root;
                 s->serves_root = streq(e->name, "api");
                 cfg.n_sites++;
         }

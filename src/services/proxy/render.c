@@ -49,6 +49,27 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
                          "uri", "/auth?", "handle_response", copy_user);
 }
 
+/* A PHP application (webmail) behind php-fpm, as Caddy's php_fastcgi would route it but narrower: "/" is
+ * /index.php, the one script that runs; any other *.php, include or dot file is 404 rather than executed or
+ * shown; everything else is a static file of the root (skins, scripts). */
+static json_t *fastcgi_app(const ProxySite *s) {
+        json_t *routes = json_array();
+        json_array_append_new(routes, json_pack("{s:[{s:[s]}], s:[{s:s, s:s}]}", "match", "path", "/", "handle", "handler",
+                                                "rewrite", "uri", "/index.php"));
+        json_t *fcgi = json_pack("{s:s, s:s, s:[s], s:s}", "protocol", "fastcgi", "root", s->fastcgi_root, "split_path",
+                                 ".php", "dial_timeout", "3s");
+        json_array_append_new(routes, json_pack("{s:[{s:[s]}], s:[{s:s, s:o, s:o, s:o}], s:b}", "match", "path",
+                                                "/index.php", "handle", "handler", "reverse_proxy", "upstreams",
+                                                dial_unix(s->upstream), "transport", fcgi, "headers",
+                                                forwarded_headers(), "terminal", 1));
+        json_array_append_new(routes, json_pack("{s:[{s:[s, s, s, s, s]}], s:[{s:s, s:i}], s:b}", "match", "path",
+                                                "*.php", "*.inc", "*.dist", "*.sh", "*/.*", "handle", "handler",
+                                                "static_response", "status_code", 404, "terminal", 1));
+        json_array_append_new(routes, json_pack("{s:[{s:s, s:s}]}", "handle", "handler", "file_server", "root",
+                                                s->fastcgi_root));
+        return json_pack("{s:s, s:o}", "handler", "subroute", "routes", routes);
+}
+
 static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const char *ip) {
         char listen[64];
         snprintf(listen, sizeof listen, "%s:%u", ip, cfg->https_port);
@@ -62,9 +83,12 @@ static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const ch
                                                 "X-Pic-User", "X-Pic-Service"));
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
-        json_array_append_new(handle, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
-                                                dial_unix(s->upstream), "transport", transport(), "headers",
-                                                forwarded_headers()));
+        if (s->fastcgi_root)
+                json_array_append_new(handle, fastcgi_app(s));
+        else
+                json_array_append_new(handle, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams",
+                                                        dial_unix(s->upstream), "transport", transport(), "headers",
+                                                        forwarded_headers()));
         /* HTTP/1.1 and HTTP/2 only: HTTP/3 would need UDP on the port too, which the firewall does not open. */
         return json_pack("{s:o, s:[s, s], s:s, s:s, s:s, s:s, s:i, s:{s:b}, s:[{s:{s:o}}], s:[{s:o, s:b}]}", "listen",
                          strs1(listen), "protocols", "h1", "h2", "read_header_timeout", "10s", "read_timeout", "5m", "write_timeout", "5m", "idle_timeout",

@@ -12,6 +12,7 @@ typedef struct ProxySite {
         uint32_t vip;
         const char *cert, *key; /* PEM files of its cell-CA leaf */
         const char *upstream; /* absolute path of the backend's unix socket */
+        const char *fastcgi_root; /* non-NULL: the upstream speaks FastCGI; static files come from this root */
         bool forward_auth;    /* ask the authorization socket first */
         bool serves_root;     /* its plain-HTTP side serves the CA root at CA_ROOT_URL_PATH */
 } ProxySite;

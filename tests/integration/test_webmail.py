@@ -1,0 +1,230 @@
+"""The webmail: Roundcube on picd's private php-fpm, behind Caddy at https://mail.<cell>.<domain>/, reached from
+VPN peers through real WireGuard tunnels (each client its own wireguard-go) with the cell CA as the only trust,
+driven with plain HTTP requests as a browser would send them (Python's http.client: the login form, its CSRF
+token and session cookie). A peer with the mail grant gets the login page without being asked for credentials
+(Roundcube signs users in itself); a peer without it cannot connect. Also what picd's php-fpm is: its own config
+under the state dir, workers as www-data, a socket only root may open, the key kept out of every other file,
+its status and health over FastCGI."""
+import json
+import os
+import pwd
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pic import PicdTestCase, main, run, unique, wait_for  # noqa: E402
+from test_vpn import Client  # noqa: E402  (a VPN client with its own wireguard-go)
+
+NAME = "mail.mycell.cell"
+VPN_NET = "10.0.0.0/24"
+
+# Runs inside a client namespace, as a browser would: GET the login page (its _token and session cookie), then with
+# a user and password POST the form, and when signed in fetch the mail page (its request token) and the INBOX
+# list as Roundcube's own script does. Prints one JSON object of what it saw.
+BROWSER = r"""
+import http.client, json, re, socket, ssl, sys, urllib.parse
+ip, name, cafile, user, password = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=cafile)
+cookies = {}
+def request(method, path, body=None, headers=None):
+    conn = http.client.HTTPSConnection(name, 443, timeout=20, context=ctx)
+    conn.sock = ctx.wrap_socket(socket.create_connection((ip, 443), timeout=20), server_hostname=name)
+    h = dict(headers or {})
+    if cookies:
+        h["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read().decode(errors="replace")
+    for k, v in r.getheaders():
+        if k.lower() == "set-cookie":
+            c = v.split(";", 1)[0]
+            n, _, val = c.partition("=")
+            if val in ("", "-del-"):
+                cookies.pop(n, None)
+            else:
+                cookies[n] = val
+    conn.close()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data, r.headers.get_all("Set-Cookie") or []
+out = {}
+status, headers, page, set_cookies = request("GET", "/")
+token = re.search(r'name="_token" value="([^"]+)"', page)
+out["page"] = {"status": status, "hsts": headers.get("strict-transport-security"),
+               "www_authenticate": headers.get("www-authenticate"), "token": bool(token),
+               "form": all(f'name="{f}"' in page for f in ("_user", "_pass")), "title": re.search(r"<title>(.*?)</title>", page, re.S).group(1) if "<title>" in page else None,
+               "cookies": set_cookies}
+status, _, _, _ = request("GET", "/skins/elastic/ui.min.js")
+out["static"] = status
+out["scripts"] = {p: request("GET", p)[0] for p in ("/program/include/iniset.php", "/plugins/jqueryui/jqueryui.php", "/.htaccess", "/index.php?_task=login")}
+if user != "-":
+    form = urllib.parse.urlencode({"_token": token.group(1), "_task": "login", "_action": "login", "_timezone": "UTC",
+                                   "_url": "", "_user": user, "_pass": password})
+    status, headers, page, _ = request("POST", "/?_task=login", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    out["login"] = {"status": status, "location": headers.get("location")}
+    if status in (301, 302, 303):
+        status, _, page, _ = request("GET", "/?_task=mail&_mbox=INBOX")
+        rt = re.search(r'"request_token":"([^"]+)"', page)
+        out["mail_page"] = {"status": status, "request_token": bool(rt)}
+        if rt:
+            status, _, listing, _ = request("GET", "/?_task=mail&_action=list&_mbox=INBOX&_remote=1&_page=1",
+                                            headers={"X-Roundcube-Request": rt.group(1)})
+            out["list"] = {"status": status, "body": listing[:20000]}
+print(json.dumps(out))
+"""
+
+
+class WebmailTest(PicdTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.clients = {}
+        try:
+            cls.ips = cls.picd.get("/api/config").json["service_ips"]
+            wait_for(lambda: all(cls.service(n)["state"] == "running" for n in ("webmail", "proxy")), 30,
+                     what="php-fpm and caddy running")
+            for key, grants, index in (("mailer", ["mail"], 0), ("calendar-only", ["calendar"], 1)):
+                name = unique(key)[:20]
+                # The client's link first: a peer's config names the cell's first own address as its endpoint.
+                c = Client(cls.picd.netns, index)
+                cls.clients[key] = c
+                peer = cls.picd.post("/api/peers", {"name": name, "service_access": grants})
+                assert peer.status == 201, peer
+                conf = cls.picd.get(f"/api/peers/{name}/config")
+                assert conf.status == 200, conf
+                c.configure(conf.body, peer.json["ip"], [VPN_NET, cls.picd.get("/api/config").json["ip_range"]],
+                            own_endpoint=True)
+                c.root = os.path.join(c.tmp, "root.pem")
+                c.root_url = conf.headers["X-Pic-CA-URL"]
+                # The root over the tunnel from the address its config names (a plain-HTTP page every peer reaches).
+                wait_for(lambda c=c: c.ns.exec("curl", "-sS", "-m", "3", "-o", c.root, c.root_url,
+                                               check=False).returncode == 0, 20, what="the root over the tunnel")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for c in cls.clients.values():
+                c.close()
+        finally:
+            super().tearDownClass()
+
+    @classmethod
+    def service(cls, name):
+        return next(s for s in cls.picd.get("/api/services").json["services"] if s["name"] == name)
+
+    def browse(self, client, user="-", password="-"):
+        ip = client.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", NAME).stdout.strip()
+        self.assertEqual(ip, self.ips["mail"])
+        r = client.ns.exec(sys.executable, "-c", BROWSER, ip, NAME, client.root, user, password, check=False,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr + self.picd.logs()[-4000:])
+        return json.loads(r.stdout)
+
+    def fpm_processes(self):
+        """php-fpm's processes in the cell's namespace: {pid: (uid, argv)}."""
+        out = {}
+        for pid, argv in self.picd.netns_pids().items():
+            if argv and argv[0].startswith("php-fpm"):
+                with open(f"/proc/{pid}/status") as f:
+                    uid = next(int(l.split()[1]) for l in f if l.startswith("Uid:"))
+                out[pid] = (uid, argv)
+        return out
+
+    def test_01_login_page_through_the_tunnel(self):
+        """A peer with the mail grant: the name from the cell's DNS, a verified TLS handshake, Roundcube's login form
+        with its CSRF token and session cookie, without picd asking for credentials first."""
+        seen = self.browse(self.clients["mailer"])
+        page = seen["page"]
+        self.assertEqual(page["status"], 200, seen)
+        self.assertIsNone(page["www_authenticate"])
+        self.assertEqual(page["hsts"], "max-age=31536000")
+        self.assertTrue(page["token"] and page["form"], seen)
+        self.assertIn("Webmail", page["title"])
+        sess = [c for c in page["cookies"] if c.startswith("roundcube_sessid=")]
+        self.assertTrue(sess, page["cookies"])
+        # Roundcube saw HTTPS (Caddy's FastCGI says so): the session cookie is Secure and HttpOnly.
+        self.assertIn("secure", sess[0].lower())
+        self.assertIn("httponly", sess[0].lower())
+        # Static files from Debian's document root; no script but index.php runs, no dot file is served.
+        self.assertEqual(seen["static"], 200)
+        self.assertEqual(seen["scripts"], {"/program/include/iniset.php": 404, "/plugins/jqueryui/jqueryui.php": 404,
+                                           "/.htaccess": 404, "/index.php?_task=login": 200})
+
+    def test_02_no_mail_grant_no_connection(self):
+        """A peer without the mail grant: the name does not resolve for it and the address does not answer."""
+        tv = self.clients["calendar-only"]
+        r = tv.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", NAME, check=False)
+        self.assertEqual(r.stdout.strip(), "")
+        r = tv.ns.exec("curl", "-sS", "-m", "5", "--cacert", tv.root, "--resolve", f"{NAME}:443:{self.ips['mail']}",
+                       f"https://{NAME}/", check=False, timeout=30)
+        self.assertIn(r.returncode, (7, 28), r)  # refused or timed out: never an HTTP answer
+        # The grant given: the same peer reaches the login page; taken back: gone again.
+        peer = next(p for p in self.picd.get("/api/peers").json["peers"] if p["name"].startswith("calendar-only"))
+        self.assertEqual(self.picd.put(f"/api/peers/{peer['name']}", {"service_access": ["calendar", "mail"]}).status,
+                         200)
+        self.assertEqual(self.browse(tv)["page"]["status"], 200)
+        self.assertEqual(self.picd.put(f"/api/peers/{peer['name']}", {"service_access": ["calendar"]}).status, 200)
+        r = tv.ns.exec("curl", "-sS", "-m", "5", "--cacert", tv.root, "--resolve", f"{NAME}:443:{self.ips['mail']}",
+                       f"https://{NAME}/", check=False, timeout=30)
+        self.assertIn(r.returncode, (7, 28), r)
+
+    def test_03_a_private_php_fpm(self):
+        """php-fpm runs from picd's own config (no system pool), its workers as www-data, its socket only for root;
+        Roundcube's key is made once, 0600, and in no file the workers can read."""
+        state = self.picd.state_dir
+        self.browse(self.clients["mailer"])  # at least one worker and the database exist
+        procs = self.fpm_processes()
+        masters = [p for p, (uid, argv) in procs.items() if "master" in " ".join(argv)]
+        self.assertEqual(len(masters), 1, procs)
+        self.assertEqual(masters[0], self.service("webmail")["pid"])
+        self.assertIn(os.path.join(os.path.realpath(state), "etc", "webmail", "php-fpm.conf"),
+                      " ".join(procs[masters[0]][1]))
+        www = pwd.getpwnam("www-data").pw_uid
+        workers = [uid for p, (uid, argv) in procs.items() if p not in masters]
+        self.assertTrue(workers and all(uid == www for uid in workers), procs)
+        with open(os.path.join(state, "etc", "webmail", "php-fpm.conf")) as f:
+            conf = f.read()
+        self.assertNotIn("include", conf)
+        sock = os.stat(os.path.join(state, "run", "webmail-fpm.sock"))
+        self.assertEqual((sock.st_uid, sock.st_mode & 0o777), (0, 0o600))
+        key_path = os.path.join(state, "keys", "webmail.des_key")
+        st = os.stat(key_path)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        with open(key_path) as f:
+            key = f.read()
+        self.assertRegex(key, r"^[A-Za-z0-9_-]{24}$")
+        self.assertEqual(os.stat(os.path.join(state, "etc", "webmail", "php-fpm.conf")).st_mode & 0o777, 0o600)
+        for name in os.listdir(os.path.join(state, "etc", "webmail")):
+            if name != "php-fpm.conf":
+                with open(os.path.join(state, "etc", "webmail", name)) as f:
+                    self.assertNotIn(key, f.read(), name)
+        self.assertNotIn(key, self.picd.logs())
+        # Roundcube's database is the workers' own, under the state dir.
+        db = os.stat(os.path.join(state, "data", "webmail", "roundcube.db"))
+        self.assertEqual((db.st_uid, db.st_mode & 0o777), (www, 0o600))
+        # Its status and health come from php-fpm itself over FastCGI.
+        s = self.picd.get("/api/services/webmail/status")
+        self.assertEqual(s.status, 200, s)
+        self.assertEqual(s.json["url"], f"https://{NAME}/")
+        self.assertGreaterEqual(s.json["accepted_connections"], 1)
+        self.assertEqual(self.picd.get("/health", auth=False).json["services"]["webmail"], "running")
+
+    def test_04_the_key_survives_a_restart(self):
+        """The key is made once: a restart of php-fpm (and picd's reading it back) keeps it."""
+        key_path = os.path.join(self.picd.state_dir, "keys", "webmail.des_key")
+        with open(key_path) as f:
+            key = f.read()
+        old = self.service("webmail")["pid"]
+        self.assertEqual(self.picd.post("/api/services/webmail/restart").status, 200)
+        wait_for(lambda: self.service("webmail")["pid"] not in (None, old) and
+                 self.service("webmail")["state"] == "running", 20, what="php-fpm restarted")
+        with open(key_path) as f:
+            self.assertEqual(f.read(), key)
+        wait_for(lambda: self.picd.get("/health", auth=False).json["services"]["webmail"] == "running", 20,
+                 what="webmail healthy")
+        self.assertEqual(self.browse(self.clients["mailer"])["page"]["status"], 200)
+
+
+if __name__ == "__main__":
+    main()
