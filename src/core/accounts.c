@@ -737,29 +737,33 @@ static int check_session(Cell *c, const char *cookie, int64_t idle_sec, char ret
         return 0;
 }
 
+/* Whether source (a peer with the grant, or a local address) may reach service at all: 0 or -EPERM. */
+static int source_may(Cell *c, Accounts *a, const char *service, const char *source) {
+        int grant = service ? registry_grant_from_string(&c->registry, service) : -1;
+        uint32_t ip;
+        if (grant < 0 || !source || ipv4_parse(source, &ip) < 0)
+                return grant >= 0 && source && streq(source, "::1") ? 0 : -EPERM;
+        const IdxPeer *p = peer_find(a, ip);
+        if (p ? !(p->enabled && (p->access & (1u << grant))) : !source_is_local(c, ip))
+                return -EPERM;
+        return 0;
+}
+
+int accounts_authorize_source(Cell *c, const char *service, const char *source) {
+        Accounts *a = acc(c);
+        const ServiceEndpoint *e = registry_find(&c->registry, service);
+        if (!a || !e || !e->http_grant_only)
+                return -EPERM;
+        return source_may(c, a, service, source);
+}
+
 int accounts_authorize(Cell *c, const char *service, const char *source, const char *authorization,
                        const char *session_cookie, int64_t session_idle_sec, char ret_user[static 64],
                        bool *ret_basic_failed) {
         Accounts *a = acc(c);
         *ret_basic_failed = false;
-        if (!a)
+        if (!a || source_may(c, a, service, source) < 0)
                 return -EPERM;
-        int grant = service ? registry_grant_from_string(&c->registry, service) : -1;
-        uint32_t ip;
-        if (grant < 0 || !source || ipv4_parse(source, &ip) < 0) {
-                if (!(grant >= 0 && source && streq(source, "::1")))
-                        return -EPERM;
-        } else {
-                const IdxPeer *p = peer_find(a, ip);
-                if (p ? !(p->enabled && (p->access & (1u << grant))) : !source_is_local(c, ip))
-                        return -EPERM;
-        }
-        /* Its backend signs users in on its own form (webmail: the account password, checked by the mail
-         * server): here only the address counts, and no user is vouched for. */
-        if (registry_find(&c->registry, service)->http_grant_only) {
-                ret_user[0] = '\0';
-                return 0;
-        }
         if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
                 if (check_basic(c, authorization + 6, ret_user) == 0)
                         return 0;

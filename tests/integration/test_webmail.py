@@ -5,10 +5,11 @@ token and session cookie). A peer with the mail grant gets the login page withou
 (Roundcube signs users in itself); a peer without it cannot connect. Also what picd's php-fpm is: its own config
 under the state dir, workers as www-data, a socket only root may open, the key kept out of every other file,
 its status and health over FastCGI."""
+import base64
 import json
 import os
 import pwd
-import re
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -168,6 +169,37 @@ class WebmailTest(PicdTestCase):
         r = tv.ns.exec("curl", "-sS", "-m", "5", "--cacert", tv.root, "--resolve", f"{NAME}:443:{self.ips['mail']}",
                        f"https://{NAME}/", check=False, timeout=30)
         self.assertIn(r.returncode, (7, 28), r)
+
+    def auth_sock(self, headers):
+        """picd's answer on auth.sock (as Caddy or the mail server's login check ask it): the HTTP status."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(os.path.join(self.picd.state_dir, "run", "auth.sock"))
+            s.sendall(("GET /auth HTTP/1.1\r\nHost: picd\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) +
+                       "Connection: close\r\n\r\n").encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return int(data.split()[1])
+
+    def test_02b_grant_only_is_the_sites_question_alone(self):
+        """Only the webmail site's own question to picd is about the address alone: the mail service asked the ordinary
+        way (as IMAP and submission logins are) still needs a credential, and a client's own X-Pic-Auth header does
+        not turn another site's question into one about its address."""
+        peer = next(p for p in self.picd.get("/api/peers").json["peers"] if p["name"].startswith("mailer"))
+        wrong = "Basic " + base64.b64encode(b"nobody:wrong-password").decode()
+        self.assertEqual(self.auth_sock({"X-Pic-Service": "mail", "X-Forwarded-For": peer["ip"],
+                                         "X-Pic-Auth": "grant-only"}), 200)
+        self.assertEqual(self.auth_sock({"X-Pic-Service": "mail", "X-Forwarded-For": peer["ip"],
+                                         "Authorization": wrong}), 401)
+        self.assertEqual(self.auth_sock({"X-Pic-Service": "calendar", "X-Forwarded-For": peer["ip"],
+                                         "X-Pic-Auth": "grant-only"}), 403)
+        tv = self.clients["calendar-only"]
+        cal = "calendar.mycell.cell"
+        r = tv.ns.exec("curl", "-sS", "-m", "10", "--cacert", tv.root, "--resolve", f"{cal}:443:{self.ips['calendar']}",
+                       "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Pic-Auth: grant-only", f"https://{cal}/",
+                       check=False, timeout=30)
+        self.assertEqual(r.stdout, "401", r.stderr)
 
     def test_03_a_private_php_fpm(self):
         """php-fpm runs from picd's own config (no system pool), its workers as www-data, its socket only for root;

@@ -129,8 +129,9 @@ static void test_decision_needs_no_store(void **state) {
                                             1800, user, &failed), 0);
         assert_int_equal(accounts_authorize(c, "nope", "127.0.0.1", basic("alice", secret, h, sizeof h), NULL, 1800,
                                             user, &failed), -EPERM);
-        /* The mail site (webmail) is grant-only: its peer passes with no credentials and no user is vouched for,
-         * whatever credentials come along; a peer without the grant is still refused. */
+        /* The mail site (webmail) is grant-only: its HTTPS site asks about the address alone, and a peer without
+         * the grant is refused. The same service asked the ordinary question (IMAP logins) still needs a valid
+         * credential, and no other service can be asked the grant-only question. */
         int mail = registry_grant_from_string(&c->registry, "mail");
         assert_true(mail >= 0 && registry_find(&c->registry, "mail")->http_grant_only);
         Peer before = { .ip = 0x0a000005, .access = 1u << cal, .enabled = true };
@@ -139,16 +140,18 @@ static void test_decision_needs_no_store(void **state) {
         snprintf(after.name, sizeof after.name, "mailer");
         snprintf(before.name, sizeof before.name, "mailer");
         accounts_peer_changed(c, NULL, &before);
-        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", NULL, NULL, 1800, user, &failed), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "mail", "10.0.0.5"), -EPERM);
         accounts_peer_changed(c, &before, &after);
-        snprintf(user, sizeof user, "stale");
-        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", NULL, NULL, 1800, user, &failed), 0);
-        assert_string_equal(user, "");
+        assert_int_equal(accounts_authorize_source(c, "mail", "10.0.0.5"), 0);
+        assert_int_equal(accounts_authorize_source(c, "mail", "127.0.0.1"), 0);
+        assert_int_equal(accounts_authorize_source(c, "mail", "10.0.0.2"), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "mail", NULL), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "calendar", "10.0.0.5"), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "nope", "127.0.0.1"), -EPERM);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", NULL, NULL, 1800, user, &failed), -EACCES);
         assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", basic("alice", "wrong", h, sizeof h), NULL, 1800,
-                                            user, &failed), 0);
-        assert_string_equal(user, "");
-        assert_false(failed);
-        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.2", NULL, NULL, 1800, user, &failed), -EPERM);
+                                            user, &failed), -EACCES);
+        assert_true(failed);
         c->store = s;
 
         /* The last use reaches the store with the flush. */

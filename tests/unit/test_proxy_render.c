@@ -31,7 +31,8 @@ static ProxyConfig config(void) {
                                              .forward_auth = true };
         c.sites[c.n_sites++] = (ProxySite) { .name = "mail", .vip = 0xac14000c, .cert = "/k/mail-03.pem",
                                              .key = "/k/mail-03.key", .upstream = "/var/lib/pic/run/webmail-fpm.sock",
-                                             .fastcgi_root = "/var/lib/roundcube/public_html", .forward_auth = true };
+                                             .fastcgi_root = "/var/lib/roundcube/public_html", .forward_auth = true,
+                                             .grant_only = true };
         return c;
 }
 
@@ -72,6 +73,14 @@ static void test_structure(void **state) {
         json_t *mail = json_object_get(json_array_get(json_object_get(json_object_get(servers, "mail-https"), "routes"), 0),
                                        "handle");
         assert_int_equal(json_array_size(mail), 5);
+        /* Its question to picd is about the address alone; the calendar's is not, whatever its client sends. */
+        json_t *mail_set = json_object_get(json_object_get(json_object_get(json_array_get(mail, 3), "headers"), "request"),
+                                           "set");
+        assert_string_equal(json_string_value(json_array_get(json_object_get(mail_set, "X-Pic-Auth"), 0)), "grant-only");
+        assert_null(json_object_get(json_object_get(json_object_get(json_object_get(fa, "headers"), "request"), "set"),
+                                    "X-Pic-Auth"));
+        json_t *del = json_object_get(json_object_get(json_array_get(cal, 2), "request"), "delete");
+        assert_string_equal(json_string_value(json_array_get(del, 2)), "X-Pic-Auth");
         assert_string_equal(json_string_value(json_object_get(json_array_get(mail, 3), "handler")), "reverse_proxy");
         json_t *app = json_object_get(json_array_get(mail, 4), "routes");
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 0),

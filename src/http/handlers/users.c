@@ -168,6 +168,16 @@ int http_forward_auth(HttpRequest *req, HttpResponse *resp) {
                 if (ip_client_parse(last ? last + 1 : xff, source) < 0)
                         source[0] = '\0';
         }
+        /* The HTTPS site of a grant-only endpoint (the webmail) asks about the address alone: Caddy sets this
+         * header on that site's question and removes a client's own on every site. */
+        const char *mode = http_header(req, "X-Pic-Auth");
+        if (mode && streq(mode, "grant-only")) {
+                if (accounts_authorize_source(c, service, source[0] ? source : NULL) < 0)
+                        return http_reply_error(resp, 403, "forbidden", NULL, "this address may not use this service");
+                char *empty = strdup("");
+                return empty ? http_reply_raw(resp, 200, "text/plain", empty, 0)
+                             : http_reply_error(resp, 500, "internal", NULL, "out of memory");
+        }
         /* Failed Basic attempts are counted per source address, in buckets of their own (not the login's). */
         char bucket[80];
         snprintf(bucket, sizeof bucket, "authz:%s", source);

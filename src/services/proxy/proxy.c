@@ -88,6 +88,7 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->upstream = p.upstream[cfg.n_sites];
                 s->forward_auth = !e->http_own_auth;
                 s->fastcgi_root = e->http_fastcgi_root;
+                s->grant_only = e->http_grant_only;
                 s->serves_root = streq(e->name, "api");
                 cfg.n_sites++;
         }

@@ -44,6 +44,8 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
         json_object_set_new(set, "X-Forwarded-Uri", strs1("{http.request.uri}"));
         json_object_set_new(set, "X-Forwarded-Host", strs1("{http.request.host}"));
         json_object_set_new(set, "X-Pic-Service", strs1(s->name));
+        if (s->grant_only)
+                json_object_set_new(set, "X-Pic-Auth", strs1("grant-only"));
         return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "handler", "reverse_proxy", "upstreams",
                          dial_unix(cfg->auth_socket), "transport", transport(), "headers", h, "rewrite", "method", "GET",
                          "uri", "/auth?", "handle_response", copy_user);
@@ -78,9 +80,9 @@ static json_t *https_server(const ProxyConfig *cfg, const ProxySite *s, const ch
                                                 "Strict-Transport-Security", strs1("max-age=31536000")));
         json_array_append_new(handle, json_pack("{s:s, s:I}", "handler", "request_body", "max_size",
                                                 (json_int_t) (s->forward_auth ? PROXY_APP_BODY_MAX : PROXY_API_BODY_MAX)));
-        /* Only forward_auth may say who the user is. */
-        json_array_append_new(handle, json_pack("{s:s, s:{s:[s, s]}}", "handler", "headers", "request", "delete",
-                                                "X-Pic-User", "X-Pic-Service"));
+        /* Only forward_auth may say who the user is, and only the site which question picd answers. */
+        json_array_append_new(handle, json_pack("{s:s, s:{s:[s, s, s]}}", "handler", "headers", "request", "delete",
+                                                "X-Pic-User", "X-Pic-Service", "X-Pic-Auth"));
         if (s->forward_auth)
                 json_array_append_new(handle, forward_auth(cfg, s));
         if (s->fastcgi_root)

@@ -14,6 +14,8 @@ typedef struct ProxySite {
         const char *upstream; /* absolute path of the backend's unix socket */
         const char *fastcgi_root; /* non-NULL: the upstream speaks FastCGI; static files come from this root */
         bool forward_auth;    /* ask the authorization socket first */
+        bool grant_only;      /* ...about the client's address only (X-Pic-Auth: grant-only): the backend signs
+                               * users in itself */
         bool serves_root;     /* its plain-HTTP side serves the CA root at CA_ROOT_URL_PATH */
 } ProxySite;
 
