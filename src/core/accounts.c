@@ -43,8 +43,16 @@ typedef struct Accounts {
         IdxPeer *peers;
         size_t n_peers, cap_peers;
         CredSet apps, sessions;
+        /* Account passwords the webmail signed in with, as keyed hashes of user and password, each for
+         * WEBMAIL_CACHE_SEC: Roundcube logs in to IMAP again on every request, and an argon2id check (64 MiB)
+         * each time would stall picd. Emptied with every credentials change (a new password, a deleted user),
+         * so that change holds from the next login on. Unsorted: a handful of people use one cell's webmail. */
+        CredSet webmail;
         LoopTimer *flush_timer;
 } Accounts;
+
+#define WEBMAIL_CACHE_SEC (15 * 60)
+#define WEBMAIL_CACHE_MAX 256
 
 static Accounts *acc(Cell *c) {
         return c->accounts;
@@ -243,6 +251,7 @@ static int load_creds(Cell *c) {
                 qsort(sessions.v, sessions.n, sizeof *sessions.v, cred_cmp);
         cred_clear(&a->apps);
         cred_clear(&a->sessions);
+        cred_clear(&a->webmail);
         a->apps = apps;
         a->sessions = sessions;
         return 0;
@@ -298,6 +307,7 @@ void accounts_free(Cell *c) {
                 loop_cancel_timer(c->loop, a->flush_timer);
         cred_clear(&a->apps);
         cred_clear(&a->sessions);
+        cred_clear(&a->webmail);
         free(a->peers);
         sodium_memzero(a, sizeof *a);
         free(a);
@@ -687,7 +697,53 @@ static bool source_is_local(Cell *c, uint32_t ip) {
         return settings_vpn_address(c->settings, &vpn) == 0 && vpn.addr == ip;
 }
 
-static int check_basic(Cell *c, const char *b64, char ret_user[static 64]) {
+/* The webmail's own address as the mail server sees it: php-fpm in the cell's namespace connects to the mail
+ * virtual IP, a local address, so the kernel gives it that same address as its source. No peer can send from it
+ * (WireGuard accepts from a peer only its own allowed IPs). */
+static bool source_is_webmail(Cell *c, const char *service, const char *source) {
+        const ServiceEndpoint *e = registry_find(&c->registry, service);
+        Cidr4 range;
+        uint32_t ip, vip;
+        return e && e->http_grant_only && source && ipv4_parse(source, &ip) == 0 &&
+               settings_ip_range(c->settings, &range) == 0 && registry_vip_of(e, &range, &vip) == 0 && ip == vip;
+}
+
+/* user:password (decoded Basic) as an account password, from the cache or the store's argon2id hash. */
+static int check_account_password(Cell *c, const char *user, const char *password, char ret_user[static 64]) {
+        Accounts *a = acc(c);
+        uint8_t hash[SECRET_HASH_BYTES];
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, a->key, sizeof a->key, sizeof hash);
+        crypto_generichash_update(&st, (const unsigned char *) user, strlen(user) + 1);
+        crypto_generichash_update(&st, (const unsigned char *) password, strlen(password));
+        crypto_generichash_final(&st, hash, sizeof hash);
+        sodium_memzero(&st, sizeof st);
+        int64_t now = wall_sec();
+        for (size_t i = 0; i < a->webmail.n; i++)
+                if (a->webmail.v[i].expires_at > now && sodium_memcmp(a->webmail.v[i].hash, hash, sizeof hash) == 0) {
+                        snprintf(ret_user, 64, "%s", a->webmail.v[i].user);
+                        return 0;
+                }
+        StoreUser u;
+        int r = c->store ? store_user_get_by_name(c->store, user, &u) : -ENOENT;
+        if (r < 0)
+                secret_password_dummy_verify(password);
+        else
+                r = secret_password_verify(u.pwhash, password);
+        sodium_memzero(&u, sizeof u);
+        if (r < 0)
+                return -EACCES;
+        if (a->webmail.n >= WEBMAIL_CACHE_MAX)
+                cred_clear(&a->webmail);
+        IdxCred e = { .expires_at = now + WEBMAIL_CACHE_SEC };
+        memcpy(e.hash, hash, sizeof hash);
+        snprintf(e.user, sizeof e.user, "%s", user);
+        (void) cred_add(&a->webmail, &e); /* out of memory: the next login checks the hash again */
+        snprintf(ret_user, 64, "%s", user);
+        return 0;
+}
+
+static int check_basic(Cell *c, const char *b64, bool account_password, char ret_user[static 64]) {
         Accounts *a = acc(c);
         char decoded[512];
         size_t len = 0;
@@ -712,7 +768,8 @@ static int check_basic(Cell *c, const char *b64, char ret_user[static 64]) {
                                 mark_dirty(c, e);
                         }
                         r = 0;
-                }
+                } else if (account_password && name_is_valid(decoded))
+                        r = check_account_password(c, decoded, colon + 1, ret_user);
         }
         sodium_memzero(decoded, sizeof decoded);
         return r;
@@ -765,9 +822,14 @@ int accounts_authorize(Cell *c, const char *service, const char *source, const c
         if (!a || source_may(c, a, service, source) < 0)
                 return -EPERM;
         if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
-                if (check_basic(c, authorization + 6, ret_user) == 0)
+                /* The webmail signs in to the mail server with the user's account password; nothing else may
+                 * use one here (devices have app passwords). */
+                bool webmail = source_is_webmail(c, service, source);
+                if (check_basic(c, authorization + 6, webmail, ret_user) == 0)
                         return 0;
-                *ret_basic_failed = true;
+                /* Not counted for the webmail's address, which every webmail user shares: one user's typing
+                 * must not lock out the others (Roundcube limits failed logins per browser address). */
+                *ret_basic_failed = !webmail;
                 return -EACCES;
         }
         if (session_cookie && check_session(c, session_cookie, session_idle_sec, ret_user) == 0)

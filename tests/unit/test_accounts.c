@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "basic/fileio.h"
+#include "basic/netaddr.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/accounts.h"
@@ -161,6 +162,64 @@ static void test_decision_needs_no_store(void **state) {
         assert_true(used >= now);
 }
 
+/* The account password counts only from the webmail's own address (the mail virtual IP, where the mail server
+ * sees Roundcube), is checked against its argon2id hash once and then answered from memory, and a new password or
+ * a deleted user holds from the next login on. */
+static void test_webmail_account_password(void **state) {
+        TestCell *t = *state;
+        Cell *c = &t->c;
+        char pwhash[SECRET_PWHASH_STRLEN], h[256], user[64];
+        bool failed;
+        int64_t id;
+        assert_int_equal(secret_password_hash("carol-password-1", pwhash), 0);
+        assert_int_equal(store_user_insert(c->store, "carol", pwhash, "user", &id), 0);
+        add_peer(c, "mailer", 0x0a000007, 1u << registry_grant_from_string(&c->registry, "mail"), true);
+        assert_int_equal(accounts_new(c), 0);
+        Cidr4 range;
+        uint32_t vip;
+        char webmail[IPV4_STRLEN];
+        assert_int_equal(settings_ip_range(c->settings, &range), 0);
+        assert_int_equal(registry_vip(&c->registry, &range, "mail", &vip), 0);
+        ipv4_format(vip, webmail);
+
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        assert_string_equal(user, "carol");
+        /* Anywhere else it is no credential: a peer, another local address, another service. */
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.7", basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_true(failed);
+        assert_int_equal(accounts_authorize(c, "mail", "127.0.0.1", basic("carol", "carol-password-1", h, sizeof h),
+                                            NULL, 1800, user, &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "calendar", webmail, basic("carol", "carol-password-1", h, sizeof h),
+                                            NULL, 1800, user, &failed), -EACCES);
+        /* A wrong one is refused, and not counted against the address every webmail user shares. */
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-2", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_false(failed);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("nobody", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        /* Answered from memory the second time. */
+        Store *s = c->store;
+        c->store = NULL;
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        c->store = s;
+        /* A new password: the old one stops at once. */
+        assert_int_equal(secret_password_hash("carol-password-3", pwhash), 0);
+        assert_int_equal(store_user_set_password(c->store, id, pwhash), 0);
+        assert_int_equal(accounts_creds_changed(c), 0);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-3", h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        /* The user deleted: refused too. */
+        assert_int_equal(store_user_delete(c->store, id), 0);
+        assert_int_equal(accounts_creds_changed(c), 0);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-3", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+}
+
 static void test_app_password_format(void **state) {
         uint8_t key[SECRET_KEY_BYTES] = { 1, 2, 3 }, h1[32], h2[32];
         char pw[SECRET_APP_PASSWORD_STRLEN], typed[SECRET_APP_PASSWORD_STRLEN];
@@ -188,6 +247,7 @@ static void test_app_password_format(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_decision_needs_no_store, cell_up, cell_down),
+                cmocka_unit_test_setup_teardown(test_webmail_account_password, cell_up, cell_down),
                 cmocka_unit_test(test_app_password_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
