@@ -737,9 +737,9 @@ static int check_account_password(Cell *c, const char *user, const char *passwor
                 cred_clear(&a->webmail);
         IdxCred e = { .expires_at = now + WEBMAIL_CACHE_SEC };
         memcpy(e.hash, hash, sizeof hash);
-        snprintf(e.user, sizeof e.user, "%s", user);
+        snprintf(e.user, sizeof e.user, "%.63s", user); /* a valid name: 63 at most */
         (void) cred_add(&a->webmail, &e); /* out of memory: the next login checks the hash again */
-        snprintf(ret_user, 64, "%s", user);
+        snprintf(ret_user, 64, "%.63s", user);
         return 0;
 }
 
