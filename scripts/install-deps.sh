@@ -10,7 +10,9 @@ PKGS=(
   libcmocka-dev libarchive-dev libqrencode-dev libnftables-dev libmnl-dev libpng-dev
   # managed daemons and their tools
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy
-  # test clients and harness
+  postfix dovecot-core dovecot-imapd dovecot-lmtpd opendkim opendkim-tools
+  # test clients and harness (swaks needs the two perl TLS modules, which it only recommends)
+  swaks libnet-ssleay-perl libio-socket-ssl-perl python3-dkim
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux
   # web UI build and browser tests (Node.js and npm are checked below: the machine's own Node 20 may come with
   # its npm, which Debian's npm package would conflict with)
@@ -34,18 +36,25 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix's postinst asks what kind of mail system this is: "No configuration" writes no /etc/postfix/main.cf and
+# starts nothing (pic runs its own instance from the state dir).
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get -o DPkg::Lock::Timeout=120 update -qq
 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 # Debian's caddy and nginx packages enable and start their own caddy.service/nginx.service, which listen on port
-# 80 of every host interface. pic runs its own Caddy inside the cell's namespace (and nginx only as a bench
-# backend on unix sockets), so a package installed here must not leave a host-wide web server behind. Only with
+# 80 of every host interface; dovecot-core starts a system Dovecot on 143/993 and opendkim a system signer. pic
+# runs its own Caddy, Postfix, Dovecot and OpenDKIM inside the cell's namespace (and nginx only as a bench
+# backend on unix sockets), so a package installed here must not leave a host-wide daemon behind. Only with
 # systemd running (elsewhere, e.g. in a container, nothing was started) and only for packages installed just now.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   for p in "${missing[@]}"; do
     case "$p" in
       caddy) unit=caddy.service ;;
       nginx-light) unit=nginx.service ;;
+      postfix) unit=postfix.service ;;
+      dovecot-core) unit=dovecot.service ;;
+      opendkim) unit=opendkim.service ;;
       *) continue ;;
     esac
     systemctl disable --now "$unit" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
