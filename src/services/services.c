@@ -26,6 +26,8 @@ static const ServiceOps *const all_services[] = {
         &cell_ca_ops, /* before the modules that serve its certificates */
         &svc_calendar_ops,
         &svc_files_ops,
+        &svc_mail_dkim_ops, /* the mail modules: signer and mailboxes before the Postfix that uses them */
+        &svc_mail_imap_ops,
         &svc_mail_ops,
         &svc_webdav_ops,
         &svc_webmail_ops, /* after the CA, whose root it trusts */

@@ -53,6 +53,9 @@ static const char *const migrations[] = {
         "CREATE TABLE app_passwords (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
         "  label TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"
         "CREATE TABLE cell_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+        /* 4: mail aliases (alias local part → one or more users; a user gone leaves the alias's other targets) */
+        "CREATE TABLE mail_aliases (alias TEXT NOT NULL, target TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,"
+        "  created_at INTEGER NOT NULL, PRIMARY KEY(alias, target)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))

@@ -11,6 +11,7 @@
 #include "crypto/secret.h"
 #include "http/auth.h"
 #include "http/handlers/handlers.h"
+#include "services/mail/mail.h"
 
 static AccountsActor actor_of(const HttpRequest *req) {
         bool session = req->who.kind == PRINCIPAL_SESSION;
@@ -69,6 +70,15 @@ int http_user_get(HttpRequest *req, HttpResponse *resp) {
         json_t *o = user_to_json(req->cell, &u, true);
         secret_wipe(&u, sizeof u);
         return http_reply(resp, 200, o);
+}
+
+int http_user_mail_get(HttpRequest *req, HttpResponse *resp) {
+        if (!allowed(req, resp, false))
+                return 0;
+        PicError err = { 0 };
+        json_t *o = NULL;
+        int r = mail_user_json(req->cell, req->params[0], &o, &err);
+        return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
 }
 
 int http_user_put(HttpRequest *req, HttpResponse *resp) {

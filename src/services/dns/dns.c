@@ -193,6 +193,29 @@ static int record_line(const DnsRecord *r, void *userdata) {
         return line_add(lc->buf, line);
 }
 
+/* The records service modules publish (ServiceOps.dns_records), every one or only those at relname. */
+static int module_lines(Cell *c, const char *zone, const char *relname, StrBuf *b, size_t *ret_n) {
+        for (size_t i = 0; i < c->n_services; i++) {
+                if (!c->services[i]->dns_records)
+                        continue;
+                DnsRecord *v = NULL;
+                size_t n = 0;
+                int k = c->services[i]->dns_records(c, &v, &n);
+                for (size_t j = 0; k >= 0 && j < n; j++) {
+                        if (relname && !streq(v[j].name, relname))
+                                continue;
+                        LinesCtx lc = { zone, b, 0 };
+                        k = record_line(&v[j], &lc);
+                        if (ret_n)
+                                *ret_n += lc.n;
+                }
+                free(v);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
 static int host_lines(const char *zone, const DnsHost *h, bool with_ptr, StrBuf *b) {
         char fqdn[DNS_ZONE_MAX + 70], line[512];
         int k = dns_fqdn(zone, h->name, fqdn, sizeof fqdn);
@@ -218,6 +241,8 @@ static int name_lines(Cell *c, DnsState *st, const char *zone, const char *relna
         LinesCtx lc = { zone, b, 0 };
         if (k >= 0)
                 k = store_dns_record_foreach_name(c->store, relname, record_line, &lc);
+        if (k >= 0)
+                k = module_lines(c, zone, relname, b, NULL);
         for (size_t i = 0; k >= 0 && i < st->n_hosts; i++)
                 if (streq(st->hosts[i].name, relname))
                         k = host_lines(zone, &st->hosts[i], false, b);
@@ -386,6 +411,8 @@ static int reapply(Cell *c, DnsState *st, PicError *err) {
         StrBuf b = STRBUF_INIT;
         LinesCtx lc = { p.zone, &b, 0 };
         r = store_dns_record_foreach(c->store, record_line, &lc);
+        if (r >= 0)
+                r = module_lines(c, p.zone, NULL, &b, &lc.n);
         for (size_t i = 0; r >= 0 && i < st->n_hosts; i++)
                 r = host_lines(p.zone, &st->hosts[i], true, &b);
         if (r >= 0 && b.error)

@@ -25,6 +25,7 @@
 #include "basic/util.h"
 #include "core/ca.h"
 #include "crypto/secret.h"
+#include "services/mail/mail.h"
 #include "services/webmail/fastcgi.h"
 #include "services/webmail/render.h"
 
@@ -124,10 +125,13 @@ static int webmail_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 return pic_error(err, -EHOSTDOWN, NULL, "the cell CA is not set up (see the ca service)");
         char view[64];
         view_dir(c, view);
-        _cleanup_free_ char *sock = state_path(c, "run/" WEBMAIL_FPM_SOCKET), *host = NULL, *domain = NULL;
-        if (!sock || strdup_printf(&domain, "%s.%s", settings_str(c->settings, "cell_name"),
-                                   settings_str(c->settings, "domain")) < 0 ||
-            strdup_printf(&host, "%s.%s", MAIL_ENDPOINT, domain) < 0)
+        char domain[256];
+        if (mail_domain(c, domain) < 0)
+                return pic_error(err, -EINVAL, "mail.domain", "the cell has no mail domain");
+        /* The mail server's certificate names the service under the cell's zone, whatever the mail domain. */
+        _cleanup_free_ char *sock = state_path(c, "run/" WEBMAIL_FPM_SOCKET), *host = NULL;
+        if (!sock || strdup_printf(&host, "%s.%s.%s", MAIL_ENDPOINT, settings_str(c->settings, "cell_name"),
+                                   settings_str(c->settings, "domain")) < 0)
                 return -ENOMEM;
         WebmailConfig cfg = { .fpm_socket = sock, .view_dir = view, .des_key = st->des_key, .user = WORKER_USER,
                               .mail_host = host, .mail_domain = domain, .mail_vip = vip,
@@ -406,8 +410,8 @@ static void webmail_teardown(Cell *c) {
 }
 
 /* The mail server's name, address and ports are in its config; the CA and names change with these. */
-static const char *const watches[] = { "cell_name", "domain", "ip_range", "mail.imap_port", "mail.submission_port",
-                                       NULL };
+static const char *const watches[] = { "cell_name", "domain", "ip_range", "mail.domain", "mail.imap_port",
+                                       "mail.submission_port", NULL };
 
 const ServiceOps svc_webmail_ops = {
         .name = WEBMAIL_SERVICE,
