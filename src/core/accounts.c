@@ -743,6 +743,8 @@ static int check_account_password(Cell *c, const char *user, const char *passwor
         return 0;
 }
 
+/* A Basic credential: an app password, or with account_password (the webmail's address) the account password
+ * and only that (the webmail is where a person signs in, devices use app passwords). */
 static int check_basic(Cell *c, const char *b64, bool account_password, char ret_user[static 64]) {
         Accounts *a = acc(c);
         char decoded[512];
@@ -758,7 +760,9 @@ static int check_basic(Cell *c, const char *b64, bool account_password, char ret
         if (colon && strlen(decoded) == len) {
                 *colon = '\0';
                 IdxCred *e = NULL;
-                if (name_is_valid(decoded) && secret_app_password_hash(a->key, colon + 1, hash) == 0)
+                if (account_password)
+                        r = name_is_valid(decoded) ? check_account_password(c, decoded, colon + 1, ret_user) : -EACCES;
+                else if (name_is_valid(decoded) && secret_app_password_hash(a->key, colon + 1, hash) == 0)
                         e = cred_find(&a->apps, hash);
                 if (e && streq(e->user, decoded)) {
                         snprintf(ret_user, 64, "%s", e->user);
@@ -768,8 +772,7 @@ static int check_basic(Cell *c, const char *b64, bool account_password, char ret
                                 mark_dirty(c, e);
                         }
                         r = 0;
-                } else if (account_password && name_is_valid(decoded))
-                        r = check_account_password(c, decoded, colon + 1, ret_user);
+                }
         }
         sodium_memzero(decoded, sizeof decoded);
         return r;

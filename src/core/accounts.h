@@ -68,8 +68,9 @@ int app_passwords_list(Cell *c, const char *user, json_t **ret, PicError *err);
 
 /* The forward_auth decision, from memory only. source: the client's address as Caddy saw it. authorization:
  * the client's Authorization header or NULL; session_cookie: the pic_session cookie's value or NULL.
- * App passwords are the credentials; the account password (argon2id, then cached briefly as a keyed hash) only
- * from the webmail's own address, the grant-only endpoint's virtual IP, as the mail server sees Roundcube.
+ * App passwords are the credentials, except from the webmail's own address (the grant-only endpoint's virtual
+ * IP, as the mail server sees Roundcube): there the account password (argon2id, then cached briefly as a keyed
+ * hash) and nothing else.
  * Returns 0 with ret_user filled; -EPERM (403) when the source may not reach service or service is unknown;
  * -EACCES (401) without valid credentials; *ret_basic_failed says a Basic credential was given and wrong
  * (for the rate limit). */

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import pwd
+import re
 import socket
 import sys
 
@@ -25,6 +26,7 @@ VPN_NET = "10.0.0.0/24"
 BROWSER = r"""
 import http.client, json, re, socket, ssl, sys, urllib.parse
 ip, name, cafile, user, password = sys.argv[1:6]
+send_to, send_subject = (sys.argv[6], sys.argv[7]) if len(sys.argv) > 7 else (None, None)
 ctx = ssl.create_default_context(cafile=cafile)
 cookies = {}
 def request(method, path, body=None, headers=None):
@@ -69,7 +71,47 @@ if user != "-":
             status, _, listing, _ = request("GET", "/?_task=mail&_action=list&_mbox=INBOX&_remote=1&_page=1",
                                             headers={"X-Roundcube-Request": rt.group(1)})
             out["list"] = {"status": status, "body": listing[:20000]}
+        if rt and send_to:
+            # Compose as the page's script would: the compose page (its id, token and the user's identity), then the
+            # form posted to the send action.
+            status, headers, page, _ = request("GET", "/?_task=mail&_action=compose")
+            if status in (301, 302, 303):
+                loc = headers["location"]
+                status, headers, page, _ = request("GET", "/" + loc.split("/", 3)[-1].lstrip("./") if "://" in loc else
+                                                   "/" + loc.lstrip("./"))
+            cid = re.search(r'"compose_id":"([^"]+)"', page)
+            tok = re.search(r'name="_token" value="([^"]+)"', page)
+            ident = re.search(r'<select name="_from"[^>]*>\s*<option value="(\d+)"', page)
+            out["compose"] = {"status": status, "id": bool(cid), "token": bool(tok), "identity": bool(ident)}
+            if cid and tok and ident:
+                form = urllib.parse.urlencode({"_token": tok.group(1), "_task": "mail", "_action": "send",
+                                               "_id": cid.group(1), "_attachments": "", "_from": ident.group(1),
+                                               "_to": send_to, "_cc": "", "_bcc": "", "_replyto": "", "_followupto": "",
+                                               "_subject": send_subject, "_priority": "0", "_store_target": "",
+                                               "_draft_saveid": "", "_draft": "", "_is_html": "0", "_framed": "1",
+                                               "editorSelector": "plain", "_message": "Sent from the webmail test.\n"})
+                status, _, reply, _ = request("POST", "/?_task=mail&_framed=1", form,
+                                              {"Content-Type": "application/x-www-form-urlencoded"})
+                out["send"] = {"status": status, "sent": "sent_successfully" in reply, "reply": reply[-3000:]}
 print(json.dumps(out))
+"""
+
+
+# Runs inside a client namespace: the INBOX over IMAPS (verified against the root) with an app password.
+# argv: ip, cafile, user, password. Prints {"subjects": [...], "raw": [...]}.
+IMAP = r"""
+import email, imaplib, json, ssl, sys
+ip, cafile, user, password = sys.argv[1:5]
+m = imaplib.IMAP4_SSL(ip, 993, ssl_context=ssl.create_default_context(cafile=cafile), timeout=20)
+m.login(user, password)
+m.select("INBOX", readonly=True)
+subjects, raw = [], []
+for num in m.search(None, "ALL")[1][0].split():
+    data = m.fetch(num, "(RFC822)")[1][0][1].decode(errors="replace")
+    raw.append(data)
+    subjects.append(email.message_from_string(data)["Subject"] or "")
+m.logout()
+print(json.dumps({"subjects": subjects, "raw": raw}))
 """
 
 
@@ -114,10 +156,11 @@ class WebmailTest(PicdTestCase):
     def service(cls, name):
         return next(s for s in cls.picd.get("/api/services").json["services"] if s["name"] == name)
 
-    def browse(self, client, user="-", password="-"):
+    def browse(self, client, user="-", password="-", send_to=None, subject=None):
         ip = client.ns.exec("dig", "+short", "+time=2", "+tries=2", f"@{self.ips['dns']}", NAME).stdout.strip()
         self.assertEqual(ip, self.ips["mail"])
-        r = client.ns.exec(sys.executable, "-c", BROWSER, ip, NAME, client.root, user, password, check=False,
+        extra = (send_to, subject) if send_to else ()
+        r = client.ns.exec(sys.executable, "-c", BROWSER, ip, NAME, client.root, user, password, *extra, check=False,
                            timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr + self.picd.logs()[-4000:])
         return json.loads(r.stdout)
@@ -256,6 +299,66 @@ class WebmailTest(PicdTestCase):
         wait_for(lambda: self.picd.get("/health", auth=False).json["services"]["webmail"] == "running", 20,
                  what="webmail healthy")
         self.assertEqual(self.browse(self.clients["mailer"])["page"]["status"], 200)
+
+
+    def imap_subjects(self, client, user, secret):
+        """The subjects in user's INBOX over IMAPS from the client, signed in with an app password."""
+        r = client.ns.exec(sys.executable, "-c", IMAP, self.ips["mail"], client.root, user, secret, check=False,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_05_sign_in_read_and_send(self):
+        """A user's own account password signs in to Roundcube, whose INBOX shows the message a device of theirs
+        sent them (swaks, an app password, submission); a message sent from the webmail arrives from their address;
+        a wrong password is refused, and a new password holds at once."""
+        mailer = self.clients["mailer"]
+        user, password = unique("wm")[:20], None
+        password = f"{user}-password-123"
+        r = self.picd.post("/api/users", {"name": user, "password": password, "role": "user"})
+        self.assertEqual(r.status, 201, r)
+        r = self.picd.post(f"/api/users/{user}/app-passwords", {"label": "phone"})
+        self.assertEqual(r.status, 201, r)
+        secret = r.json["password"]
+        addr = f"{user}@mycell.cell"  # the mail domain: the cell's zone by default
+        marker = unique("hello")
+        r = mailer.ns.exec("swaks", "--server", self.ips["mail"], "--port", "587", "--timeout", "20", "-tls",
+                           "--tls-verify", "--tls-ca-path", mailer.root, "--auth", "PLAIN", "--auth-user", user,
+                           "--auth-password", secret, "--from", addr, "--to", addr, "--header", f"Subject: {marker}",
+                           "--body", "to read in the webmail", check=False, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for(lambda: any(marker in m for m in self.imap_subjects(mailer, user, secret)["subjects"]), 30,
+                 what="the message delivered")
+
+        # A wrong password: Roundcube's form again, nothing listed.
+        seen = self.browse(mailer, user, "not-the-password")
+        self.assertNotIn(seen["login"]["status"], (301, 302, 303), seen)
+        self.assertNotIn("list", seen)
+        # The app password is a device's: not for the webmail either.
+        seen = self.browse(mailer, user, secret)
+        self.assertNotIn(seen["login"]["status"], (301, 302, 303), seen)
+
+        sent = unique("from-webmail")
+        seen = self.browse(mailer, user, password, send_to=addr, subject=sent)
+        self.assertIn(seen["login"]["status"], (301, 302, 303), json.dumps(seen)[:3000] + self.logs())
+        self.assertEqual(seen["mail_page"], {"status": 200, "request_token": True}, seen)
+        self.assertEqual(seen["list"]["status"], 200)
+        self.assertIn(marker, seen["list"]["body"])
+        self.assertTrue(seen["send"]["sent"], json.dumps(seen.get("send"))[:3000] + self.logs())
+        got = wait_for(lambda: (lambda x: x if any(sent in m for m in x["subjects"]) else None)(
+            self.imap_subjects(mailer, user, secret)), 30, what="the webmail's message delivered")
+        msg = next(m for m in got["raw"] if sent in m)
+        self.assertRegex(msg, rf"(?im)^From: .*{re.escape(addr)}")
+        self.assertRegex(msg, r"(?im)^DKIM-Signature: ")
+
+        # A new password: the old one stops at the next sign-in, the new one works.
+        self.assertEqual(self.picd.put(f"/api/users/{user}", {"password": f"{user}-password-456"}).status, 200)
+        self.assertNotIn(self.browse(mailer, user, password)["login"]["status"], (301, 302, 303))
+        self.assertIn(self.browse(mailer, user, f"{user}-password-456")["login"]["status"], (301, 302, 303))
+
+    def logs(self):
+        return "\n" + "\n".join(json.dumps(self.picd.get(f"/api/services/{n}/logs?lines=30").json)
+                                 for n in ("webmail", "mail", "mail-imap"))
 
 
 if __name__ == "__main__":

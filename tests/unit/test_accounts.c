@@ -205,6 +205,17 @@ static void test_webmail_account_password(void **state) {
         assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
                                             1800, user, &failed), 0);
         c->store = s;
+        /* An app password is a device's: not the webmail's. */
+        char app[SECRET_APP_PASSWORD_STRLEN];
+        json_t *label = json_pack("{s:s}", "label", "phone");
+        PicError err = { 0 };
+        int64_t app_id;
+        assert_int_equal(app_password_create(c, "carol", label, app, &app_id, &err), 0);
+        json_decref(label);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", app, h, sizeof h), NULL, 1800, user,
+                                            &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.7", basic("carol", app, h, sizeof h), NULL, 1800, user,
+                                            &failed), 0);
         /* A new password: the old one stops at once. */
         assert_int_equal(secret_password_hash("carol-password-3", pwhash), 0);
         assert_int_equal(store_user_set_password(c->store, id, pwhash), 0);

@@ -60,6 +60,8 @@ static void test_what_the_files_promise(void **state) {
         assert_non_null(strstr(rc, "$config['smtp_host'] = 'tls://172.20.0.12:587';\n"));
         assert_non_null(strstr(rc, "'cafile' => '/run/pic/webmail-0123456789abcdef/etc/ca.pem'"));
         assert_non_null(strstr(rc, "'peer_name' => 'mail.mycell.cell'"));
+        /* From the mail address itself, the one source where picd takes the account password. */
+        assert_non_null(strstr(rc, "'socket' => ['bindto' => '172.20.0.12:0'],"));
         free(fpm);
         free(rc);
 }

@@ -128,17 +128,22 @@ int webmail_render_defaults(char **ret) {
 }
 
 /* IMAP and submission go to the cell's own mail server over TLS checked against the cell CA and the server's
- * name: the workers trust nothing else. */
-static void tls_options(StrBuf *s, const char *key, const WebmailConfig *cfg) {
+ * name: the workers trust nothing else. They connect from the mail virtual IP itself (the kernel would pick the
+ * bridge's address), which is how picd tells the webmail from every other client of the mail server: from
+ * there, and only from there, the account password counts. */
+static void tls_options(StrBuf *s, const char *key, const WebmailConfig *cfg, const char *ip) {
         strbuf_printf(s,
-                      "$config['%s'] = ['ssl' => [\n"
+                      "$config['%s'] = [\n"
+                      "    'ssl' => [\n"
                       "        'verify_peer' => true,\n"
                       "        'verify_peer_name' => true,\n"
                       "        'allow_self_signed' => false,\n"
                       "        'peer_name' => '%s',\n"
                       "        'cafile' => '%s/etc/%s',\n"
-                      "]];\n",
-                      key, cfg->mail_host, cfg->view_dir, WEBMAIL_CA_FILE);
+                      "    ],\n"
+                      "    'socket' => ['bindto' => '%s:0'],\n"
+                      "];\n",
+                      key, cfg->mail_host, cfg->view_dir, WEBMAIL_CA_FILE, ip);
 }
 
 int webmail_render_roundcube(const WebmailConfig *cfg, char **ret) {
@@ -154,11 +159,11 @@ int webmail_render_roundcube(const WebmailConfig *cfg, char **ret) {
                         "$config = [];\n");
         strbuf_printf(&s, "$config['db_dsnw'] = 'sqlite:///%s/data/roundcube.db?mode=0600';\n", cfg->view_dir);
         strbuf_printf(&s, "$config['imap_host'] = 'ssl://%s:%u';\n", ip, cfg->imap_port);
-        tls_options(&s, "imap_conn_options", cfg);
+        tls_options(&s, "imap_conn_options", cfg, ip);
         strbuf_printf(&s, "$config['smtp_host'] = 'tls://%s:%u';\n", ip, cfg->submission_port);
         strbuf_puts(&s, "$config['smtp_user'] = '%u';\n"
                         "$config['smtp_pass'] = '%p';\n");
-        tls_options(&s, "smtp_conn_options", cfg);
+        tls_options(&s, "smtp_conn_options", cfg, ip);
         strbuf_printf(&s, "$config['smtp_helo_host'] = '%s';\n", cfg->mail_host);
         strbuf_printf(&s, "$config['mail_domain'] = '%s';\n", cfg->mail_domain);
         strbuf_puts(&s, "$config['des_key'] = getenv('PIC_WEBMAIL_DES_KEY');\n");

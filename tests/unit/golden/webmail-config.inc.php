@@ -5,23 +5,29 @@
 $config = [];
 $config['db_dsnw'] = 'sqlite:////run/pic/webmail-0123456789abcdef/data/roundcube.db?mode=0600';
 $config['imap_host'] = 'ssl://172.20.0.12:993';
-$config['imap_conn_options'] = ['ssl' => [
+$config['imap_conn_options'] = [
+    'ssl' => [
         'verify_peer' => true,
         'verify_peer_name' => true,
         'allow_self_signed' => false,
         'peer_name' => 'mail.mycell.cell',
         'cafile' => '/run/pic/webmail-0123456789abcdef/etc/ca.pem',
-]];
+    ],
+    'socket' => ['bindto' => '172.20.0.12:0'],
+];
 $config['smtp_host'] = 'tls://172.20.0.12:587';
 $config['smtp_user'] = '%u';
 $config['smtp_pass'] = '%p';
-$config['smtp_conn_options'] = ['ssl' => [
+$config['smtp_conn_options'] = [
+    'ssl' => [
         'verify_peer' => true,
         'verify_peer_name' => true,
         'allow_self_signed' => false,
         'peer_name' => 'mail.mycell.cell',
         'cafile' => '/run/pic/webmail-0123456789abcdef/etc/ca.pem',
-]];
+    ],
+    'socket' => ['bindto' => '172.20.0.12:0'],
+];
 $config['smtp_helo_host'] = 'mail.mycell.cell';
 $config['mail_domain'] = 'mycell.cell';
 $config['des_key'] = getenv('PIC_WEBMAIL_DES_KEY');
