@@ -282,7 +282,8 @@ int mail_render_dovecot(const MailConfig *m, char **ret) {
                       "import_environment = TZ PIC_AUTH_SOCKET=%s PIC_MAIL_DOMAIN=%s\n",
                       m->dovecot_base, m->dovecot_state, m->domain, m->hostname, ip, m->cert, m->key,
                       m->maildir_root, m->auth_socket, m->domain);
-        /* Devices: app passwords only, checked by picd. Webmail (account password) gets a passdb of its own. */
+        /* Every login is picd's decision: app passwords from devices, the account password only from the
+         * webmail's own address (core/accounts.c). */
         strbuf_printf(&b,
                       "passdb {\n"
                       "  driver = checkpassword\n"
@@ -316,6 +317,9 @@ int mail_render_dovecot(const MailConfig *m, char **ret) {
                       "service auth {\n"
                       /* root: pic-mail-auth talks to picd's auth.sock (0600 root). */
                       "  user = root\n"
+                      /* pic-mail-auth runs under this process's address-space limit, which a sanitizer build of it
+                       * (terabytes of reserved shadow memory, little of it used) cannot start under. */
+                      "  vsz_limit = 0\n"
                       "  unix_listener %s/auth-postfix.sock {\n"
                       "    mode = 0600\n"
                       "    user = postfix\n"
