@@ -113,17 +113,8 @@ int mail_render_main_cf(const MailConfig *m, char **ret) {
                               "milter_protocol = 6\n"
                               "non_smtpd_milters = unix:%s\n",
                               m->dkim_socket);
-        if (m->relay_host && m->relay_host[0]) {
+        if (m->relay_host && m->relay_host[0])
                 strbuf_printf(&b, "relayhost = [%s]:%u\n", m->relay_host, m->relay_port);
-                if (m->relay_map)
-                        strbuf_printf(&b,
-                                      "smtp_sasl_auth_enable = yes\n"
-                                      "smtp_sasl_password_maps = texthash:%s\n"
-                                      "smtp_sasl_security_options = noanonymous\n"
-                                      "smtp_sasl_tls_security_options = noanonymous\n"
-                                      "smtp_tls_security_level = encrypt\n",
-                                      m->relay_map);
-        }
         return done(&b, ret);
 }
 
