@@ -98,6 +98,12 @@ static const Verb verbs[] = {
         { "user", "app-password", 2, 3, 0, cmd_user_app_password, "add USER LABEL | list USER | rm USER ID",
           "App passwords for a user's devices: add prints one once; rm revokes one" },
         { "ca", "show", 0, 0, 0, cmd_ca_show, "", "The cell CA's root: fingerprint, name constraints, expiry, download URL" },
+        { "mail", "aliases", 0, 0, 0, cmd_mail_aliases, "", "List mail aliases and who they reach" },
+        { "mail", "alias-add", 2, 2, 0, cmd_mail_alias_add, "ALIAS USER[,USER...]",
+          "Deliver ALIAS@<mail domain> to these users (who may also send as it)" },
+        { "mail", "alias-rm", 1, 1, 0, cmd_mail_alias_rm, "ALIAS", "Delete a mail alias" },
+        { "mail", "dns", 0, 0, 0, cmd_mail_dns, "", "The MX, SPF, DKIM and DMARC records of the mail domain" },
+        { "mail", "user", 1, 1, 0, cmd_mail_user, "NAME", "A user's address, aliases, messages, usage and quota" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -111,6 +117,7 @@ static const struct {
         { "peer", "VPN peers: their keys, address, grants and wg-quick config" },
         { "user", "User accounts (web UI, webmail) and their app passwords (devices)" },
         { "ca", "The cell's certificate authority (its root is what devices install)" },
+        { "mail", "Mail: aliases, a user's mailbox, the DNS records to publish" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {

@@ -123,13 +123,14 @@ class ConfigTest(PicdTestCase):
         self.assertIsNone(keys["cell_name"]["module"])
 
     def test_declared_only_modules_are_not_services(self):
-        # calendar/files/mail/webdav declare addresses, names and grants, but run nothing yet: they are in
-        # service_ips and DNS, not in the list of services or /health.
+        # calendar/files/webdav declare addresses, names and grants, but run nothing yet: they are in
+        # service_ips and DNS, not in the list of services or /health. Mail runs three daemons, the webmail one.
         c = self.config()
         self.assertEqual(c["service_ips"]["calendar"], "172.20.0.10")
         self.assertEqual(c["service_ips"]["webdav"], "172.20.0.13")
         names = [s["name"] for s in self.picd.get("/api/services").json["services"]]
-        self.assertEqual(sorted(names), ["ca", "dhcp", "dns", "firewall", "network", "ntp", "proxy", "wireguard"])
+        self.assertEqual(sorted(names), ["ca", "dhcp", "dns", "firewall", "mail", "mail-dkim", "mail-imap", "network",
+                                         "ntp", "proxy", "webmail", "wireguard"])
         self.assertNotIn("calendar", self.picd.get("/health").json["services"])
 
     def test_mutations_are_audited(self):

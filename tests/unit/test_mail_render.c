@@ -129,14 +129,11 @@ static void test_rules(void **state) {
 static void test_relay_and_no_quota(void **state) {
         MailConfig m = config();
         m.relay_host = "smtp.example.net";
-        m.relay_map = "/var/lib/pic/keys/mail/relay";
         m.quota_mb = 0;
         char *main_cf, *dc;
         RENDER(mail_render_main_cf, &m, main_cf);
         RENDER(mail_render_dovecot, &m, dc);
         assert_non_null(strstr(main_cf, "relayhost = [smtp.example.net]:587\n"));
-        assert_non_null(strstr(main_cf, "smtp_sasl_password_maps = texthash:/var/lib/pic/keys/mail/relay\n"));
-        assert_non_null(strstr(main_cf, "smtp_tls_security_level = encrypt\n"));
         assert_null(strstr(dc, "quota_rule"));
         free(main_cf);
         free(dc);

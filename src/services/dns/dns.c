@@ -216,6 +216,17 @@ static int module_lines(Cell *c, const char *zone, const char *relname, StrBuf *
         return 0;
 }
 
+/* Whether a new record of this type may make a module's record at its name yield (modules publish MX and TXT:
+ * a custom SPF or DMARC policy replaces the mail module's), so the name must be published anew, not appended to. */
+static bool module_may_yield(Cell *c, const char *type) {
+        if (!streq(type, "TXT") && !streq(type, "MX"))
+                return false;
+        for (size_t i = 0; i < c->n_services; i++)
+                if (c->services[i]->dns_records)
+                        return true;
+        return false;
+}
+
 static int host_lines(const char *zone, const DnsHost *h, bool with_ptr, StrBuf *b) {
         char fqdn[DNS_ZONE_MAX + 70], line[512];
         int k = dns_fqdn(zone, h->name, fqdn, sizeof fqdn);
@@ -366,12 +377,15 @@ static int dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord
         int r = dns_zone_from_settings(c->settings, zone);
         if (r < 0)
                 return pic_error(err, r, NULL, "the cell has no valid zone name");
-        if (added) {
+        if (added && !module_may_yield(c, added->type)) {
                 /* Just the new line: the name's other records keep answering throughout. */
                 if ((r = dns_record_to_rr(zone, added, line, sizeof line)) < 0)
                         return pic_error(err, r, "value", "the record is too long");
                 r = ctl(c, "local_datas", line, NULL, err);
-        } else
+        } else if (added)
+                /* A module's record may yield to this one (a custom SPF or DMARC): the whole name again. */
+                r = republish_name(c, zone, added->name, err);
+        else
                 r = republish_name(c, zone, removed->name, err);
         /* Other records change no chain: a CNAME's views depend on the names along it, not their data. */
         if (r >= 0 && streq(rec->type, "CNAME"))

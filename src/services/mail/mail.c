@@ -145,8 +145,7 @@ int mail_domain(Cell *c, char ret[static 256]) {
 typedef struct Build {
         MailConfig m;
         char domain[256], hostname[DNS_ZONE_MAX + 8];
-        char *postfix_dir, *queue, *pfdata, *maildirs, *dstate, *dbase, *run, *dkim_sock, *dkim_key, *dkim_pid, *auth,
-                *relay_map;
+        char *postfix_dir, *queue, *pfdata, *maildirs, *dstate, *dbase, *run, *dkim_sock, *dkim_key, *dkim_pid, *auth;
         MailUser *users;
         char (*names)[64];
         MailAlias *aliases;
@@ -167,7 +166,6 @@ static void build_done(Build *b) {
         free(b->dkim_key);
         free(b->dkim_pid);
         free(b->auth);
-        free(b->relay_map);
         free(b->users);
         free(b->names);
         free(b->aliases);
@@ -256,10 +254,6 @@ static int build(Cell *c, Build *b, PicError *err) {
         if (!b->postfix_dir || !b->queue || !b->pfdata || !b->maildirs || !b->dstate || !b->dbase || !b->run ||
             !b->dkim_sock || !b->dkim_pid || !b->auth || !b->dkim_key)
                 return -ENOMEM;
-        _cleanup_free_ char *relay_map = state_path(c, "keys/mail/relay");
-        struct stat st;
-        if (relay_map && stat(relay_map, &st) == 0)
-                b->relay_map = TAKE_PTR(relay_map);
 
         UserList ul = { 0 };
         r = store_user_foreach(c->store, collect_user, &ul);
@@ -336,7 +330,6 @@ static int build(Cell *c, Build *b, PicError *err) {
                 .connection_rate = (unsigned) settings_int(c->settings, "mail.connection_rate"),
                 .relay_host = settings_str(c->settings, "mail.relay_host"),
                 .relay_port = (unsigned) settings_int(c->settings, "mail.relay_port"),
-                .relay_map = b->relay_map,
                 .users = b->users,
                 .n_users = ul.n,
                 .aliases = b->aliases,
@@ -399,21 +392,23 @@ static int postfix_setup(Cell *c, PicError *err) {
                 return -ENOMEM;
         if ((r = dir_owned(queue, 0755, 0, 0, err)) < 0 || (r = dir_owned(pfdata, 0700, pf, pfg, err)) < 0)
                 return r;
-        static const char *const priv[] = { "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold",
-                                            "incoming", "private", "saved", "trace" };
-        for (size_t i = 0; i < ELEMENTSOF(priv) + 3 && r >= 0; i++) {
+        enum { ROOT, POSTFIX, POSTFIX_POSTDROP };
+        static const struct {
+                const char *name;
+                mode_t mode;
+                int owner;
+        } dirs[] = { { "active", 0700, POSTFIX },   { "bounce", 0700, POSTFIX },   { "corrupt", 0700, POSTFIX },
+                     { "defer", 0700, POSTFIX },    { "deferred", 0700, POSTFIX }, { "flush", 0700, POSTFIX },
+                     { "hold", 0700, POSTFIX },     { "incoming", 0700, POSTFIX }, { "private", 0700, POSTFIX },
+                     { "saved", 0700, POSTFIX },    { "trace", 0700, POSTFIX },    { "maildrop", 0730, POSTFIX_POSTDROP },
+                     { "public", 0710, POSTFIX_POSTDROP }, { "pid", 0755, ROOT } };
+        for (size_t i = 0; i < ELEMENTSOF(dirs) && r >= 0; i++) {
                 _cleanup_free_ char *p = NULL;
-                const char *name = i < ELEMENTSOF(priv) ? priv[i] : (const char *[]) { "maildrop", "public", "pid" }[i - ELEMENTSOF(priv)];
-                if (strdup_printf(&p, "%s/%s", queue, name) < 0)
+                if (strdup_printf(&p, "%s/%s", queue, dirs[i].name) < 0)
                         return -ENOMEM;
-                if (streq(name, "maildrop"))
-                        r = dir_owned(p, 0730, pf, postdrop, err);
-                else if (streq(name, "public"))
-                        r = dir_owned(p, 0710, pf, postdrop, err);
-                else if (streq(name, "pid"))
-                        r = dir_owned(p, 0755, 0, 0, err);
-                else
-                        r = dir_owned(p, 0700, pf, 0, err);
+                uid_t u = dirs[i].owner == ROOT ? 0 : pf;
+                gid_t g = dirs[i].owner == POSTFIX_POSTDROP ? postdrop : 0;
+                r = dir_owned(p, dirs[i].mode, u, g, err);
         }
         return r;
 }
@@ -541,6 +536,8 @@ static void rec(MailRecords *m, const char *name, const char *type, const char *
         snprintf(d->value, sizeof d->value, "%s", value);
 }
 
+static void drop_overridden(Cell *c, MailRecords *m);
+
 /* MX, SPF, DKIM (once its key exists) and DMARC of the mail domain, names relative to the cell zone when the
  * domain lies in it (else relative to the domain, for GET /api/mail/dns only). */
 static int mail_records(Cell *c, MailRecords *ret) {
@@ -575,7 +572,42 @@ static int mail_records(Cell *c, MailRecords *ret) {
         snprintf(value, sizeof value, "v=DMARC1; p=quarantine; adkim=s; aspf=s; rua=mailto:postmaster@%s",
                  ret->domain);
         rec(ret, name, "TXT", value);
+        drop_overridden(c, ret);
         return 0;
+}
+
+/* What kind of record a TXT value is ("v=spf1", "v=DMARC1", ...): its first word, up to ';' or a space. */
+static size_t txt_kind(const char *v) {
+        return strcspn(v, "; ");
+}
+
+typedef struct Override {
+        const DnsRecord *ours;
+        bool found;
+} Override;
+
+static int override_row(const DnsRecord *r, void *userdata) {
+        Override *o = userdata;
+        if (!streq(r->type, o->ours->type))
+                return 0;
+        size_t k = txt_kind(o->ours->value);
+        if (!streq(r->type, "TXT") || (txt_kind(r->value) == k && strncmp(r->value, o->ours->value, k) == 0))
+                o->found = true;
+        return 0;
+}
+
+/* A custom record the admin stored at the same name wins over ours: any MX, or a TXT of the same kind (their own
+ * SPF or DMARC policy), so the zone never answers two contradicting policies. */
+static void drop_overridden(Cell *c, MailRecords *m) {
+        size_t keep = 0;
+        for (size_t i = 0; i < m->n; i++) {
+                Override o = { &m->v[i], false };
+                if (m->in_zone)
+                        (void) store_dns_record_foreach_name(c->store, m->v[i].name, override_row, &o);
+                if (!o.found)
+                        m->v[keep++] = m->v[i];
+        }
+        m->n = keep;
 }
 
 static int mail_dns_records(Cell *c, DnsRecord **ret, size_t *ret_n) {
@@ -1084,10 +1116,14 @@ int mail_aliases_json(Cell *c, json_t **ret, PicError *err) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int alias_count_row(const StoreMailAlias *a, void *userdata) {
-        const char **q = userdata;
-        if (streq(a->alias, q[0]))
-                q[1] = "";
+typedef struct AliasFind {
+        const char *alias;
+        bool found;
+} AliasFind;
+
+static int alias_find_row(const StoreMailAlias *a, void *userdata) {
+        AliasFind *f = userdata;
+        f->found = f->found || streq(a->alias, f->alias);
         return 0;
 }
 
@@ -1158,11 +1194,11 @@ int mail_alias_add(Cell *c, json_t *body, json_t **ret, PicError *err) {
         StoreUser u;
         if (store_user_get_by_name(c->store, a.alias, &u) >= 0)
                 return pic_error(err, -EEXIST, "alias", "\"%s\" is a user's own address", a.alias);
-        const char *q[2] = { a.alias, NULL };
-        int r = store_mail_alias_foreach(c->store, alias_count_row, q);
+        AliasFind f = { a.alias, false };
+        int r = store_mail_alias_foreach(c->store, alias_find_row, &f);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot read the mail aliases");
-        if (q[1])
+        if (f.found)
                 return pic_error(err, -EEXIST, "alias", "alias \"%s\" exists (delete it to change its targets)", a.alias);
         CellMutation m = { .what = "the alias", .write = alias_write, .apply = alias_apply, .undo = alias_undo };
         r = cell_mutate(c, &m, &a, err);

@@ -113,17 +113,8 @@ int mail_render_main_cf(const MailConfig *m, char **ret) {
                               "milter_protocol = 6\n"
                               "non_smtpd_milters = unix:%s\n",
                               m->dkim_socket);
-        if (m->relay_host && m->relay_host[0]) {
+        if (m->relay_host && m->relay_host[0])
                 strbuf_printf(&b, "relayhost = [%s]:%u\n", m->relay_host, m->relay_port);
-                if (m->relay_map)
-                        strbuf_printf(&b,
-                                      "smtp_sasl_auth_enable = yes\n"
-                                      "smtp_sasl_password_maps = texthash:%s\n"
-                                      "smtp_sasl_security_options = noanonymous\n"
-                                      "smtp_sasl_tls_security_options = noanonymous\n"
-                                      "smtp_tls_security_level = encrypt\n",
-                                      m->relay_map);
-        }
         return done(&b, ret);
 }
 
@@ -317,9 +308,6 @@ int mail_render_dovecot(const MailConfig *m, char **ret) {
                       "service auth {\n"
                       /* root: pic-mail-auth talks to picd's auth.sock (0600 root). */
                       "  user = root\n"
-                      /* pic-mail-auth runs under this process's address-space limit, which a sanitizer build of it
-                       * (terabytes of reserved shadow memory, little of it used) cannot start under. */
-                      "  vsz_limit = 0\n"
                       "  unix_listener %s/auth-postfix.sock {\n"
                       "    mode = 0600\n"
                       "    user = postfix\n"

@@ -37,7 +37,6 @@ typedef struct MailConfig {
         unsigned message_size_mb, recipient_limit, connection_rate; /* connections per client and minute */
         const char *relay_host;   /* "" = deliver directly */
         unsigned relay_port;
-        const char *relay_map;    /* texthash file with the relay's credentials (0600), NULL without */
         const MailUser *users;
         size_t n_users;
         const MailAlias *aliases;
