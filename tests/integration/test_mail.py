@@ -476,7 +476,7 @@ class MailTest(PicdTestCase):
         self.assertError(self.picd.put("/api/config", {"mail.domain": "Bad Domain"}), 400, "mail.domain")
         self.assertError(self.picd.put("/api/config", {"mail.relay_host": "a b"}), 400, "mail.relay_host")
         # No secret of the mail stack is readable by anyone but root.
-        key = os.path.join(self.picd.state_dir, "keys", "mail", "dkim", ZONE, "pic.private")
+        key = os.path.join(self.picd.state_dir, "keys", "mail", "dkim", "pic.private")
         self.assertEqual(os.stat(key).st_mode & 0o077, 0)
 
 

@@ -394,7 +394,8 @@ class MigrationTest(unittest.TestCase):
             self.assertEqual(p.stop(), 0)
             # Back to schema 2 as an older picd left it: no roles, no owners, no app passwords.
             db = sqlite3.connect(os.path.join(p.state_dir, "picd.db"))
-            db.executescript("DROP TABLE app_passwords; DROP TABLE cell_keys; DROP TABLE peers;" + PEERS_V2 + ";"
+            db.executescript("DROP TABLE mail_aliases; DROP TABLE app_passwords; DROP TABLE cell_keys; DROP TABLE peers;"
+                             + PEERS_V2 + ";"
                              "ALTER TABLE users DROP COLUMN role; PRAGMA user_version = 2;")
             db.close()
             p.start()
@@ -416,7 +417,7 @@ class MigrationTest(unittest.TestCase):
             used = db.execute("SELECT last_used_at FROM app_passwords").fetchall()
             version = db.execute("PRAGMA user_version").fetchone()[0]
             db.close()
-            self.assertEqual(version, 3)
+            self.assertEqual(version, 4)
             self.assertEqual(len(used), 1)
             self.assertGreater(used[0][0], 0)
         except Exception:

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,7 @@
 #include "store/mail.h"
 
 #define POSTFIX_MASTER "/usr/lib/postfix/sbin/master"
-#define POSTFIX_CMD "/usr/sbin/postfix"
 #define DOVECOT_BIN "/usr/sbin/dovecot"
-#define DOVEADM_BIN "/usr/bin/doveadm"
 #define DOVECONF_BIN "/usr/bin/doveconf"
 #define OPENDKIM_BIN "/usr/sbin/opendkim"
 #define OPENDKIM_GENKEY "/usr/sbin/opendkim-genkey"
@@ -248,8 +247,7 @@ static int build(Cell *c, Build *b, PicError *err) {
         b->dkim_sock = state_path(c, "run/mail/opendkim/opendkim.sock");
         b->dkim_pid = state_path(c, "run/mail/opendkim/opendkim.pid");
         b->auth = state_path(c, "run/auth.sock");
-        if (strdup_printf(&b->dkim_key, "%s/keys/mail/dkim/%s/%s.private", c->state_dir, b->domain,
-                          MAIL_DKIM_SELECTOR) < 0)
+        if (strdup_printf(&b->dkim_key, "%s/keys/mail/dkim/%s.private", c->state_dir, MAIL_DKIM_SELECTOR) < 0)
                 b->dkim_key = NULL;
         if (!b->postfix_dir || !b->queue || !b->pfdata || !b->maildirs || !b->dstate || !b->dbase || !b->run ||
             !b->dkim_sock || !b->dkim_pid || !b->auth || !b->dkim_key)
@@ -373,6 +371,8 @@ static int data_dirs(Cell *c, PicError *err) {
         return dir_owned(run, 0755, 0, 0, err);
 }
 
+static int chown_tree(const char *path, uid_t uid, gid_t gid, unsigned depth);
+
 /* The queue as `postfix check` would lay it out, without its 5 s of scripts: root owns the top and pid/,
  * postfix the rest, postdrop may drop into maildrop/ and reach public/. */
 static int postfix_setup(Cell *c, PicError *err) {
@@ -409,6 +409,9 @@ static int postfix_setup(Cell *c, PicError *err) {
                 uid_t u = dirs[i].owner == ROOT ? 0 : pf;
                 gid_t g = dirs[i].owner == POSTFIX_POSTDROP ? postdrop : 0;
                 r = dir_owned(p, dirs[i].mode, u, g, err);
+                /* Queue files restored from a backup come back as root's: Postfix could not read them. */
+                if (r >= 0 && dirs[i].owner != ROOT && (r = chown_tree(p, u, g, 0)) < 0)
+                        r = pic_error(err, r, NULL, "cannot hand %s to postfix: %s", p, strerror(-r));
         }
         return r;
 }
@@ -460,25 +463,26 @@ static int dovecot_setup(Cell *c, PicError *err) {
 
 /* ---- DKIM key ------------------------------------------------------------------------------------- */
 
-static char *dkim_dir(Cell *c, const char *domain) {
-        char *p = NULL;
-        return strdup_printf(&p, "%s/keys/mail/dkim/%s", c->state_dir, domain) < 0 ? NULL : p;
+static char *dkim_dir(Cell *c) {
+        return state_path(c, "keys/mail/dkim");
 }
 
-/* One key per mail domain, made once by opendkim-genkey into STATE/keys/mail/dkim/<domain>/ (0700, key 0600):
- * a backup carries it, so a restore keeps the published record valid. */
+/* The cell's signing key, made once by opendkim-genkey into STATE/keys/mail/dkim/ (0700, key 0600): a backup
+ * carries it, so a restore keeps the published record valid. One key whatever the mail domain is called: a
+ * DKIM key is not bound to a name (d= is the signer's setting), so a rename republishes it without making a
+ * new one (2048-bit RSA takes seconds). */
 static int dkim_key_ensure(Cell *c, const char *domain, PicError *err) {
-        _cleanup_free_ char *dir = dkim_dir(c, domain), *key = NULL, *tmp = NULL;
+        _cleanup_free_ char *dir = dkim_dir(c), *key = NULL, *tmp = NULL;
         if (!dir || strdup_printf(&key, "%s/%s.private", dir, MAIL_DKIM_SELECTOR) < 0 ||
             strdup_printf(&tmp, "%s.new", dir) < 0)
                 return -ENOMEM;
         struct stat st;
         if (stat(key, &st) == 0)
                 return 0;
-        _cleanup_free_ char *keys = state_path(c, "keys/mail"), *kdkim = state_path(c, "keys/mail/dkim");
-        if (!keys || !kdkim)
+        _cleanup_free_ char *keys = state_path(c, "keys/mail");
+        if (!keys)
                 return -ENOMEM;
-        int r = mkdir_p(kdkim, 0700);
+        int r = mkdir_p(keys, 0700);
         if (r >= 0)
                 (void) rm_rf(tmp);
         if (r >= 0 && mkdir(tmp, 0700) < 0)
@@ -498,18 +502,18 @@ static int dkim_key_ensure(Cell *c, const char *domain, PicError *err) {
         _cleanup_free_ char *tkey = NULL;
         if (strdup_printf(&tkey, "%s/%s.private", tmp, MAIL_DKIM_SELECTOR) < 0)
                 return -ENOMEM;
-        if (chmod(tkey, 0600) < 0 || rename(tmp, dir) < 0 || fsync_directory(kdkim) < 0) {
+        if (chmod(tkey, 0600) < 0 || rename(tmp, dir) < 0 || fsync_directory(keys) < 0) {
                 r = negative_errno();
                 (void) rm_rf(tmp);
                 return pic_error(err, r, NULL, "cannot keep the DKIM key in %s: %s", dir, strerror(-r));
         }
-        log_info("mail: made the DKIM key of %s (selector %s)", domain, MAIL_DKIM_SELECTOR);
+        log_info("mail: made the cell's DKIM key (selector %s, mail domain %s)", MAIL_DKIM_SELECTOR, domain);
         return 0;
 }
 
 /* The public key record's value ("v=DKIM1; h=sha256; k=rsa; p=..."), or -ENOENT before the key exists. */
-static int dkim_public(Cell *c, const char *domain, char **ret) {
-        _cleanup_free_ char *dir = dkim_dir(c, domain), *path = NULL, *text = NULL;
+static int dkim_public(Cell *c, char **ret) {
+        _cleanup_free_ char *dir = dkim_dir(c), *path = NULL, *text = NULL;
         size_t len;
         if (!dir || strdup_printf(&path, "%s/%s.txt", dir, MAIL_DKIM_SELECTOR) < 0)
                 return -ENOMEM;
@@ -563,7 +567,7 @@ static int mail_records(Cell *c, MailRecords *ret) {
         rec(ret, rel, "MX", value);
         rec(ret, rel, "TXT", "v=spf1 mx -all");
         _cleanup_free_ char *dkim = NULL;
-        if (dkim_public(c, ret->domain, &dkim) >= 0 && strlen(dkim) < DNS_TXT_MAX) {
+        if (dkim_public(c, &dkim) >= 0 && strlen(dkim) < DNS_TXT_MAX) {
                 snprintf(name, sizeof name, "%s._domainkey%s%s", MAIL_DKIM_SELECTOR, streq(rel, "@") ? "" : ".",
                          streq(rel, "@") ? "" : rel);
                 rec(ret, name, "TXT", dkim);
@@ -669,21 +673,6 @@ static void publish_records(Cell *c) {
 
 /* ---- control --------------------------------------------------------------------------------------- */
 
-static int run_ctl(char *const argv[], const char *what, PicError *err) {
-        _cleanup_free_ char *out = NULL;
-        int status = 0;
-        int r = spawn_capture(argv, CTL_TIMEOUT_USEC, 8192, &out, &status);
-        if (r < 0)
-                return pic_error(err, -EHOSTDOWN, NULL, "cannot run %s: %s", argv[0], strerror(-r));
-        if (status != 0) {
-                size_t l = out ? strlen(out) : 0;
-                while (l > 0 && out[l - 1] == '\n')
-                        out[--l] = '\0';
-                return pic_error(err, -EBADMSG, NULL, "%s failed: %.300s", what, out ? out : "");
-        }
-        return 0;
-}
-
 /* 1: the daemon is running (apply hot), 0: on its way (it reads the new files anyway), -1: start it fresh. */
 static int running(Cell *c, const char *name) {
         ServiceStatus ss;
@@ -737,26 +726,41 @@ static int postfix_argv(Cell *c, char ***ret_argv, char ***ret_env) {
         return 0;
 }
 
+/* SIGHUP to the supervised master is what `postfix reload` and `doveadm reload` send, without their start-up cost
+ * (the postfix command closes every possible descriptor first: seconds under picd's high RLIMIT_NOFILE). */
+static int reload(Cell *c, const char *name, const char *pid_rel, PicError *err) {
+        ServiceStatus ss;
+        _cleanup_free_ char *pid = state_path(c, pid_rel);
+        if (!pid)
+                return -ENOMEM;
+        if (supervisor_status(c->supervisor, name, &ss) < 0 || ss.pid <= 0)
+                return 1;
+        /* Just started and not up yet (no pid file): it may have read the old files, so start it again. */
+        if (access(pid, F_OK) < 0)
+                return 1;
+        if (kill(ss.pid, SIGHUP) < 0)
+                return pic_error(err, negative_errno(), NULL, "cannot signal %s: %s", name, strerror(errno));
+        return 0;
+}
+
 static int postfix_apply(Cell *c, bool files_changed, PicError *err) {
         int k = running(c, MAIL_SERVICE);
         if (k <= 0)
                 return k < 0 ? 1 : 0;
-        if (!files_changed)
-                return 0;
-        /* A graceful reload: master re-reads main.cf/master.cf, its children finish their sessions and the next
-         * ones read the new maps (texthash is read at process start). */
-        _cleanup_free_ char *dir = cell_service_path(c, MAIL_SERVICE, NULL);
-        if (!dir)
-                return -ENOMEM;
-        char *argv[] = { POSTFIX_CMD, "-c", dir, "reload", NULL };
-        return run_ctl(argv, "postfix reload", err);
+        /* master re-reads main.cf/master.cf; its children finish their sessions and the next ones read the new
+         * maps (texthash is read at process start). */
+        return files_changed ? reload(c, MAIL_SERVICE, "data/mail/queue/pid/master.pid", err) : 0;
 }
 
 static int postfix_probe(Cell *c, PicError *err) {
         _cleanup_free_ char *pid = state_path(c, "data/mail/queue/pid/master.pid");
         if (!pid)
                 return -ENOMEM;
-        if (access(pid, F_OK) < 0)
+        ServiceStatus ss;
+        /* master closes every possible descriptor before it writes its pid file, which takes a second or two
+         * under a high RLIMIT_NOFILE: still starting, not failing (a master that dies is the supervisor's). */
+        if (access(pid, F_OK) < 0 && !(supervisor_status(c->supervisor, MAIL_SERVICE, &ss) >= 0 &&
+                                       ss.state == SERVICE_RUNNING && wall_sec() - ss.started_at < 15))
                 return pic_error(err, -EHOSTDOWN, NULL, "postfix has not started (no %s)", pid);
         return 0;
 }
@@ -929,13 +933,7 @@ static int dovecot_apply(Cell *c, bool files_changed, PicError *err) {
         int k = running(c, MAIL_IMAP_SERVICE);
         if (k <= 0)
                 return k < 0 ? 1 : 0;
-        if (!files_changed)
-                return 0;
-        _cleanup_free_ char *conf = cell_service_path(c, MAIL_IMAP_SERVICE, DOVECOT_CONF);
-        if (!conf)
-                return -ENOMEM;
-        char *argv[] = { DOVEADM_BIN, "-c", conf, "reload", NULL };
-        return run_ctl(argv, "doveadm reload", err);
+        return files_changed ? reload(c, MAIL_IMAP_SERVICE, "run/mail/dovecot/master.pid", err) : 0;
 }
 
 static int dovecot_probe(Cell *c, PicError *err) {
@@ -1016,7 +1014,7 @@ static int opendkim_apply(Cell *c, bool files_changed, PicError *err) {
         char domain[256];
         int r = mail_domain(c, domain);
         if (r >= 0)
-                r = dkim_key_ensure(c, domain, err); /* a new mail domain gets its own key */
+                r = dkim_key_ensure(c, domain, err); /* made once; kept across renames */
         if (r < 0)
                 return r;
         publish_records(c);
