@@ -11,9 +11,13 @@ PKGS=(
   # managed daemons and their tools
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy radicale
   lighttpd lighttpd-mod-webdav
-  # test clients and harness
+  postfix dovecot-core dovecot-imapd dovecot-lmtpd opendkim opendkim-tools
+  # webmail: Roundcube on picd's private php-fpm (php8.2-fpm first: it is what satisfies Roundcube's need for a
+  # PHP SAPI, which apt would otherwise meet with apache2 and its PHP module)
+  php8.2-fpm roundcube-core roundcube-sqlite3
+  # test clients and harness (swaks needs the two perl TLS modules, which it only recommends)
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux python3-caldav
-  litmus
+  litmus swaks libnet-ssleay-perl libio-socket-ssl-perl python3-dkim
   # web UI build and browser tests (Node.js and npm are checked below: the machine's own Node 20 may come with
   # its npm, which Debian's npm package would conflict with)
   chromium
@@ -36,23 +40,38 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix's postinst asks what kind of mail system this is: "No configuration" writes no /etc/postfix/main.cf and
+# starts nothing (pic runs its own instance from the state dir).
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get -o DPkg::Lock::Timeout=120 update -qq
+# Roundcube's database is picd's SQLite file under the state dir: dbconfig-common must not create one for it.
+if [[ " ${missing[*]} " == *" roundcube-core "* ]]; then
+  echo "roundcube-core roundcube/dbconfig-install boolean false" | debconf-set-selections
+fi
 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# Debian's caddy, nginx and lighttpd packages enable and start their own caddy/nginx/lighttpd.service, which
-# listen on port 80 of every host interface, and radicale its radicale.service on the host's localhost:5232. pic
-# runs its own Caddy, lighttpd and Radicale inside the cell's namespace (and nginx only as a bench backend on unix
-# sockets), so a package installed here must not leave a host-wide server behind. Only with
-# systemd running (elsewhere, e.g. in a container, nothing was started) and only for packages installed just now.
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-  for p in "${missing[@]}"; do
-    case "$p" in
-      caddy) unit=caddy.service ;;
-      nginx-light) unit=nginx.service ;;
-      radicale) unit=radicale.service ;;
-      lighttpd) unit=lighttpd.service ;;
-      *) continue ;;
-    esac
-    systemctl disable --now "$unit" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
-  done
-fi
+# Debian's caddy and nginx packages enable and start their own caddy.service/nginx.service, which listen on port
+# 80 of every host interface (lighttpd's too), radicale its own on the host's localhost:5232, dovecot-core starts a system Dovecot on 143/993, opendkim a system signer and
+# php8.2-fpm a host-wide pool (php8.2-fpm.service). pic runs its own Caddy, Postfix, Dovecot, OpenDKIM and php-fpm
+# inside the cell's namespace (and nginx only as a bench backend on unix sockets), so a package installed here must
+# not leave a host-wide daemon behind. Only for packages installed just now; with systemd running through
+# systemctl, elsewhere through the init script when the package's own pid file says its postinst started it (the
+# scripts' "status" matches any process of that name, a cell's own included).
+for p in "${missing[@]}"; do
+  case "$p" in
+    caddy) unit=caddy pidfile= ;;
+    nginx-light) unit=nginx pidfile=/run/nginx.pid ;;
+    lighttpd) unit=lighttpd pidfile=/run/lighttpd.pid ;;
+    radicale) unit=radicale pidfile= ;;
+    postfix) unit=postfix pidfile=/var/spool/postfix/pid/master.pid ;;
+    dovecot-core) unit=dovecot pidfile=/run/dovecot/master.pid ;;
+    opendkim) unit=opendkim pidfile=/run/opendkim/opendkim.pid ;;
+    php8.2-fpm) unit=php8.2-fpm pidfile=/run/php/php8.2-fpm.pid ;;
+    *) continue ;;
+  esac
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now "$unit.service" >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
+  elif [ -n "$pidfile" ] && [ -s "$pidfile" ] && [ -x "/etc/init.d/$unit" ]; then
+    "/etc/init.d/$unit" stop >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
+  fi
+done

@@ -98,6 +98,12 @@ int cmd_mesh_list(Cli *c, char **args, size_t n);
 int cmd_mesh_share(Cli *c, char **args, size_t n);
 int cmd_mesh_grant(Cli *c, char **args, size_t n);
 int cmd_mesh_leave(Cli *c, char **args, size_t n);
+
+int cmd_mail_aliases(Cli *c, char **args, size_t n);
+int cmd_mail_alias_add(Cli *c, char **args, size_t n);
+int cmd_mail_alias_rm(Cli *c, char **args, size_t n);
+int cmd_mail_dns(Cli *c, char **args, size_t n);
+int cmd_mail_user(Cli *c, char **args, size_t n);
 int cmd_token_list(Cli *c, char **args, size_t n);
 int cmd_token_revoke(Cli *c, char **args, size_t n);
 int cmd_backup_create(Cli *c, char **args, size_t n);

@@ -113,6 +113,13 @@ static const Verb verbs[] = {
         { "mesh", "grant", 2, 10, 0, cmd_mesh_grant, "CELL PEER [SERVICE...]",
           "Set which of CELL's services PEER may use (\"calendar@CELL\")" },
         { "mesh", "leave", 1, 1, 0, cmd_mesh_leave, "CELL", "End the link with CELL (CELL is told, signed)" },
+
+        { "mail", "aliases", 0, 0, 0, cmd_mail_aliases, "", "List mail aliases and who they reach" },
+        { "mail", "alias-add", 2, 2, 0, cmd_mail_alias_add, "ALIAS USER[,USER...]",
+          "Deliver ALIAS@<mail domain> to these users (who may also send as it)" },
+        { "mail", "alias-rm", 1, 1, 0, cmd_mail_alias_rm, "ALIAS", "Delete a mail alias" },
+        { "mail", "dns", 0, 0, 0, cmd_mail_dns, "", "The MX, SPF, DKIM and DMARC records of the mail domain" },
+        { "mail", "user", 1, 1, 0, cmd_mail_user, "NAME", "A user's address, aliases, messages, usage and quota" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -127,6 +134,8 @@ static const struct {
         { "user", "User accounts (web UI, webmail) and their app passwords (devices)" },
         { "ca", "The cell's certificate authority (its root is what devices install)" },
         { "mesh", "Links with cells of other owners: invites, sharing, remote grants" },
+
+        { "mail", "Mail: aliases, a user's mailbox, the DNS records to publish" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {

@@ -47,6 +47,11 @@ typedef struct Accounts {
         IdxPeer *peers;
         size_t n_peers, cap_peers;
         CredSet apps, sessions;
+        /* Account passwords the webmail signed in with, as keyed hashes of user and password, each for
+         * WEBMAIL_CACHE_SEC: Roundcube logs in to IMAP again on every request, and an argon2id check (64 MiB)
+         * each time would stall picd. Emptied with every credentials change (a new password, a deleted user),
+         * so that change holds from the next login on. Unsorted: a handful of people use one cell's webmail. */
+        CredSet webmail;
         LoopTimer *flush_timer;
         LoopTimer *fast_timer; /* empties the fast set */
         struct {
@@ -55,6 +60,9 @@ typedef struct Accounts {
         } held[64]; /* sources the failed-login limit holds (a few at a time; the oldest goes when full) */
         size_t n_held;
 } Accounts;
+
+#define WEBMAIL_CACHE_SEC (15 * 60)
+#define WEBMAIL_CACHE_MAX 256
 
 static Accounts *acc(Cell *c) {
         return c->accounts;
@@ -263,6 +271,7 @@ static int load_creds(Cell *c) {
         }
         cred_clear(&a->apps);
         cred_clear(&a->sessions);
+        cred_clear(&a->webmail);
         a->apps = apps;
         a->sessions = sessions;
         return 0;
@@ -320,6 +329,7 @@ void accounts_free(Cell *c) {
                 loop_cancel_timer(c->loop, a->fast_timer);
         cred_clear(&a->apps);
         cred_clear(&a->sessions);
+        cred_clear(&a->webmail);
         free(a->peers);
         sodium_memzero(a, sizeof *a);
         free(a);
@@ -887,7 +897,55 @@ static bool source_is_local(Cell *c, uint32_t ip) {
         return settings_vpn_address(c->settings, &vpn) == 0 && vpn.addr == ip;
 }
 
-static int check_basic(Cell *c, const char *b64, char ret_user[static 64]) {
+/* The webmail's own address as the mail server sees it: php-fpm in the cell's namespace connects to the mail
+ * virtual IP, a local address, so the kernel gives it that same address as its source. No peer can send from it
+ * (WireGuard accepts from a peer only its own allowed IPs). */
+static bool source_is_webmail(Cell *c, const char *service, const char *source) {
+        const ServiceEndpoint *e = registry_find(&c->registry, service);
+        Cidr4 range;
+        uint32_t ip, vip;
+        return e && e->http_grant_only && source && ipv4_parse(source, &ip) == 0 &&
+               settings_ip_range(c->settings, &range) == 0 && registry_vip_of(e, &range, &vip) == 0 && ip == vip;
+}
+
+/* user:password (decoded Basic) as an account password, from the cache or the store's argon2id hash. */
+static int check_account_password(Cell *c, const char *user, const char *password, char ret_user[static 64]) {
+        Accounts *a = acc(c);
+        uint8_t hash[SECRET_HASH_BYTES];
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, a->key, sizeof a->key, sizeof hash);
+        crypto_generichash_update(&st, (const unsigned char *) user, strlen(user) + 1);
+        crypto_generichash_update(&st, (const unsigned char *) password, strlen(password));
+        crypto_generichash_final(&st, hash, sizeof hash);
+        sodium_memzero(&st, sizeof st);
+        int64_t now = wall_sec();
+        for (size_t i = 0; i < a->webmail.n; i++)
+                if (a->webmail.v[i].expires_at > now && sodium_memcmp(a->webmail.v[i].hash, hash, sizeof hash) == 0) {
+                        snprintf(ret_user, 64, "%s", a->webmail.v[i].user);
+                        return 0;
+                }
+        StoreUser u;
+        int r = c->store ? store_user_get_by_name(c->store, user, &u) : -ENOENT;
+        if (r < 0)
+                secret_password_dummy_verify(password);
+        else
+                r = secret_password_verify(u.pwhash, password);
+        sodium_memzero(&u, sizeof u);
+        if (r < 0)
+                return -EACCES;
+        if (a->webmail.n >= WEBMAIL_CACHE_MAX)
+                cred_clear(&a->webmail);
+        IdxCred e = { .expires_at = now + WEBMAIL_CACHE_SEC };
+        memcpy(e.hash, hash, sizeof hash);
+        snprintf(e.user, sizeof e.user, "%.63s", user); /* a valid name: 63 at most */
+        (void) cred_add(&a->webmail, &e); /* out of memory: the next login checks the hash again */
+        snprintf(ret_user, 64, "%.63s", user);
+        return 0;
+}
+
+/* A Basic credential: an app password, or with account_password (the webmail's address) the account password
+ * and only that (the webmail is where a person signs in, devices use app passwords). */
+static int check_basic(Cell *c, const char *b64, bool account_password, char ret_user[static 64]) {
         Accounts *a = acc(c);
         char decoded[512];
         size_t len = 0;
@@ -902,7 +960,9 @@ static int check_basic(Cell *c, const char *b64, char ret_user[static 64]) {
         if (colon && strlen(decoded) == len) {
                 *colon = '\0';
                 IdxCred *e = NULL;
-                if (name_is_valid(decoded) && secret_app_password_hash(a->key, colon + 1, hash) == 0)
+                if (account_password)
+                        r = name_is_valid(decoded) ? check_account_password(c, decoded, colon + 1, ret_user) : -EACCES;
+                else if (name_is_valid(decoded) && secret_app_password_hash(a->key, colon + 1, hash) == 0)
                         e = cred_find(&a->apps, hash);
                 if (e && streq(e->user, decoded)) {
                         snprintf(ret_user, 64, "%s", e->user);
@@ -938,27 +998,42 @@ static int check_session(Cell *c, const char *cookie, int64_t idle_sec, char ret
         return 0;
 }
 
+/* Whether source (a peer with the grant, or a local address) may reach service at all: 0 or -EPERM. */
+static int source_may(Cell *c, Accounts *a, const char *service, const char *source) {
+        int grant = service ? registry_grant_from_string(&c->registry, service) : -1;
+        uint32_t ip;
+        if (grant < 0 || !source || ipv4_parse(source, &ip) < 0)
+                return grant >= 0 && source && streq(source, "::1") ? 0 : -EPERM;
+        const IdxPeer *p = peer_find(a, ip);
+        if (p ? !(p->enabled && (p->access & (1u << grant))) : !source_is_local(c, ip))
+                return -EPERM;
+        return 0;
+}
+
+int accounts_authorize_source(Cell *c, const char *service, const char *source) {
+        Accounts *a = acc(c);
+        const ServiceEndpoint *e = registry_find(&c->registry, service);
+        if (!a || !e || !e->http_grant_only)
+                return -EPERM;
+        return source_may(c, a, service, source);
+}
+
 int accounts_authorize(Cell *c, const char *service, const char *source, const char *authorization,
                        const char *session_cookie, int64_t session_idle_sec, char ret_user[static 64],
                        bool *ret_basic_failed) {
         Accounts *a = acc(c);
         *ret_basic_failed = false;
-        if (!a)
+        if (!a || source_may(c, a, service, source) < 0)
                 return -EPERM;
-        int grant = service ? registry_grant_from_string(&c->registry, service) : -1;
-        uint32_t ip;
-        if (grant < 0 || !source || ipv4_parse(source, &ip) < 0) {
-                if (!(grant >= 0 && source && streq(source, "::1")))
-                        return -EPERM;
-        } else {
-                const IdxPeer *p = peer_find(a, ip);
-                if (p ? !(p->enabled && (p->access & (1u << grant))) : !source_is_local(c, ip))
-                        return -EPERM;
-        }
         if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
-                if (check_basic(c, authorization + 6, ret_user) == 0)
+                /* The webmail signs in to the mail server with the user's account password; nothing else may
+                 * use one here (devices have app passwords). */
+                bool webmail = source_is_webmail(c, service, source);
+                if (check_basic(c, authorization + 6, webmail, ret_user) == 0)
                         return 0;
-                *ret_basic_failed = true;
+                /* Not counted for the webmail's address, which every webmail user shares: one user's typing
+                 * must not lock out the others (Roundcube limits failed logins per browser address). */
+                *ret_basic_failed = !webmail;
                 return -EACCES;
         }
         if (session_cookie && check_session(c, session_cookie, session_idle_sec, ret_user) == 0)

@@ -100,9 +100,16 @@ int app_passwords_list(Cell *c, const char *user, json_t **ret, PicError *err);
 
 /* The forward_auth decision, from memory only. source: the client's address as Caddy saw it. authorization:
  * the client's Authorization header or NULL; session_cookie: the pic_session cookie's value or NULL.
+ * App passwords are the credentials, except from the webmail's own address (the grant-only endpoint's virtual
+ * IP, as the mail server sees Roundcube): there the account password (argon2id, then cached briefly as a keyed
+ * hash) and nothing else.
  * Returns 0 with ret_user filled; -EPERM (403) when the source may not reach service or service is unknown;
  * -EACCES (401) without valid credentials; *ret_basic_failed says a Basic credential was given and wrong
  * (for the rate limit). */
 int accounts_authorize(Cell *c, const char *service, const char *source, const char *authorization,
                        const char *session_cookie, int64_t session_idle_sec, char ret_user[static 64],
                        bool *ret_basic_failed);
+/* The forward_auth decision for the HTTPS site of a grant-only endpoint (http_grant_only: its backend, the
+ * webmail, signs users in itself): only whether source may reach service. 0, or -EPERM also when service is no
+ * grant-only endpoint, so a caller's choice of this question cannot skip another service's credentials. */
+int accounts_authorize_source(Cell *c, const char *service, const char *source);

@@ -89,6 +89,11 @@ typedef struct ServiceOps {
          * (removed non-NULL: publish what the store now holds at its name, which also mends the name after a
          * rollback), inside the caller's transaction. A CNAME also re-publishes the chains through it. */
         int (*dns_record_changed)(Cell *c, const DnsRecord *removed, const DnsRecord *added, PicError *err);
+        /* DNS data the module publishes in the cell's zone (the mail domain's MX, SPF, DKIM, DMARC): records
+         * with names relative to the zone, in a malloc'ed array the caller frees. The dns module adds them to
+         * what it publishes after every unbound start and whenever it republishes a name; the module itself
+         * announces a change through cell_dns_record_changed (removed, then added). */
+        int (*dns_records)(Cell *c, DnsRecord **ret, size_t *ret_n);
         /* A user account changed (core/accounts.c, after the store committed it): the module brings its own
          * per-user state in step (a default calendar, a password file, a mail directory). Errors are the
          * module's to log: an account change is never undone because one module lagged. */

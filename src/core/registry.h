@@ -27,6 +27,13 @@ typedef struct ServiceEndpoint {
         /* Whole files go through it (WebDAV): Caddy puts no cap on a body and no deadline on a whole request
          * (the backend's quota check and idle timeouts bound them), only its header and idle timeouts. */
         bool http_streams;
+
+        /* The backend signs its users in itself on its own form (webmail takes the account password), so
+         * forward_auth checks the source's grant only and asks for no credentials. */
+        bool http_grant_only;
+        /* Non-NULL: http_upstream speaks FastCGI (php-fpm), and this is the document root: Caddy serves its
+         * static files itself and sends only /index.php to the upstream. */
+        const char *http_fastcgi_root;
 } ServiceEndpoint;
 
 #define REGISTRY_ENDPOINTS_MAX 32

@@ -224,7 +224,11 @@ static int prepare_state_dir(const char *dir) {
                 int r = mkdir_p(p, 0700);
                 if (r < 0)
                         return log_error_errno(r, "cannot create %s", p);
-                if (*subdirs[i] == '\0' || streq(subdirs[i], "/keys") || streq(subdirs[i], "/backups"))
+                /* The root is searchable but not readable: the mail daemons' own users (postfix, mail) must reach
+                 * their dirs in data/mail; keys/ and backups/ stay root's alone. */
+                if (*subdirs[i] == '\0')
+                        chmod(p, 0711);
+                else if (streq(subdirs[i], "/keys") || streq(subdirs[i], "/backups"))
                         chmod(p, 0700);
                 else
                         chmod(p, 0755);

@@ -25,6 +25,8 @@ static const Route routes[] = {
         ROUTE("GET", "/api/users/{name}", SELF, 0, http_user_get, "Show a user with their peers"),
         ROUTE("PUT", "/api/users/{name}", SELF, 0, http_user_put, "Change a user's password or role"),
         ROUTE("DELETE", "/api/users/{name}", ADMIN, 0, http_user_delete, "Delete a user (?purge=true: with what they own)"),
+        ROUTE("GET", "/api/users/{name}/mail", SELF, 0, http_user_mail_get,
+              "A user's mail: address, aliases, messages, usage and quota"),
         ROUTE("GET", "/api/users/{name}/app-passwords", SELF, 0, http_app_passwords_get, "List a user's app passwords"),
         ROUTE("POST", "/api/users/{name}/app-passwords", SELF, 0, http_app_passwords_post,
               "Create an app password (shown once)"),
@@ -101,6 +103,12 @@ static const Route routes[] = {
         ROUTE("GET", "/api/dhcp/reservations", READ, 0, http_dhcp_reservations_get, "DHCP reservations"),
         ROUTE("POST", "/api/dhcp/reservations", WRITE, 0, http_dhcp_reservations_post, "Reserve an IP and name for a MAC"),
         ROUTE("DELETE", "/api/dhcp/reservations/{mac}", WRITE, 0, http_dhcp_reservations_delete, "Remove a reservation"),
+
+        ROUTE("GET", "/api/mail/aliases", READ, 0, http_mail_aliases_get, "Mail aliases and their target users"),
+        ROUTE("POST", "/api/mail/aliases", WRITE, 0, http_mail_aliases_post, "Create a mail alias for one or more users"),
+        ROUTE("DELETE", "/api/mail/aliases/{alias}", WRITE, 0, http_mail_alias_delete, "Delete a mail alias"),
+        ROUTE("GET", "/api/mail/dns", READ, 0, http_mail_dns_get,
+              "The MX, SPF, DKIM and DMARC records of the mail domain (to copy to a public DNS provider)"),
 
         ROUTE("GET", "/api/ntp/status", READ, 0, http_ntp_status_get, "NTP server: stratum, offset, clients served"),
         ROUTE("POST", "/api/network/test", WRITE, 0, http_network_test_post, "Run the network self-test"),

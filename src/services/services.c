@@ -14,6 +14,7 @@
 #include "services/ntp/ntp.h"
 #include "services/proxy/proxy.h"
 #include "services/webdav/webdav.h"
+#include "services/webmail/webmail.h"
 #include "services/wireguard/wireguard.h"
 
 static const ServiceOps *const all_services[] = {
@@ -26,9 +27,13 @@ static const ServiceOps *const all_services[] = {
         &cell_ca_ops, /* before the modules that serve its certificates */
         &svc_calendar_ops,
         &svc_files_ops,
+        &svc_mail_dkim_ops, /* the mail modules: signer and mailboxes before the Postfix that uses them */
+        &svc_mail_imap_ops,
         &svc_mail_ops,
         &svc_webdav_ops,
         &svc_mesh_ops, /* after the modules a link reaches (firewall, WireGuard, DNS) */
+
+        &svc_webmail_ops, /* after the CA, whose root it trusts */
         &svc_proxy_ops, /* after the CA and every module that declares an HTTP backend */
         NULL, /* the list ends at the first NULL */
 };

@@ -71,6 +71,10 @@ static const char *const migrations[] = {
         "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE mesh_grants (peer TEXT NOT NULL, cell TEXT NOT NULL REFERENCES mesh_cells(name) ON DELETE CASCADE,"
         "  service TEXT NOT NULL, PRIMARY KEY (peer, cell, service)) WITHOUT ROWID;",
+
+        /* 6: mail aliases (alias local part → one or more users; a user gone leaves the alias's other targets) */
+        "CREATE TABLE mail_aliases (alias TEXT NOT NULL, target TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,"
+        "  created_at INTEGER NOT NULL, PRIMARY KEY(alias, target)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) ELEMENTSOF(migrations))

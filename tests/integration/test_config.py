@@ -123,15 +123,15 @@ class ConfigTest(PicdTestCase):
         self.assertIsNone(keys["cell_name"]["module"])
 
     def test_declared_only_modules_are_not_services(self):
-        # files/mail/webdav declare addresses, names and grants, but run nothing yet: they are in service_ips
-        # and DNS, not in the list of services or /health (the calendar runs Radicale, so it is listed).
+        # webdav declares an address, a name and a grant but runs nothing of its own (the files module's lighttpd
+        # serves it): it is in service_ips and DNS, not in the list of services or /health.
         c = self.config()
         self.assertEqual(c["service_ips"]["calendar"], "172.20.0.10")
         self.assertEqual(c["service_ips"]["webdav"], "172.20.0.13")
         names = [s["name"] for s in self.picd.get("/api/services").json["services"]]
-        self.assertEqual(sorted(names),
-                         ["ca", "calendar", "dhcp", "dns", "firewall", "network", "ntp", "proxy", "wireguard"])
-        self.assertNotIn("mail", self.picd.get("/health").json["services"])
+        self.assertEqual(sorted(names), ["ca", "calendar", "dhcp", "dns", "files", "firewall", "mail", "mail-dkim",
+                                         "mail-imap", "mesh", "network", "ntp", "proxy", "webmail", "wireguard"])
+        self.assertNotIn("webdav", self.picd.get("/health").json["services"])
         self.assertIn("calendar", self.picd.get("/health").json["services"])
 
     def test_mutations_are_audited(self):

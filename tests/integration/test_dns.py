@@ -181,7 +181,7 @@ class DnsTest(PicdTestCase):
     def test_every_record_type(self):
         self.add("v6", "AAAA", "FD00:0:0::10")
         self.add("alias", "cname", "api")
-        self.add("@", "MX", "10 mail")
+        self.add("@", "MX", "20 mx.example.net.")
         self.add("_sip._tcp", "SRV", "10 5 5060 sip.example.net.")
         dmarc = "v=DMARC1; p=none; rua=mailto:postmaster@mycell.cell"
         self.add("_dmarc", "TXT", dmarc)
@@ -190,7 +190,8 @@ class DnsTest(PicdTestCase):
         self.assertEqual(self.q(f"v6.{ZONE}", "AAAA"), ("NOERROR", ["fd00::10"]))
         # Local CNAMEs are answered as such; the client's resolver follows them.
         self.assertEqual(self.q(f"alias.{ZONE}", "CNAME"), ("NOERROR", [f"api.{ZONE}."]))
-        self.assertEqual(self.q(ZONE, "MX"), ("NOERROR", [f"10 mail.{ZONE}."]))
+        # A custom MX replaces the one the mail service publishes for the zone (never both).
+        self.assertEqual(self.q(ZONE, "MX"), ("NOERROR", ["20 mx.example.net."]))
         self.assertEqual(self.q(ZONE), ("NOERROR", [self.ips["api"]]), "apex A survives records at the apex")
         self.assertEqual(self.q(f"_sip._tcp.{ZONE}", "SRV"), ("NOERROR", ["10 5 5060 sip.example.net."]))
         self.assertEqual(self.q(f"_dmarc.{ZONE}", "TXT"), ("NOERROR", [f'"{dmarc}"']))
@@ -201,7 +202,7 @@ class DnsTest(PicdTestCase):
         mx = [r for r in self.picd.get("/api/dns/records").json["records"] if r["type"] == "MX"][0]
         self.assertEqual(self.picd.delete(f"/api/dns/records/{mx['id']}").status, 200)
         self.created.remove(mx["id"])
-        self.assertEqual(self.q(ZONE, "MX")[1], [])
+        self.assertEqual(self.q(ZONE, "MX"), ("NOERROR", [f"10 mail.{ZONE}."]), "the mail service's MX is back")
         self.assertEqual(self.q(ZONE), ("NOERROR", [self.ips["api"]]))
 
     def test_validation_rejects_with_400_and_changes_nothing(self):

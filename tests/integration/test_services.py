@@ -151,7 +151,7 @@ class BrokenDaemonTest(PicdTestCase):
         h = self.picd.get("/health", auth=False)
         self.assertEqual(h.status, 200)
         self.assertEqual(h.json["status"], "degraded")
-        self.assertEqual(sorted(h.json["failing"]), ["dhcp", "ntp"])
+        self.assertEqual(sorted(h.json["failing"]), ["dhcp", "ntp"], h.json)
         self.assertIn("/nonexistent/chronyd", h.json["problems"]["ntp"])
         st = self.picd.get("/api/services/status").json
         self.assertEqual(st["status"], "degraded")

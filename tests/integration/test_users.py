@@ -395,7 +395,8 @@ class MigrationTest(unittest.TestCase):
             # Back to schema 2 as an older picd left it: no roles, no owners, no app passwords (nor what later
             # schemas added: storage quotas and shares).
             db = sqlite3.connect(os.path.join(p.state_dir, "picd.db"))
-            db.executescript("DROP TABLE file_shares; DROP TABLE storage_quotas;"
+            db.executescript("DROP TABLE mail_aliases; DROP TABLE mesh_grants; DROP TABLE mesh_cells; DROP TABLE mesh_invites;"
+                             "DROP TABLE file_shares; DROP TABLE storage_quotas;"
                              "DROP TABLE app_passwords; DROP TABLE cell_keys; DROP TABLE peers;" + PEERS_V2 + ";"
                              "ALTER TABLE users DROP COLUMN role; PRAGMA user_version = 2;")
             db.close()
@@ -418,7 +419,7 @@ class MigrationTest(unittest.TestCase):
             used = db.execute("SELECT last_used_at FROM app_passwords").fetchall()
             version = db.execute("PRAGMA user_version").fetchone()[0]
             db.close()
-            self.assertEqual(version, 5)  # every migration since ran: 3 (accounts), 4 (storage quotas, shares), 5 (mesh)
+            self.assertEqual(version, 6)  # every migration since ran: 3 (accounts), 4 (storage quotas, shares), 5 (mesh), 6 (mail aliases)
             self.assertEqual(len(used), 1)
             self.assertGreater(used[0][0], 0)
         except Exception:

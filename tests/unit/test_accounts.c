@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "basic/fileio.h"
+#include "basic/netaddr.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/accounts.h"
@@ -129,6 +130,29 @@ static void test_decision_needs_no_store(void **state) {
                                             1800, user, &failed), 0);
         assert_int_equal(accounts_authorize(c, "nope", "127.0.0.1", basic("alice", secret, h, sizeof h), NULL, 1800,
                                             user, &failed), -EPERM);
+        /* The mail site (webmail) is grant-only: its HTTPS site asks about the address alone, and a peer without
+         * the grant is refused. The same service asked the ordinary question (IMAP logins) still needs a valid
+         * credential, and no other service can be asked the grant-only question. */
+        int mail = registry_grant_from_string(&c->registry, "mail");
+        assert_true(mail >= 0 && registry_find(&c->registry, "mail")->http_grant_only);
+        Peer before = { .ip = 0x0a000005, .access = 1u << cal, .enabled = true };
+        Peer after = before;
+        after.access |= 1u << mail;
+        snprintf(after.name, sizeof after.name, "mailer");
+        snprintf(before.name, sizeof before.name, "mailer");
+        accounts_peer_changed(c, NULL, &before);
+        assert_int_equal(accounts_authorize_source(c, "mail", "10.0.0.5"), -EPERM);
+        accounts_peer_changed(c, &before, &after);
+        assert_int_equal(accounts_authorize_source(c, "mail", "10.0.0.5"), 0);
+        assert_int_equal(accounts_authorize_source(c, "mail", "127.0.0.1"), 0);
+        assert_int_equal(accounts_authorize_source(c, "mail", "10.0.0.2"), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "mail", NULL), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "calendar", "10.0.0.5"), -EPERM);
+        assert_int_equal(accounts_authorize_source(c, "nope", "127.0.0.1"), -EPERM);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", NULL, NULL, 1800, user, &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.5", basic("alice", "wrong", h, sizeof h), NULL, 1800,
+                                            user, &failed), -EACCES);
+        assert_true(failed);
         c->store = s;
 
         /* The last use reaches the store with the flush. */
@@ -176,14 +200,20 @@ static void test_fast_set(void **state) {
         assert_int_equal(fast_calls, 0);
         assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s2, h, sizeof h), NULL, 1800, user,
                                             &failed), 0);
+        assert_int_equal(fast_calls, 1);
+        /* Again before the proxy rendered it: the client is still busy, so the push waits longer (debounce). */
         assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s2, h, sizeof h), NULL, 1800, user,
                                             &failed), 0);
-        assert_int_equal(fast_calls, 1);
+        assert_int_equal(fast_calls, 2);
         assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s1, h, sizeof h), NULL, 1800, user,
                                             &failed), 0);
-        assert_int_equal(fast_calls, 2);
+        assert_int_equal(fast_calls, 3);
         assert_int_equal(accounts_fast_creds(c, &fast, &n), 0);
         assert_int_equal(n, 2);
+        /* Rendered: a use that still reaches picd (another site, a source outside the route) asks for no push. */
+        assert_int_equal(accounts_authorize(c, "calendar", "10.0.0.5", basic("carol", s2, h, sizeof h), NULL, 1800, user,
+                                            &failed), 0);
+        assert_int_equal(fast_calls, 3);
         /* By user, then oldest first. */
         assert_true(fast[0].id == id1 && fast[1].id == id2);
         assert_string_equal(fast[0].user, "carol");
@@ -219,6 +249,74 @@ static void test_fast_set(void **state) {
         assert_int_equal(ips[0], 0x0a000009);
         free(ips);
         c->authz_changed = NULL;
+
+/* The account password counts only from the webmail's own address (the mail virtual IP, where the mail server
+ * sees Roundcube), is checked against its argon2id hash once and then answered from memory, and a new password or
+ * a deleted user holds from the next login on. */
+static void test_webmail_account_password(void **state) {
+        TestCell *t = *state;
+        Cell *c = &t->c;
+        char pwhash[SECRET_PWHASH_STRLEN], h[256], user[64];
+        bool failed;
+        int64_t id;
+        assert_int_equal(secret_password_hash("carol-password-1", pwhash), 0);
+        assert_int_equal(store_user_insert(c->store, "carol", pwhash, "user", &id), 0);
+        add_peer(c, "mailer", 0x0a000007, 1u << registry_grant_from_string(&c->registry, "mail"), true);
+        assert_int_equal(accounts_new(c), 0);
+        Cidr4 range;
+        uint32_t vip;
+        char webmail[IPV4_STRLEN];
+        assert_int_equal(settings_ip_range(c->settings, &range), 0);
+        assert_int_equal(registry_vip(&c->registry, &range, "mail", &vip), 0);
+        ipv4_format(vip, webmail);
+
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        assert_string_equal(user, "carol");
+        /* Anywhere else it is no credential: a peer, another local address, another service. */
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.7", basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_true(failed);
+        assert_int_equal(accounts_authorize(c, "mail", "127.0.0.1", basic("carol", "carol-password-1", h, sizeof h),
+                                            NULL, 1800, user, &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "calendar", webmail, basic("carol", "carol-password-1", h, sizeof h),
+                                            NULL, 1800, user, &failed), -EACCES);
+        /* A wrong one is refused, and not counted against the address every webmail user shares. */
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-2", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_false(failed);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("nobody", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        /* Answered from memory the second time. */
+        Store *s = c->store;
+        c->store = NULL;
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        c->store = s;
+        /* An app password is a device's: not the webmail's. */
+        char app[SECRET_APP_PASSWORD_STRLEN];
+        json_t *label = json_pack("{s:s}", "label", "phone");
+        PicError err = { 0 };
+        int64_t app_id;
+        assert_int_equal(app_password_create(c, "carol", label, app, &app_id, &err), 0);
+        json_decref(label);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", app, h, sizeof h), NULL, 1800, user,
+                                            &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "mail", "10.0.0.7", basic("carol", app, h, sizeof h), NULL, 1800, user,
+                                            &failed), 0);
+        /* A new password: the old one stops at once. */
+        assert_int_equal(secret_password_hash("carol-password-3", pwhash), 0);
+        assert_int_equal(store_user_set_password(c->store, id, pwhash), 0);
+        assert_int_equal(accounts_creds_changed(c), 0);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-1", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-3", h, sizeof h), NULL,
+                                            1800, user, &failed), 0);
+        /* The user deleted: refused too. */
+        assert_int_equal(store_user_delete(c->store, id), 0);
+        assert_int_equal(accounts_creds_changed(c), 0);
+        assert_int_equal(accounts_authorize(c, "mail", webmail, basic("carol", "carol-password-3", h, sizeof h), NULL,
+                                            1800, user, &failed), -EACCES);
 }
 
 static void test_app_password_format(void **state) {
@@ -249,6 +347,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_decision_needs_no_store, cell_up, cell_down),
                 cmocka_unit_test_setup_teardown(test_fast_set, cell_up, cell_down),
+
+                cmocka_unit_test_setup_teardown(test_webmail_account_password, cell_up, cell_down),
                 cmocka_unit_test(test_app_password_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

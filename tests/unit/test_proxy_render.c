@@ -34,6 +34,10 @@ static ProxyConfig config(void) {
         c.sites[c.n_sites++] = (ProxySite) { .name = "files", .vip = 0xac14000b, .cert = "/k/files-03.pem",
                                              .key = "/k/files-03.key", .upstream = "/var/lib/pic/run/files-http.sock",
                                              .forward_auth = true, .streams = true };
+        c.sites[c.n_sites++] = (ProxySite) { .name = "mail", .vip = 0xac14000c, .cert = "/k/mail-04.pem",
+                                             .key = "/k/mail-04.key", .upstream = "/var/lib/pic/run/webmail-fpm.sock",
+                                             .fastcgi_root = "/var/lib/roundcube/public_html", .forward_auth = true,
+                                             .grant_only = true };
         return c;
 }
 
@@ -215,6 +219,38 @@ static void test_structure(void **state) {
         assert_string_equal(json_string_value(json_object_get(last, "handler")), "reverse_proxy");
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(last, "upstreams"), 0), "dial")),
                             "unix//var/lib/pic/run/files-http.sock");
+        /* The webmail: after forward_auth, "/" is /index.php, the one script php-fpm runs; other scripts and
+         * includes are 404; the rest are the document root's static files. */
+        json_t *mail = json_object_get(json_array_get(json_object_get(json_object_get(servers, "mail-https"), "routes"), 0),
+                                       "handle");
+        assert_int_equal(json_array_size(mail), 5);
+        /* Its question to picd is about the address alone; the calendar's is not, whatever its client sends. */
+        json_t *mail_set = json_object_get(json_object_get(json_object_get(json_array_get(mail, 3), "headers"), "request"),
+                                           "set");
+        assert_string_equal(json_string_value(json_array_get(json_object_get(mail_set, "X-Pic-Auth"), 0)), "grant-only");
+        assert_null(json_object_get(json_object_get(json_object_get(json_object_get(fa, "headers"), "request"), "set"),
+                                    "X-Pic-Auth"));
+        bool auth_deleted = false;
+        for (size_t k = 0; k < json_array_size(del); k++)
+                auth_deleted = auth_deleted || strcmp(json_string_value(json_array_get(del, k)), "X-Pic-Auth") == 0;
+        assert_true(auth_deleted);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(mail, 3), "handler")), "reverse_proxy");
+        json_t *app = json_object_get(json_array_get(mail, 4), "routes");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 0),
+                                                                                               "handle"), 0), "uri")),
+                            "/index.php");
+        json_t *fpm = json_array_get(json_object_get(json_array_get(app, 1), "handle"), 0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(fpm, "transport"), "protocol")), "fastcgi");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(fpm, "transport"), "root")),
+                            "/var/lib/roundcube/public_html");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(fpm, "upstreams"), 0), "dial")),
+                            "unix//var/lib/pic/run/webmail-fpm.sock");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 2),
+                                                                                            "handle"), 0), "status_code")),
+                         404);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(app, 3),
+                                                                                              "handle"), 0), "handler")),
+                            "file_server");
         /* Non-default HTTPS port: the redirect names it. */
         json_decref(j);
         c.https_port = 8443;

@@ -211,14 +211,19 @@ static void test_new_module_settings(void **state) {
         assert_string_equal(json_string_value(json_array_get(who, 0)), "photos");
         json_decref(who);
         who = cell_key_services(c, "cell_name");
-        assert_int_equal(json_array_size(who), 4);
+        assert_int_equal(json_array_size(who), 8);
         assert_string_equal(json_string_value(json_array_get(who, 0)), "dns");
-        assert_string_equal(json_string_value(json_array_get(who, 1)), "ca");    /* re-issues the certificates */
-        assert_string_equal(json_string_value(json_array_get(who, 2)), "proxy"); /* serves them */
-        assert_string_equal(json_string_value(json_array_get(who, 3)), "photos");
+        assert_string_equal(json_string_value(json_array_get(who, 1)), "ca");        /* re-issues the certificates */
+        assert_string_equal(json_string_value(json_array_get(who, 2)), "mail-dkim"); /* the mail domain's key */
+        assert_string_equal(json_string_value(json_array_get(who, 3)), "mail-imap"); /* names and certificates */
+        assert_string_equal(json_string_value(json_array_get(who, 4)), "mail");
+        assert_string_equal(json_string_value(json_array_get(who, 5)), "webmail");   /* the mail server's name */
+        assert_string_equal(json_string_value(json_array_get(who, 6)), "proxy");     /* serves them */
+        assert_string_equal(json_string_value(json_array_get(who, 7)), "photos");
         json_decref(who);
         who = cell_key_services(c, "ip_range");
-        assert_int_equal(json_array_size(who), 8); /* network, firewall, wireguard, dns, dhcp, ntp, ca, proxy */
+        /* network, firewall, wireguard, dns, dhcp, ntp, ca, mail-imap, mail, webmail, proxy */
+        assert_int_equal(json_array_size(who), 11);
         json_decref(who);
 }
 

@@ -65,6 +65,11 @@ int http_dns_records_post(HttpRequest *req, HttpResponse *resp);
 int http_dns_record_delete(HttpRequest *req, HttpResponse *resp);
 
 int http_users_get(HttpRequest *req, HttpResponse *resp);
+int http_user_mail_get(HttpRequest *req, HttpResponse *resp);
+int http_mail_aliases_get(HttpRequest *req, HttpResponse *resp);
+int http_mail_aliases_post(HttpRequest *req, HttpResponse *resp);
+int http_mail_alias_delete(HttpRequest *req, HttpResponse *resp);
+int http_mail_dns_get(HttpRequest *req, HttpResponse *resp);
 int http_users_post(HttpRequest *req, HttpResponse *resp);
 int http_user_get(HttpRequest *req, HttpResponse *resp);
 int http_user_put(HttpRequest *req, HttpResponse *resp);

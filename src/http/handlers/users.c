@@ -12,6 +12,7 @@
 #include "crypto/secret.h"
 #include "http/auth.h"
 #include "http/handlers/handlers.h"
+#include "services/mail/mail.h"
 
 static AccountsActor actor_of(const HttpRequest *req) {
         bool session = req->who.kind == PRINCIPAL_SESSION;
@@ -69,6 +70,15 @@ int http_user_get(HttpRequest *req, HttpResponse *resp) {
         json_t *o = user_to_json(req->cell, &u, true);
         secret_wipe(&u, sizeof u);
         return http_reply(resp, 200, o);
+}
+
+int http_user_mail_get(HttpRequest *req, HttpResponse *resp) {
+        if (!allowed(req, resp, false))
+                return 0;
+        PicError err = { 0 };
+        json_t *o = NULL;
+        int r = mail_user_json(req->cell, req->params[0], &o, &err);
+        return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
 }
 
 int http_user_put(HttpRequest *req, HttpResponse *resp) {
@@ -167,6 +177,16 @@ int http_forward_auth(HttpRequest *req, HttpResponse *resp) {
                 const char *last = strrchr(xff, ',');
                 if (ip_client_parse(last ? last + 1 : xff, source) < 0)
                         source[0] = '\0';
+        }
+        /* The HTTPS site of a grant-only endpoint (the webmail) asks about the address alone: Caddy sets this
+         * header on that site's question and removes a client's own on every site. */
+        const char *mode = http_header(req, "X-Pic-Auth");
+        if (mode && streq(mode, "grant-only")) {
+                if (accounts_authorize_source(c, service, source[0] ? source : NULL) < 0)
+                        return http_reply_error(resp, 403, "forbidden", NULL, "this address may not use this service");
+                char *empty = strdup("");
+                return empty ? http_reply_raw(resp, 200, "text/plain", empty, 0)
+                             : http_reply_error(resp, 500, "internal", NULL, "out of memory");
         }
         /* Failed Basic attempts are counted per source address, in buckets of their own (not the login's). */
         char bucket[80];

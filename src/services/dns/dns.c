@@ -206,6 +206,40 @@ static int record_line(const DnsRecord *r, void *userdata) {
         return line_add(lc->buf, line);
 }
 
+/* The records service modules publish (ServiceOps.dns_records), every one or only those at relname. */
+static int module_lines(Cell *c, const char *zone, const char *relname, StrBuf *b, size_t *ret_n) {
+        for (size_t i = 0; i < c->n_services; i++) {
+                if (!c->services[i]->dns_records)
+                        continue;
+                DnsRecord *v = NULL;
+                size_t n = 0;
+                int k = c->services[i]->dns_records(c, &v, &n);
+                for (size_t j = 0; k >= 0 && j < n; j++) {
+                        if (relname && !streq(v[j].name, relname))
+                                continue;
+                        LinesCtx lc = { zone, b, 0 };
+                        k = record_line(&v[j], &lc);
+                        if (ret_n)
+                                *ret_n += lc.n;
+                }
+                free(v);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* Whether a new record of this type may make a module's record at its name yield (modules publish MX and TXT:
+ * a custom SPF or DMARC policy replaces the mail module's), so the name must be published anew, not appended to. */
+static bool module_may_yield(Cell *c, const char *type) {
+        if (!streq(type, "TXT") && !streq(type, "MX"))
+                return false;
+        for (size_t i = 0; i < c->n_services; i++)
+                if (c->services[i]->dns_records)
+                        return true;
+        return false;
+}
+
 static int host_lines(const char *zone, const DnsHost *h, bool with_ptr, StrBuf *b) {
         char fqdn[DNS_ZONE_MAX + 70], line[512];
         int k = dns_fqdn(zone, h->name, fqdn, sizeof fqdn);
@@ -231,6 +265,8 @@ static int name_lines(Cell *c, DnsState *st, const char *zone, const char *relna
         LinesCtx lc = { zone, b, 0 };
         if (k >= 0)
                 k = store_dns_record_foreach_name(c->store, relname, record_line, &lc);
+        if (k >= 0)
+                k = module_lines(c, zone, relname, b, NULL);
         for (size_t i = 0; k >= 0 && i < st->n_hosts; i++)
                 if (streq(st->hosts[i].name, relname))
                         k = host_lines(zone, &st->hosts[i], false, b);
@@ -354,12 +390,15 @@ static int dns_record_changed(Cell *c, const DnsRecord *removed, const DnsRecord
         int r = dns_zone_from_settings(c->settings, zone);
         if (r < 0)
                 return pic_error(err, r, NULL, "the cell has no valid zone name");
-        if (added) {
+        if (added && !module_may_yield(c, added->type)) {
                 /* Just the new line: the name's other records keep answering throughout. */
                 if ((r = dns_record_to_rr(zone, added, line, sizeof line)) < 0)
                         return pic_error(err, r, "value", "the record is too long");
                 r = ctl(c, "local_datas", line, NULL, err);
-        } else
+        } else if (added)
+                /* A module's record may yield to this one (a custom SPF or DMARC): the whole name again. */
+                r = republish_name(c, zone, added->name, err);
+        else
                 r = republish_name(c, zone, removed->name, err);
         /* Other records change no chain: a CNAME's views depend on the names along it, not their data. */
         if (r >= 0 && streq(rec->type, "CNAME"))
@@ -399,6 +438,8 @@ static int reapply(Cell *c, DnsState *st, PicError *err) {
         StrBuf b = STRBUF_INIT;
         LinesCtx lc = { p.zone, &b, 0 };
         r = store_dns_record_foreach(c->store, record_line, &lc);
+        if (r >= 0)
+                r = module_lines(c, p.zone, NULL, &b, &lc.n);
         for (size_t i = 0; r >= 0 && i < st->n_hosts; i++)
                 r = host_lines(p.zone, &st->hosts[i], true, &b);
         if (r >= 0 && b.error)

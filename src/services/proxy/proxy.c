@@ -168,6 +168,8 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->vip = vip;
                 s->upstream = p.upstream[cfg.n_sites];
                 s->forward_auth = !e->http_own_auth;
+                s->fastcgi_root = e->http_fastcgi_root;
+                s->grant_only = e->http_grant_only;
                 s->serves_root = streq(e->name, "api");
                 /* Only with something to check in-process: then a peer change leaves the config as it was (no
                  * /load for each of 10,000 peers added while no device is active). Never for a service that

@@ -36,7 +36,8 @@ static json_t *dial_site(const ProxySite *s) {
  * base path). A WSGI server folds '-' and '_' together (X_Remote_User arrives as HTTP_X_REMOTE_USER too), so
  * every spelling of each goes; Caddy matches names without regard to case. */
 static json_t *identity_headers(void) {
-        static const char *const names[] = { "X-Pic-User", "X-Pic-Service", "X-Remote-User", "X-Script-Name" };
+        static const char *const names[] = { "X-Pic-User", "X-Pic-Service", "X-Pic-Auth", "X-Remote-User",
+                                             "X-Script-Name" };
         json_t *a = json_array();
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 /* Each name has two dashes: four spellings. */
@@ -78,6 +79,8 @@ static json_t *forward_auth(const ProxyConfig *cfg, const ProxySite *s) {
         json_object_set_new(set, "X-Pic-Service", strs1(s->name));
         /* The body is not sent to picd, but its announced length is (a write past a quota is refused first). */
         json_object_set_new(set, "X-Pic-Length", strs1("{http.request.header.Content-Length}"));
+        if (s->grant_only)
+                json_object_set_new(set, "X-Pic-Auth", strs1("grant-only"));
         return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "handler", "reverse_proxy", "upstreams",
                          dial_unix(cfg->auth_socket), "transport", transport(), "headers", h, "rewrite", "method", "GET",
                          "uri", "/auth?", "handle_response", copy_user);
@@ -113,9 +116,34 @@ static void dav_fixups(json_t *handle) {
                                                 "request", "set", "Content-Type", "application/xml"));
 }
 
+/* A PHP application (webmail) behind php-fpm, as Caddy's php_fastcgi would route it but narrower: "/" is
+ * /index.php, the one script that runs; any other *.php, include or dot file is 404 rather than executed or
+ * shown; everything else is a static file of the root (skins, scripts). */
+static json_t *fastcgi_app(const ProxySite *s) {
+        json_t *routes = json_array();
+        json_array_append_new(routes, json_pack("{s:[{s:[s]}], s:[{s:s, s:s}]}", "match", "path", "/", "handle", "handler",
+                                                "rewrite", "uri", "/index.php"));
+        json_t *fcgi = json_pack("{s:s, s:s, s:[s], s:s}", "protocol", "fastcgi", "root", s->fastcgi_root, "split_path",
+                                 ".php", "dial_timeout", "3s");
+        json_array_append_new(routes, json_pack("{s:[{s:[s]}], s:[{s:s, s:o, s:o, s:o}], s:b}", "match", "path",
+                                                "/index.php", "handle", "handler", "reverse_proxy", "upstreams",
+                                                dial_unix(s->upstream), "transport", fcgi, "headers",
+                                                forwarded_headers(), "terminal", 1));
+        json_array_append_new(routes, json_pack("{s:[{s:[s, s, s, s, s]}], s:[{s:s, s:i}], s:b}", "match", "path",
+                                                "*.php", "*.inc", "*.dist", "*.sh", "*/.*", "handle", "handler",
+                                                "static_response", "status_code", 404, "terminal", 1));
+        json_array_append_new(routes, json_pack("{s:[{s:s, s:s}]}", "handle", "handler", "file_server", "root",
+                                                s->fastcgi_root));
+        return json_pack("{s:s, s:o}", "handler", "subroute", "routes", routes);
+}
+
 /* The backend, after the site's own request fixes: one array of handlers. */
 static json_t *backend(const ProxySite *s) {
         json_t *h = json_array();
+        if (s->fastcgi_root) {
+                json_array_append_new(h, fastcgi_app(s));
+                return h;
+        }
         if (s->streams)
                 dav_fixups(h);
         json_array_append_new(h, json_pack("{s:s, s:o, s:o, s:o}", "handler", "reverse_proxy", "upstreams", dial_site(s),
@@ -172,7 +200,7 @@ static json_t *auth_level(const ProxyConfig *cfg, const ProxySite *s, size_t lev
  * which decides everything Caddy could not (a password picd has not seen lately, a wrong one, which it counts
  * for the rate limit). NULL when there is nothing to check in-process. */
 static json_t *fast_route(const ProxyConfig *cfg, const ProxySite *s) {
-        if (!s->forward_auth || s->n_sources == 0 || cfg->n_creds == 0)
+        if (!s->forward_auth || s->grant_only || s->n_sources == 0 || cfg->n_creds == 0)
                 return NULL;
         size_t levels = 0;
         for (size_t i = 0; i < cfg->n_creds; i++) {

@@ -15,7 +15,11 @@ typedef struct ProxySite {
         const char *cert, *key; /* PEM files of its cell-CA leaf */
         const char *upstream; /* absolute path of the backend's unix socket */
         unsigned upstream_port; /* nonzero: the backend is at 127.0.0.1:upstream_port instead */
+
+        const char *fastcgi_root; /* non-NULL: the upstream speaks FastCGI; static files come from this root */
         bool forward_auth;    /* ask the authorization socket first */
+        bool grant_only;      /* ...about the client's address only (X-Pic-Auth: grant-only): the backend signs
+                               * users in itself */
         bool serves_root;     /* its plain-HTTP side serves the CA root at CA_ROOT_URL_PATH */
         /* Sources picd lets reach this site (granted peers, the cell's own addresses) as CIDRs: only their
          * requests may be authorized by Caddy itself; every other one still goes to forward_auth. */
