@@ -249,6 +249,7 @@ static void test_fast_set(void **state) {
         assert_int_equal(ips[0], 0x0a000009);
         free(ips);
         c->authz_changed = NULL;
+}
 
 /* The account password counts only from the webmail's own address (the mail virtual IP, where the mail server
  * sees Roundcube), is checked against its argon2id hash once and then answered from memory, and a new password or

@@ -181,8 +181,8 @@ static void test_new_module_health(void **state) {
         assert_string_equal(i.state, "running");
         /* The application modules that only declare addresses and settings are not listed as services; one
          * that runs a daemon is. */
-        assert_false(cell_service_is_listed(cell_find_service(c, "mail")));
-        assert_true(cell_service_is_listed(cell_find_service(c, "calendar")));
+        assert_false(cell_service_is_listed(cell_find_service(c, "webdav")));
+        assert_true(cell_service_is_listed(cell_find_service(c, "mail")));
 }
 
 static void test_new_module_settings(void **state) {

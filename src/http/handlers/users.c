@@ -73,7 +73,7 @@ int http_user_get(HttpRequest *req, HttpResponse *resp) {
 }
 
 int http_user_mail_get(HttpRequest *req, HttpResponse *resp) {
-        if (!allowed(req, resp, false))
+        if (!http_user_allowed(req, resp, false))
                 return 0;
         PicError err = { 0 };
         json_t *o = NULL;
