@@ -64,7 +64,9 @@ for q in json.load(sys.stdin):
                 break
         r = c.getresponse()
         data = r.read()
-        if not whole:
+        # A server may close a connection whose request body it refused without reading (RFC 9112 9.3), and
+        # says so only by closing: such a connection is not used again.
+        if not whole or r.will_close or (body and r.status >= 400):
             conns.pop(host, None)
         out.append({"status": r.status, "body": data[:4096].decode(errors="replace")})
     except Exception as e:
