@@ -226,14 +226,12 @@ static int walk_dir(Walk *w, int live_fd, int snap_fd, unsigned depth) {
                         r = snap_dir(w, live_fd, snap_fd, de->d_name, depth + 1);
                 else if (S_ISREG(st.st_mode))
                         r = snap_file(w, live_fd, snap_fd, de->d_name, &st);
+                else if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))
+                        continue; /* a daemon's rendezvous (Postfix's queue has both): no content, remade at its start */
                 else
                         r = pic_error(w->err, -EBUSY, NULL,
                                       "cannot back up \"%s\": only files and directories belong below data/, this is a %s",
-                                      shown(w),
-                                      S_ISLNK(st.st_mode)    ? "symbolic link"
-                                      : S_ISSOCK(st.st_mode) ? "socket"
-                                      : S_ISFIFO(st.st_mode) ? "fifo"
-                                                             : "device");
+                                      shown(w), S_ISLNK(st.st_mode) ? "symbolic link" : "device");
         }
         if (r >= 0 && errno != 0 && !de)
                 r = pic_error(w->err, negative_errno(), NULL, "cannot read \"%s\": %m", shown(w));

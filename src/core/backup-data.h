@@ -18,8 +18,9 @@ int backup_copy_hashing(int src_fd, int dst_fd, uint64_t max, uint64_t *ret_size
 
 /* Walks STATE/data and lays it out below snap_fd as data/ (see BACKUP_DATA_COPY_MAX), writing snap_fd's
  * data.index in the same order and filling ret with what the manifest says of it. No data/ is an empty index.
- * A name outside backup_data_path_is_valid(), a symlink, socket, fifo or device, or too many entries fail the
- * whole backup with err naming the path: nothing is left out silently. */
+ * A name outside backup_data_path_is_valid(), a symlink or device, or too many entries fail the whole backup
+ * with err naming the path: nothing is left out silently but sockets and fifos (a daemon's rendezvous points,
+ * with no content, which it makes anew at start). */
 int backup_data_snapshot(const char *state_dir, int snap_fd, BackupDataInfo *ret, PicError *err);
 
 /* Reads data.index line by line from fd in a fixed buffer. */
