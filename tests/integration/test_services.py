@@ -62,15 +62,16 @@ class ServicesTest(PicdTestCase):
         self.assertError(self.picd.post("/api/services/dhcp/restart"), 409)
         self.assertEqual(self.picd.post("/api/services/network/restart").status, 200)
         self.assertEqual(self.picd.post("/api/services/ntp/restart", token=self.picd.make_token("write")).status, 403)
-        # A declared-only module (an address, a name, a grant; no daemon yet) is not a service to restart.
-        self.assertError(self.picd.post("/api/services/mail/restart"), 404)
+        # A declared-only module (an address, a name, a grant; the files module's lighttpd serves it) is not a
+        # service to restart.
+        self.assertError(self.picd.post("/api/services/webdav/restart"), 404)
 
     def test_service_status(self):
         wg = self.picd.get("/api/services/wireguard/status")
         self.assertEqual(wg.status, 200, wg)
         self.assertEqual(wg.json, self.picd.get("/api/wireguard/status").json)
         self.assertError(self.picd.get("/api/services/dns/status"), 404)       # no status of its own
-        self.assertError(self.picd.get("/api/services/mail/status"), 404)      # declared only
+        self.assertError(self.picd.get("/api/services/webdav/status"), 404)    # declared only
         self.assertError(self.picd.get("/api/services/nope/status"), 404)
         self.assertEqual(self.picd.get("/api/services/ntp/status", auth=False).status, 401)
 

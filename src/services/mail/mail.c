@@ -356,16 +356,18 @@ static int sys_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, 
         return 0;
 }
 
-/* STATE/data/mail is searchable (0711) so that the daemons' own users reach their dirs below it; what is in
+/* STATE/data and STATE/data/mail are searchable (0711) so that the daemons' own users reach their dirs below it; what is in
  * them stays theirs (the queue's parts are postfix's and 0700, each mailbox is mail's and 0700). */
 static int data_dirs(Cell *c, PicError *err) {
         _cleanup_free_ char *data = state_path(c, "data"), *mail = state_path(c, "data/mail"),
                             *run = state_path(c, "run/mail");
         if (!data || !mail || !run)
                 return -ENOMEM;
-        int r = mkdir_p(data, 0755);
+        /* data/ too, whoever made it first (the calendar's and files' setup, a restore make it 0700): without
+         * search permission there, postfix and mail stop at its door. Listing it stays root's. */
+        int r = dir_owned(data, 0711, 0, 0, err);
         if (r < 0)
-                return pic_error(err, r, NULL, "cannot create %s: %s", data, strerror(-r));
+                return r;
         if ((r = dir_owned(mail, 0711, 0, 0, err)) < 0)
                 return r;
         return dir_owned(run, 0755, 0, 0, err);
