@@ -160,7 +160,7 @@ class BackupDataTest(PicdTestCase):
             shutil.copy(self.archive(bid), os.path.join(fresh.state_dir, "backups", bid + ".tar.gz"))
             fresh.start()
             fresh.admin()
-            self.assertFalse(os.path.exists(os.path.join(fresh.state_dir, "data", "files")))
+            self.assertFalse(any(os.path.exists(os.path.join(fresh.state_dir, "data", t)) for t in TREES))
             r = fresh.post(f"/api/config/restore/{bid}")
             self.assertEqual(r.status, 200, r)
             self.assertEqual(data_tree(fresh.state_dir), self.want)

@@ -96,7 +96,8 @@ class ConfigTest(PicdTestCase):
         self.assertEqual([x["key"] for x in p["pending"]], ["wireguard.port"])
         self.assertEqual(p["pending"][0]["value"], 51999)
         self.assertEqual(p["pending"][0]["applied"], 51820)
-        self.assertEqual(p["pending"][0]["services"], ["wireguard"])
+        # The mesh endpoint listens on the WireGuard port too.
+        self.assertEqual(p["pending"][0]["services"], ["wireguard", "mesh"])
         r = self.picd.post("/api/config/apply")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["applied"], ["wireguard.port"])
