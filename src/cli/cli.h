@@ -117,6 +117,8 @@ int cmd_peer_config(Cli *c, char **args, size_t n);
 int cmd_peer_qr(Cli *c, char **args, size_t n);
 int cmd_peer_rm(Cli *c, char **args, size_t n);
 int cmd_user_add(Cli *c, char **args, size_t n);
+/* "/api/users/NAME" + suffix into buf, or a usage error (2) for a name outside the grammar. */
+int cli_user_path(const char *name, const char *suffix, char *buf, size_t size);
 int cmd_user_list(Cli *c, char **args, size_t n);
 int cmd_user_show(Cli *c, char **args, size_t n);
 int cmd_user_passwd(Cli *c, char **args, size_t n);

@@ -111,10 +111,9 @@ static int user_human(json_t *j) {
 }
 
 int cmd_mail_user(Cli *c, char **args, size_t n) {
-        if (!name_is_valid(args[0]))
-                return cli_usage_error("\"%.64s\" is not a user name (a-z, 0-9 and '-'); `pic user list` shows them",
-                                       args[0]);
         char path[160];
-        snprintf(path, sizeof path, "/api/users/%s/mail", args[0]);
+        int k = cli_user_path(args[0], "/mail", path, sizeof path);
+        if (k < 0)
+                return k;
         return print_reply(c, "GET", path, NULL, user_human);
 }

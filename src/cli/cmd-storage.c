@@ -6,17 +6,9 @@
 #include "basic/parse.h"
 #include "cli/cli.h"
 
-static int path_of(const char *name, const char *suffix, char *buf, size_t size) {
-        if (!name_is_valid(name))
-                return cli_usage_error("\"%.64s\" is not a user name (a-z, 0-9 and '-'); `pic user list` shows them",
-                                       name);
-        snprintf(buf, size, "/api/users/%s%s", name, suffix);
-        return 0;
-}
-
 int cmd_user_storage(Cli *c, char **args, size_t n) {
         char path[160];
-        int k = path_of(args[0], "/storage", path, sizeof path);
+        int k = cli_user_path(args[0], "/storage", path, sizeof path);
         if (k < 0)
                 return k;
         json_t *body = NULL;
@@ -61,7 +53,7 @@ int cmd_user_storage(Cli *c, char **args, size_t n) {
 
 int cmd_user_share(Cli *c, char **args, size_t n) {
         char path[160];
-        int k = path_of(args[0], "/shares", path, sizeof path);
+        int k = cli_user_path(args[0], "/shares", path, sizeof path);
         if (k < 0)
                 return k;
         const char *access = n == 4 ? args[3] : "read-only";
@@ -86,7 +78,7 @@ int cmd_user_share(Cli *c, char **args, size_t n) {
 int cmd_user_shares(Cli *c, char **args, size_t n) {
         (void) n;
         char path[160];
-        int k = path_of(args[0], "/shares", path, sizeof path);
+        int k = cli_user_path(args[0], "/shares", path, sizeof path);
         if (k < 0)
                 return k;
         ApiReply r = { 0 };
@@ -119,7 +111,7 @@ int cmd_user_unshare(Cli *c, char **args, size_t n) {
                 return cli_usage_error("usage: pic user unshare NAME ID (`pic user shares NAME` shows the IDs)");
         char path[192], suffix[48];
         snprintf(suffix, sizeof suffix, "/shares/%llu", (unsigned long long) id);
-        int k = path_of(args[0], suffix, path, sizeof path);
+        int k = cli_user_path(args[0], suffix, path, sizeof path);
         if (k < 0)
                 return k;
         ApiReply r = { 0 };

@@ -10,7 +10,7 @@
 
 #define PASSWORD_BUF 300
 
-static int user_path(const char *name, const char *suffix, char *buf, size_t size) {
+int cli_user_path(const char *name, const char *suffix, char *buf, size_t size) {
         if (!name_is_valid(name))
                 return cli_usage_error("\"%.64s\" is not a user name (a-z, 0-9 and '-'); `pic user list` shows them",
                                        name);
@@ -62,7 +62,7 @@ static int read_password(char buf[static PASSWORD_BUF]) {
 
 int cmd_user_add(Cli *c, char **args, size_t n) {
         char path[128];
-        int k = user_path(args[0], "", path, sizeof path);
+        int k = cli_user_path(args[0], "", path, sizeof path);
         if (k < 0)
                 return k;
         char pw[PASSWORD_BUF];
@@ -93,7 +93,7 @@ int cmd_user_add(Cli *c, char **args, size_t n) {
 
 int cmd_user_passwd(Cli *c, char **args, size_t n) {
         char path[128];
-        int k = user_path(args[0], "", path, sizeof path);
+        int k = cli_user_path(args[0], "", path, sizeof path);
         if (k < 0)
                 return k;
         char pw[PASSWORD_BUF];
@@ -141,7 +141,7 @@ int cmd_user_list(Cli *c, char **args, size_t n) {
 
 int cmd_user_show(Cli *c, char **args, size_t n) {
         char path[128];
-        int k = user_path(args[0], "", path, sizeof path);
+        int k = cli_user_path(args[0], "", path, sizeof path);
         if (k < 0)
                 return k;
         ApiReply r = { 0 };
@@ -166,7 +166,7 @@ int cmd_user_show(Cli *c, char **args, size_t n) {
 
 int cmd_user_rm(Cli *c, char **args, size_t n) {
         char path[160];
-        int k = user_path(args[0], c->purge ? "?purge=true" : "", path, sizeof path);
+        int k = cli_user_path(args[0], c->purge ? "?purge=true" : "", path, sizeof path);
         if (k < 0)
                 return k;
         ApiReply r = { 0 };
@@ -186,7 +186,7 @@ static int app_add(Cli *c, const char *user, char **rest, size_t n) {
         if (n != 1)
                 return cli_usage_error("usage: pic user app-password add USER LABEL");
         char path[160];
-        int k = user_path(user, "/app-passwords", path, sizeof path);
+        int k = cli_user_path(user, "/app-passwords", path, sizeof path);
         if (k < 0)
                 return k;
         json_t *body = json_pack("{s:s}", "label", rest[0]);
@@ -220,7 +220,7 @@ static int app_list(Cli *c, const char *user, char **rest, size_t n) {
         if (n != 0)
                 return cli_usage_error("usage: pic user app-password list USER");
         char path[160];
-        int k = user_path(user, "/app-passwords", path, sizeof path);
+        int k = cli_user_path(user, "/app-passwords", path, sizeof path);
         if (k < 0)
                 return k;
         ApiReply r = { 0 };
@@ -250,7 +250,7 @@ static int app_rm(Cli *c, const char *user, char **rest, size_t n) {
                                        "shows the IDs)");
         char path[192], suffix[48];
         snprintf(suffix, sizeof suffix, "/app-passwords/%llu", (unsigned long long) id);
-        int k = user_path(user, suffix, path, sizeof path);
+        int k = cli_user_path(user, suffix, path, sizeof path);
         if (k < 0)
                 return k;
         ApiReply r = { 0 };
