@@ -14,6 +14,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pic  # noqa: E402
 from pic import PicdTestCase, SLOW, run, unique, wait_for  # noqa: E402
+
+# Exit 0 when a TCP connection to argv[1]:argv[2] is accepted within 2 s.
+CONNECTS = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()"
 from test_vpn import Client  # noqa: E402
 
 ZONE = "mycell.cell"
@@ -108,6 +111,12 @@ class MailTest(PicdTestCase):
             wait_for(lambda: all(cls.service(n).get("healthy", True) for n in ("mail", "mail-imap", "mail-dkim"))
                      and os.path.exists(os.path.join(cls.picd.state_dir, "run", "mail", "lmtp.sock")), 30,
                      what="mail sockets")
+            # Postfix's master counts as starting (healthy) for a while before it listens: the tests start once
+            # every port answers inside the cell's namespace.
+            for port in (25, 465, 587, 143, 993):
+                wait_for(lambda: run("ip", "netns", "exec", cls.picd.netns, sys.executable, "-c", CONNECTS,
+                                     cls.mail_ip, str(port), check=False).returncode == 0, 30,
+                         interval=0.3, what=f"the mail address answering on port {port}")
             # Where peer configs point (each test client dials the cell on its own link instead).
             r = cls.picd.put("/api/config", {"wireguard.endpoint": "cell.example.net:51820"})
             assert r.status == 200, r
