@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -160,4 +163,23 @@ int spawn_capture(char *const argv[], uint64_t timeout_usec, size_t max_output, 
         *ret_output = TAKE_PTR(buf);
         *ret_status = status;
         return 0;
+}
+
+const char *spawn_helper_path(const char *env_var, const char *name, const char *fallback, char *buf, size_t size) {
+        const char *b = getenv(env_var);
+        if (b && *b == '/') {
+                snprintf(buf, size, "%s", b);
+                return buf;
+        }
+        char dir[4096];
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+        char *slash = n > 0 ? memrchr(dir, '/', (size_t) n) : NULL;
+        if (!slash) {
+                if (size)
+                        buf[0] = '\0';
+                return fallback;
+        }
+        *slash = '\0';
+        snprintf(buf, size, "%s/%s", dir, name);
+        return buf;
 }

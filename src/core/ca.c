@@ -153,21 +153,7 @@ static int wanted_leaf(Cell *c, const ServiceEndpoint *e, const char *zone, char
 /* pic-ca: PIC_CA_BIN (absolute), else beside picd's own binary, where the build and the install put it. */
 static const char *tool_path(void) {
         static char path[4200];
-        if (path[0])
-                return path;
-        const char *b = getenv("PIC_CA_BIN");
-        if (b && *b == '/') {
-                snprintf(path, sizeof path, "%s", b);
-                return path;
-        }
-        char dir[4096];
-        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 16);
-        char *slash = n > 0 ? memrchr(dir, '/', (size_t) n) : NULL;
-        if (!slash)
-                return "/usr/lib/pic/pic-ca";
-        *slash = '\0';
-        snprintf(path, sizeof path, "%s/pic-ca", dir);
-        return path;
+        return path[0] ? path : spawn_helper_path("PIC_CA_BIN", "pic-ca", "/usr/lib/pic/pic-ca", path, sizeof path);
 }
 
 /* Runs pic-ca with args (never a shell; every name was validated by the settings and registry grammars) and

@@ -7,11 +7,6 @@
 
 #include "store/store-internal.h"
 
-static void copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(buf, size, "%s", t ? (const char *) t : "");
-}
-
 static void copy_blob32(sqlite3_stmt *st, int col, uint8_t out[32]) {
         const void *b = sqlite3_column_blob(st, col);
         memset(out, 0, 32);
@@ -60,8 +55,8 @@ int store_app_password_foreach(Store *s, int64_t user_id, store_app_password_fn 
                         .created_at = sqlite3_column_int64(st, 5),
                         .last_used_at = sqlite3_column_int64(st, 6),
                 };
-                copy_text(st, 2, a.username, sizeof a.username);
-                copy_text(st, 3, a.label, sizeof a.label);
+                store_copy_text(st, 2, a.username, sizeof a.username);
+                store_copy_text(st, 3, a.label, sizeof a.label);
                 copy_blob32(st, 4, a.hash);
                 fn(&a, userdata);
         }
@@ -106,7 +101,7 @@ int store_session_foreach(Store *s, store_session_fn fn, void *userdata) {
                         .expires_at = sqlite3_column_int64(st, 4),
                 };
                 copy_blob32(st, 0, x.hash);
-                copy_text(st, 2, x.username, sizeof x.username);
+                store_copy_text(st, 2, x.username, sizeof x.username);
                 fn(&x, userdata);
         }
         sqlite3_finalize(st);

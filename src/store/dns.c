@@ -9,20 +9,15 @@
 
 #define DNS_COLUMNS "id, name, type, value, ttl, created_at"
 
-static void copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(buf, size, "%s", t ? (const char *) t : "");
-}
-
 static void record_from_row(sqlite3_stmt *st, DnsRecord *r) {
         *r = (DnsRecord) {
                 .id = sqlite3_column_int64(st, 0),
                 .ttl = (uint32_t) sqlite3_column_int64(st, 4),
                 .created_at = sqlite3_column_int64(st, 5),
         };
-        copy_text(st, 1, r->name, sizeof r->name);
-        copy_text(st, 2, r->type, sizeof r->type);
-        copy_text(st, 3, r->value, sizeof r->value);
+        store_copy_text(st, 1, r->name, sizeof r->name);
+        store_copy_text(st, 2, r->type, sizeof r->type);
+        store_copy_text(st, 3, r->value, sizeof r->value);
 }
 
 int store_dns_record_insert(Store *s, DnsRecord *r) {

@@ -57,11 +57,6 @@ int store_share_delete(Store *s, int64_t owner_id, int64_t id) {
         return store_step_changed(s, st);
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(buf, size, "%s", t ? (const char *) t : "");
-}
-
 int store_share_foreach(Store *s, int64_t user_id, store_share_fn fn, void *userdata) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(store_db(s),
@@ -75,9 +70,9 @@ int store_share_foreach(Store *s, int64_t user_id, store_share_fn fn, void *user
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 StoreShare sh = { .id = sqlite3_column_int64(st, 0), .writable = sqlite3_column_int(st, 4) != 0,
                                   .created_at = sqlite3_column_int64(st, 5) };
-                copy_text(st, 1, sh.owner, sizeof sh.owner);
-                copy_text(st, 2, sh.folder, sizeof sh.folder);
-                copy_text(st, 3, sh.with, sizeof sh.with);
+                store_copy_text(st, 1, sh.owner, sizeof sh.owner);
+                store_copy_text(st, 2, sh.folder, sizeof sh.folder);
+                store_copy_text(st, 3, sh.with, sizeof sh.with);
                 fn(&sh, userdata);
         }
         sqlite3_finalize(st);

@@ -7,11 +7,6 @@
 #include "basic/util.h"
 #include "store/store-internal.h"
 
-static void copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(buf, size, "%s", t ? (const char *) t : "");
-}
-
 #define INVITE_COLUMNS "id, nonce, share, created_at, expires_at, used_by, used_at"
 
 static void invite_from_row(sqlite3_stmt *st, MeshInvite *inv) {
@@ -19,9 +14,9 @@ static void invite_from_row(sqlite3_stmt *st, MeshInvite *inv) {
                               .created_at = sqlite3_column_int64(st, 3),
                               .expires_at = sqlite3_column_int64(st, 4),
                               .used_at = sqlite3_column_int64(st, 6) };
-        copy_text(st, 1, inv->nonce, sizeof inv->nonce);
-        copy_text(st, 2, inv->share, sizeof inv->share);
-        copy_text(st, 5, inv->used_by, sizeof inv->used_by);
+        store_copy_text(st, 1, inv->nonce, sizeof inv->nonce);
+        store_copy_text(st, 2, inv->share, sizeof inv->share);
+        store_copy_text(st, 5, inv->used_by, sizeof inv->used_by);
 }
 
 int store_mesh_invite_insert(Store *s, MeshInvite *inv) {
@@ -97,17 +92,17 @@ static void cell_from_row(sqlite3_stmt *st, MeshCell *c) {
                           .local_ip = (uint32_t) sqlite3_column_int64(st, 13),
                           .remote_ip = (uint32_t) sqlite3_column_int64(st, 14),
                           .created_at = sqlite3_column_int64(st, 15) };
-        copy_text(st, 0, c->name, sizeof c->name);
-        copy_text(st, 1, c->domain, sizeof c->domain);
-        copy_text(st, 2, c->identity, sizeof c->identity);
-        copy_text(st, 3, c->wg_key, sizeof c->wg_key);
-        copy_text(st, 4, c->host, sizeof c->host);
-        copy_text(st, 6, c->vpn, sizeof c->vpn);
-        copy_text(st, 7, c->range, sizeof c->range);
-        copy_text(st, 9, c->offered, sizeof c->offered);
-        copy_text(st, 10, c->nonce, sizeof c->nonce);
-        copy_text(st, 11, c->state, sizeof c->state);
-        copy_text(st, 12, c->invite, sizeof c->invite);
+        store_copy_text(st, 0, c->name, sizeof c->name);
+        store_copy_text(st, 1, c->domain, sizeof c->domain);
+        store_copy_text(st, 2, c->identity, sizeof c->identity);
+        store_copy_text(st, 3, c->wg_key, sizeof c->wg_key);
+        store_copy_text(st, 4, c->host, sizeof c->host);
+        store_copy_text(st, 6, c->vpn, sizeof c->vpn);
+        store_copy_text(st, 7, c->range, sizeof c->range);
+        store_copy_text(st, 9, c->offered, sizeof c->offered);
+        store_copy_text(st, 10, c->nonce, sizeof c->nonce);
+        store_copy_text(st, 11, c->state, sizeof c->state);
+        store_copy_text(st, 12, c->invite, sizeof c->invite);
 }
 
 int store_mesh_cell_put(Store *s, const MeshCell *c) {
@@ -215,9 +210,9 @@ int store_mesh_grant_foreach(Store *s, const char *peer, const char *cell, store
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 char p[64], c[64], sv[64];
-                copy_text(st, 0, p, sizeof p);
-                copy_text(st, 1, c, sizeof c);
-                copy_text(st, 2, sv, sizeof sv);
+                store_copy_text(st, 0, p, sizeof p);
+                store_copy_text(st, 1, c, sizeof c);
+                store_copy_text(st, 2, sv, sizeof sv);
                 if ((r = fn(p, c, sv, userdata)) < 0)
                         break;
         }

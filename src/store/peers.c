@@ -11,11 +11,6 @@
         "id, name, ip, public_key, coalesce(private_key,''), coalesce(preshared_key,''), access, enabled, route_all, " \
         "description, created_at, updated_at, coalesce(owner,'')"
 
-static void copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
-        const unsigned char *t = sqlite3_column_text(st, col);
-        snprintf(buf, size, "%s", t ? (const char *) t : "");
-}
-
 static void peer_from_row(sqlite3_stmt *st, Peer *p) {
         *p = (Peer) {
                 .id = sqlite3_column_int64(st, 0),
@@ -26,12 +21,12 @@ static void peer_from_row(sqlite3_stmt *st, Peer *p) {
                 .created_at = sqlite3_column_int64(st, 10),
                 .updated_at = sqlite3_column_int64(st, 11),
         };
-        copy_text(st, 1, p->name, sizeof p->name);
-        copy_text(st, 3, p->public_key, sizeof p->public_key);
-        copy_text(st, 4, p->private_key, sizeof p->private_key);
-        copy_text(st, 5, p->preshared_key, sizeof p->preshared_key);
-        copy_text(st, 9, p->description, sizeof p->description);
-        copy_text(st, 12, p->owner, sizeof p->owner);
+        store_copy_text(st, 1, p->name, sizeof p->name);
+        store_copy_text(st, 3, p->public_key, sizeof p->public_key);
+        store_copy_text(st, 4, p->private_key, sizeof p->private_key);
+        store_copy_text(st, 5, p->preshared_key, sizeof p->preshared_key);
+        store_copy_text(st, 9, p->description, sizeof p->description);
+        store_copy_text(st, 12, p->owner, sizeof p->owner);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {

@@ -16,3 +16,5 @@ int store_step_row(sqlite3_stmt *st);
 /* store_step_done() for an UPDATE/DELETE by key: -ENOENT when it touched no row. */
 int store_step_changed(Store *s, sqlite3_stmt *st);
 sqlite3 *store_db(Store *s);
+/* Column col of the current row as text into buf (truncated to size, "" for NULL). */
+void store_copy_text(sqlite3_stmt *st, int col, char *buf, size_t size);

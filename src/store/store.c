@@ -239,6 +239,11 @@ int store_schema_version(Store *s) {
         return user_version(s);
 }
 
+void store_copy_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        snprintf(buf, size, "%s", t ? (const char *) t : "");
+}
+
 sqlite3 *store_db(Store *s) {
         return s->db;
 }

@@ -108,21 +108,9 @@ static char *state_path(Cell *c, const char *rel) {
 /* The pic-mail-auth helper: PIC_MAIL_AUTH_BIN (absolute), else beside picd's own binary. */
 static const char *auth_helper_path(void) {
         static char path[4200];
-        if (path[0])
-                return path;
-        const char *b = getenv("PIC_MAIL_AUTH_BIN");
-        if (b && *b == '/') {
-                snprintf(path, sizeof path, "%s", b);
-                return path;
-        }
-        char dir[4096];
-        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 20);
-        char *slash = n > 0 ? memrchr(dir, '/', (size_t) n) : NULL;
-        if (!slash)
-                return "/usr/lib/pic/pic-mail-auth";
-        *slash = '\0';
-        snprintf(path, sizeof path, "%s/pic-mail-auth", dir);
-        return path;
+        return path[0] ? path
+                       : spawn_helper_path("PIC_MAIL_AUTH_BIN", "pic-mail-auth", "/usr/lib/pic/pic-mail-auth", path,
+                                           sizeof path);
 }
 
 int mail_domain(Cell *c, char ret[static 256]) {
