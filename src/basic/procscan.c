@@ -25,6 +25,7 @@ typedef struct Target {
         unsigned long long start;
         int pidfd; /* -1: not opened (gone, or no pidfd support) */
         bool exited;
+        bool signalled; /* at least once: what *ret_found counts, each process once however many rounds */
 } Target;
 
 typedef struct Scan {
@@ -222,8 +223,10 @@ static size_t signal_targets(Scan *s, int sig) {
                         continue;
                 }
                 int r = t->pidfd >= 0 ? (int) syscall(SYS_pidfd_send_signal, t->pidfd, sig, NULL, 0) : kill(t->pid, sig);
-                if (r == 0)
+                if (r == 0) {
                         n++;
+                        t->signalled = true;
+                }
         }
         return n;
 }
@@ -282,18 +285,19 @@ int proc_stop_matching(const char *env_entry, const pid_t *pids, const unsigned 
                 r = scan(s);
                 if (r < 0)
                         break;
-                size_t n = signal_targets(s, SIGTERM);
-                if (n == 0)
+                if (signal_targets(s, SIGTERM) == 0)
                         break;
-                found += n;
                 if (!wait_targets(s, term_usec)) {
                         (void) signal_targets(s, SIGKILL);
                         (void) wait_targets(s, kill_usec);
                 }
         }
-        for (size_t i = 0; i < s->n_targets; i++)
+        /* A process still dying when the next round looks again is signalled again, but found once. */
+        for (size_t i = 0; i < s->n_targets; i++) {
+                found += s->targets[i].signalled;
                 if (s->targets[i].pidfd >= 0)
                         close(s->targets[i].pidfd);
+        }
         free(s);
         if (r >= 0 && ret_found)
                 *ret_found = found;
