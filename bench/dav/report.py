@@ -1,5 +1,6 @@
-"""bench/dav report: the timings of both legs (front door, floor) and the sampled RSS; prints a table on stderr
-and the JSON on stdout. Throughput: small files per second, large file MiB per second; ratio = front / floor."""
+"""bench/dav report: the timings of the four legs and the sampled RSS; prints a table on stderr and the JSON on
+stdout. Throughput: small files per second, large file MiB per second; ratio = front door (HTTP/2) / floor, the
+issue's target; bare/floor is what TLS and the proxy hop alone leave, front/bare what authorization costs."""
 import json
 import sys
 
@@ -25,19 +26,24 @@ def rss_kb(pid):
 out = {"small_files": small, "small_bytes": small_bytes, "large_mib": large_mb, "legs": {}, "ratio": {},
        "http_codes": codes, "rss_sampled_kb": json.load(open(rss_path)),
        "rss_after_kb": {n: rss_kb(p) for n, p in daemons.items()}, "uptime": uptime}
-for leg in ("floor", "front"):
+LEGS = ("floor", "bare", "front", "front1")
+for leg in LEGS:
     out["legs"][leg] = {
         "small_put_per_s": round(small / t[f"{leg}-small-put"], 1),
         "small_get_per_s": round(small / t[f"{leg}-small-get"], 1),
         "large_put_mib_s": round(large_mb / t[f"{leg}-large-put"], 1),
         "large_get_mib_s": round(large_mb / t[f"{leg}-large-get"], 1),
     }
+RATIOS = (("front", "floor"), ("bare", "floor"), ("front", "bare"), ("front1", "floor"))
 for k in out["legs"]["floor"]:
-    out["ratio"][k] = round(out["legs"]["front"][k] / out["legs"]["floor"][k], 3)
-print(f"{'':<24}{'floor':>12}{'front door':>12}{'ratio':>8}", file=sys.stderr)
+    out["ratio"][k] = {f"{a}/{b}": round(out["legs"][a][k] / out["legs"][b][k], 3) for a, b in RATIOS}
+print(f"{'':<22}{'floor':>8}{'bare TLS':>9}{'front':>8}{'front h1':>9}  {'front/':>7}{'bare/':>7}{'front/':>7}"
+      f"{'h1/':>7}", file=sys.stderr)
+print(f"{'':<22}{'':>8}{'proxy':>9}{'door':>8}{'':>9}  {'floor':>7}{'floor':>7}{'bare':>7}{'floor':>7}", file=sys.stderr)
 for k, label in (("small_put_per_s", "small PUT (files/s)"), ("small_get_per_s", "small GET (files/s)"),
                  ("large_put_mib_s", "large PUT (MiB/s)"), ("large_get_mib_s", "large GET (MiB/s)")):
-    print(f"{label:<24}{out['legs']['floor'][k]:>12}{out['legs']['front'][k]:>12}{out['ratio'][k]:>8.2f}", file=sys.stderr)
+    print(f"{label:<22}" + "".join(f"{out['legs'][leg][k]:>{w}}" for leg, w in zip(LEGS, (8, 9, 8, 9))) + "  " +
+          "".join(f"{out['ratio'][k][f'{a}/{b}']:>7.2f}" for a, b in RATIOS), file=sys.stderr)
 print("HTTP codes: " + "; ".join(f"{k}: {v}" for k, v in codes.items()), file=sys.stderr)
 print("RSS sampled (min-max MiB): " + ", ".join(f"{n} {v['min'] / 1024:.1f}-{v['max'] / 1024:.1f}"
                                                 for n, v in out["rss_sampled_kb"].items()), file=sys.stderr)

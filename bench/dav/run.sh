@@ -2,6 +2,8 @@
 # bench/dav: WebDAV PUT and GET of 1,000 small files and one large file through the front door (a peer address,
 # TLS with the cell CA, Caddy, picd's forward_auth, lighttpd + mod_webdav) next to the same requests straight to
 # lighttpd's unix socket on the same machine (the floor), in one run; plus every daemon's RSS, sampled throughout.
+# Two more legs say where the gap comes from: the same Caddy site with its authorization taken out (TLS and the
+# proxy hop only), and the front door again over HTTP/1.1 (what most WebDAV clients speak).
 #
 # Usage: bench/dav/run.sh BUILD_DIR    (as root; namespaces it creates; ~1-2 min)
 # Knobs: BENCH_SMALL=1000 BENCH_SMALL_BYTES=4096 BENCH_LARGE_MB=256
@@ -27,10 +29,11 @@ TMP=$(mktemp -d /tmp/pic-bench-dav.XXXXXX)
 NETNS=pic-bench-dav-$$
 CLIENT=pic-bench-davc-$$
 PORT=$((20000 + $$ % 20000))
-PICD_PID= SAMPLER_PID=
+PICD_PID= SAMPLER_PID= BARE_PID=
 
 cleanup() {
         [ -n "$SAMPLER_PID" ] && kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+        [ -n "$BARE_PID" ] && kill -TERM "$BARE_PID" 2>/dev/null || true
         if [ -n "$PICD_PID" ]; then
                 kill -TERM "$PICD_PID" 2>/dev/null || true
                 for _ in $(seq 100); do kill -0 "$PICD_PID" 2>/dev/null || break; sleep 0.1; done
@@ -78,16 +81,44 @@ ip -n "$CLIENT" route add 172.20.0.0/24 dev bdv1
 head -c "$SMALL_BYTES" /dev/urandom >"$TMP/small.bin"
 head -c $((LARGE_MB << 20)) /dev/urandom >"$TMP/large.bin"
 
-# Two ways in, same lighttpd, same user's tree (different folders, so the legs never overwrite each other).
+# The bare leg: a second Caddy in the cell's namespace serving the files site from picd's own config, on port
+# 8443 with the same certificate, but with picd's forward_auth replaced by the user header set by hand (TLS and the
+# proxy hop, no authorization). Admin endpoint off; it holds nothing picd's Caddy does not.
+/usr/bin/python3 - "$TMP/state/etc/proxy/caddy.json" "$TMP/bare.json" <<'PY' || die "cannot derive the bare Caddy config"
+import json, sys
+c = json.load(open(sys.argv[1]))
+site = c["apps"]["http"]["servers"]["files-https"]
+site["listen"] = [a.replace(":443", ":8443") for a in site["listen"]]
+for route in site["routes"]:
+    h = route["handle"]
+    auth = [i for i, x in enumerate(h) if any("auth.sock" in u.get("dial", "") for u in x.get("upstreams", []))]
+    assert len(auth) == 1, "the files site has no forward_auth to replace"
+    h[auth[0]] = {"handler": "headers", "request": {"set": {"X-Pic-User": ["bench"]}}}
+c["admin"] = {"disabled": True}
+c["apps"]["http"]["servers"] = {"files-bare": site}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+ip netns exec "$NETNS" caddy run --config "$TMP/bare.json" >"$TMP/bare.log" 2>&1 &
+BARE_PID=$!
+
+# Four ways in, same lighttpd, same user's tree (a folder per leg, so the legs never overwrite each other).
 front() { ip netns exec "$CLIENT" curl -sS --cacert "$TMP/root.pem" --resolve "$NAME:443:$FILES" -u "bench:$SECRET" "$@"; }
+front1() { front --http1.1 "$@"; }
+bare() { ip netns exec "$CLIENT" curl -sS --cacert "$TMP/root.pem" --resolve "$NAME:8443:$FILES" "$@"; }
 floor() { curl -sS --unix-socket "$RUN/files-http.sock" -H "X-Pic-User: bench" "$@"; }
 base_front="https://$NAME"
+base_front1="https://$NAME"
+base_bare="https://$NAME:8443"
 base_floor="http://localhost"
-[ "$(front -o /dev/null -w '%{http_code}' -X MKCOL "$base_front/front/")" = 201 ] || die "no MKCOL through the front door"
-[ "$(floor -o /dev/null -w '%{http_code}' -X MKCOL "$base_floor/floor/")" = 201 ] || die "no MKCOL on the socket"
+LEGS="floor bare front front1"
+for _ in $(seq 50); do [ "$(bare -o /dev/null -w '%{http_code}' -X OPTIONS "$base_bare/" 2>/dev/null)" = 200 ] && break; sleep 0.1; done
+for leg in $LEGS; do
+        base=base_$leg
+        [ "$("$leg" -o /dev/null -w '%{http_code}' -X MKCOL "${!base}/$leg/")" = 201 ] || die "no MKCOL on the $leg leg"
+done
 
 # One curl process per leg and phase, all requests on one kept-alive connection (curl -K config).
-for leg in front floor; do
+for leg in $LEGS; do
         base=base_$leg
         : >"$TMP/$leg-put.cfg"
         : >"$TMP/$leg-get.cfg"
@@ -112,7 +143,7 @@ timed() { # name, then the command: appends "name start end http_code:count..." 
         echo "$name $t0 $t1 $codes" >>"$TMP/times.txt"
 }
 : >"$TMP/times.txt"
-for leg in floor front; do
+for leg in $LEGS; do
         timed "$leg-small-put" "$leg" -K "$TMP/$leg-put.cfg"
         timed "$leg-small-get" "$leg" -K "$TMP/$leg-get.cfg"
         base=base_$leg
@@ -122,6 +153,9 @@ done
 kill -TERM "$SAMPLER_PID"
 wait "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=
+kill -TERM "$BARE_PID"
+wait "$BARE_PID" 2>/dev/null || true
+BARE_PID=
 cmp -s "$TMP/large.bin" "$TMP/state/data/files/bench/front/large.bin" || die "the large file arrived changed"
 
 DAEMONS=$(for svc in network dns ntp wireguard proxy files; do
