@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "basic/parse.h"
 #include "basic/util.h"
@@ -23,6 +24,23 @@ __attribute__((format(printf, 4, 5))) static int clash(char *why, size_t size, i
         return r;
 }
 
+/* http_fast_methods: upper-case method names, at least one; http_fast_not_below: "/" then a path Caddy's path
+ * matcher takes literally (no wildcard, no trailing slash), short enough for the proxy's buffer. */
+static bool fast_ok(const ServiceEndpoint *e) {
+        if (!e->http_fast_methods)
+                return !e->http_fast_not_below;
+        if (!e->http_fast_methods[0])
+                return false;
+        for (const char *const *m = e->http_fast_methods; *m; m++) {
+                size_t n = strlen(*m);
+                if (n == 0 || n > 16 || strspn(*m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
+                        return false;
+        }
+        const char *b = e->http_fast_not_below;
+        size_t n = b ? strlen(b) : 0;
+        return !b || (n >= 2 && n < 200 && b[0] == '/' && b[n - 1] != '/' && !strpbrk(b, "*?[]%{}\\"));
+}
+
 int registry_add(Registry *r, const char *owner, const ServiceEndpoint *e, char *why, size_t size) {
         if (!e->name || !name_is_valid(e->name))
                 return clash(why, size, -EINVAL, "%s: endpoint name \"%s\" is not a valid name", owner,
@@ -38,6 +56,9 @@ int registry_add(Registry *r, const char *owner, const ServiceEndpoint *e, char 
                 if (!label_ok(*l) || e->vip_offset == 0 || (e->grantable && streq(*l, "@")))
                         return clash(why, size, -EINVAL, "%s: endpoint %s: DNS name \"%s\" needs a valid label and a "
                                      "virtual IP", owner, e->name, *l);
+        if (!fast_ok(e))
+                return clash(why, size, -EINVAL, "%s: endpoint %s: in-process methods need HTTP method names and a "
+                             "path without wildcards below which they do not apply", owner, e->name);
         if (r->n >= REGISTRY_ENDPOINTS_MAX)
                 return clash(why, size, -ENOSPC, "%s: endpoint %s: the registry is full", owner, e->name);
         for (size_t i = 0; i < r->n; i++) {

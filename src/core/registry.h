@@ -34,6 +34,12 @@ typedef struct ServiceEndpoint {
         /* Non-NULL: http_upstream speaks FastCGI (php-fpm), and this is the document root: Caddy serves its
          * static files itself and sends only /index.php to the upstream. */
         const char *http_fastcgi_root;
+        /* For a module with an http_authorize: the requests it never refuses a signed-in user, which Caddy may
+         * then let through on its own check of the app passwords picd accepted lately (the proxy's fast set):
+         * these methods (NULL-terminated), at any path except http_fast_not_below and what lies under it.
+         * NULL: every request is asked of picd. */
+        const char *const *http_fast_methods;
+        const char *http_fast_not_below;
 } ServiceEndpoint;
 
 #define REGISTRY_ENDPOINTS_MAX 32

@@ -231,9 +231,22 @@ class FilesTest(PicdTestCase):
         for status, body in self.dav(*reqs):
             self.assertIn(status, (201, 204, 405), body)  # 405: the folder was there from an earlier test
 
+    def fast_accounts(self, user, site="files"):
+        """How many of user's app passwords Caddy checks in-process on site (picd's fast set in caddy.json)."""
+        with open(os.path.join(self.picd.state_dir, "etc", "proxy", "caddy.json")) as f:
+            return json.dumps(json.load(f)["apps"]["http"]["servers"][f"{site}-https"]).count(f'"username": "{user}"')
+
+    def wait_fast(self, user):
+        self.assertEqual(self.one("GET", "/", **{"as": user})[0] in (200, 403, 404), True)
+        wait_for(lambda: self.fast_accounts(user) >= 1, timeout=15, what=f"{user}'s app password in caddy")
+
     def test_02_isolation(self):
         self.seed_bob()
         self.assertEqual(self.one("PUT", "/mine.txt", body=b"alice's\n")[0] in (201, 204), True)
+        # Both ways in are tried: alice's GETs and HEADs are authorized by Caddy itself from here on (her app
+        # password is in its fast set), so lighttpd's own refusal of a symlink is what the GETs below meet, while
+        # PROPFIND and every write still go through picd's checks.
+        self.wait_fast("alice")
         # A symlink in alice's tree pointing into bob's (as if one got there): never followed.
         link = os.path.join(self.tree("alice"), "to-bob")
         if not os.path.islink(link):
@@ -469,6 +482,27 @@ class FilesTest(PicdTestCase):
         with open(os.path.join(self.picd.state_dir, "etc", "files", "lighttpd.conf")) as f:
             conf = f.read()
         self.assertNotIn(f'"{user}"', conf)
+
+    def test_11_reads_in_process_the_rest_through_picd(self):
+        """With alice's app password in Caddy's fast set, her GETs and HEADs outside /shared/ are answered while
+        picd is stopped; every spelling of a path under /shared/ still meets picd's live check of the shares."""
+        self.assertIn(self.one("PUT", "/fast.txt", body=b"read in-process\n")[0], (201, 204))
+        self.wait_fast("alice")
+        os.kill(self.picd.proc.pid, signal.SIGSTOP)
+        try:
+            got = self.dav(dict(method="GET", path="/fast.txt"), dict(method="HEAD", path="/fast.txt"),
+                           dict(method="GET", path="/fast.txt", host=WEBDAV))
+        finally:
+            os.kill(self.picd.proc.pid, signal.SIGCONT)
+        self.assertEqual(got, [(200, "read in-process\n"), (200, ""), (200, "read in-process\n")])
+        # Nothing is shared with alice: picd says so (403); lighttpd alone would have said 404.
+        for path in ("/shared/bob/private/secret.txt", "/%73hared/bob/x", "//shared/bob/x", "/a/../shared/bob/x",
+                     "/./shared/bob/x", "/shared%2fbob/x", "/x/%2e%2e/shared/bob/x"):
+            with self.subTest(path=path):
+                self.assertEqual(self.one("GET", path)[0], 403)
+        # A wrong password is never let in by Caddy: picd answers it.
+        self.assertEqual(self.one("GET", "/fast.txt", password="wrong-wrong-wrong")[0], 401)
+        self.assertEqual(self.one("GET", "/fast.txt", **{"as": "bob"})[0], 404)
 
     def test_10_hung_daemon_is_caught(self):
         pid = self.service("files")["pid"]

@@ -138,6 +138,48 @@ static void test_fast_structure(void **state) {
         free(text);
 }
 
+/* A site whose backend checks requests itself (files) declares the requests it never refuses: only those are
+ * matched by the in-process route, and never below the folder it checks live; held sources stay out too. */
+static void test_fast_methods(void **state) {
+        ProxyConfig c = fast_config();
+        static const char *const methods[] = { "GET", "HEAD", NULL }, *const held[] = { "10.0.0.9/32" };
+        c.sites[2].sources = cal_sources;
+        c.sites[2].n_sources = ELEMENTSOF(cal_sources);
+        c.sites[2].fast_methods = methods;
+        c.sites[2].fast_not_below = "/shared";
+        c.held = held;
+        c.n_held = 1;
+        char *text = NULL;
+        assert_int_equal(proxy_render(&c, &text), 0);
+        json_t *j = json_loads(text, 0, NULL);
+        free(text);
+        assert_non_null(j);
+        json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
+        json_t *routes = json_object_get(json_object_get(servers, "files-https"), "routes");
+        assert_int_equal(json_array_size(routes), 2);
+        json_t *match = json_array_get(json_object_get(json_array_get(routes, 0), "match"), 0);
+        json_t *m = json_object_get(match, "method");
+        assert_int_equal(json_array_size(m), 2);
+        assert_string_equal(json_string_value(json_array_get(m, 0)), "GET");
+        assert_string_equal(json_string_value(json_array_get(m, 1)), "HEAD");
+        json_t *not = json_object_get(match, "not");
+        assert_int_equal(json_array_size(not), 2);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(json_array_get(not, 0),
+                                                                                              "remote_ip"), "ranges"), 0)),
+                            "10.0.0.9/32");
+        json_t *paths = json_object_get(json_array_get(not, 1), "path");
+        assert_int_equal(json_array_size(paths), 2);
+        assert_string_equal(json_string_value(json_array_get(paths, 0)), "/shared");
+        assert_string_equal(json_string_value(json_array_get(paths, 1)), "/shared/*");
+        /* The calendar, without declared methods: any request from its sources, held ones excepted. */
+        json_t *cal = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(servers,
+                                                                                                    "calendar-https"),
+                                                                                    "routes"), 0), "match"), 0);
+        assert_null(json_object_get(cal, "method"));
+        assert_int_equal(json_array_size(json_object_get(cal, "not")), 1);
+        json_decref(j);
+}
+
 static void test_cidrs(void **state) {
         char out[16][CIDR4_STRLEN];
         /* 10.0.0.2-10.0.0.9 and 10.0.0.11: aligned blocks only. */
@@ -266,6 +308,7 @@ int main(void) {
                 cmocka_unit_test(test_structure),
                 cmocka_unit_test(test_golden_fast),
                 cmocka_unit_test(test_fast_structure),
+                cmocka_unit_test(test_fast_methods),
                 cmocka_unit_test(test_cidrs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

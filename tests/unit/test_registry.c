@@ -292,6 +292,19 @@ static void test_registry_rules(void **state) {
         assert_int_equal(registry_add(&r, "m", &nobit, why, sizeof why), -EINVAL);
         assert_int_equal(registry_add(&r, "m", &noip, why, sizeof why), -EINVAL);
         assert_int_equal(registry_add(&r, "m", &badlabel, why, sizeof why), -EINVAL);
+        /* In-process methods: names Caddy's method matcher takes, a literal path below which they stop. */
+        static const char *const lower[] = { "get", NULL }, *const none[] = { NULL }, *const get[] = { "GET", NULL };
+        static const ServiceEndpoint fast_lower = { .name = "web", .http_fast_methods = lower };
+        static const ServiceEndpoint fast_none = { .name = "web", .http_fast_methods = none };
+        static const ServiceEndpoint fast_glob = { .name = "web", .http_fast_methods = get, .http_fast_not_below = "/s*" };
+        static const ServiceEndpoint fast_slash = { .name = "web", .http_fast_methods = get, .http_fast_not_below = "/s/" };
+        static const ServiceEndpoint fast_alone = { .name = "web", .http_fast_not_below = "/s" };
+        assert_int_equal(registry_add(&r, "m", &fast_lower, why, sizeof why), -EINVAL);
+        assert_non_null(strstr(why, "in-process methods"));
+        assert_int_equal(registry_add(&r, "m", &fast_none, why, sizeof why), -EINVAL);
+        assert_int_equal(registry_add(&r, "m", &fast_glob, why, sizeof why), -EINVAL);
+        assert_int_equal(registry_add(&r, "m", &fast_slash, why, sizeof why), -EINVAL);
+        assert_int_equal(registry_add(&r, "m", &fast_alone, why, sizeof why), -EINVAL);
         assert_int_equal(r.n, 0);
         assert_int_equal(registry_add(&r, "m", &ok, why, sizeof why), 0);
         assert_ptr_equal(registry_find_label(&r, "www"), &ok);

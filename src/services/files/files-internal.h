@@ -4,12 +4,12 @@
 #include <stdint.h>
 
 #include "core/cell.h"
+#include "services/files/files.h"
 
 #define FILES_SOCKET "files-http.sock"
 #define WEBDAV_SOCKET "webdav-http.sock"
 #define FILES_DATA_DIR "data/files"     /* STATE/data/files/<user>/: each user's tree, nothing else */
 #define FILES_META_DIR "data/files-meta" /* <user>.sqlite: mod_webdav's properties and locks */
-#define FILES_SHARED "shared"            /* the top folder of a user's tree where others' shares appear */
 
 typedef struct FilesUsage {
         int64_t bytes, files, folders;

@@ -311,7 +311,8 @@ static void files_user_changed(Cell *c, const char *user, UserEvent ev) {
 
 static const ServiceEndpoint endpoints[] = {
         { .name = "files", .vip_offset = 11, .dns_labels = (const char *const[]) { "files", NULL }, .grantable = true,
-          .grant_bit = 1, .http_upstream = FILES_SOCKET, .http_streams = true },
+          .grant_bit = 1, .http_upstream = FILES_SOCKET, .http_streams = true,
+          .http_fast_methods = FILES_FAST_METHODS, .http_fast_not_below = FILES_FAST_NOT_BELOW },
 };
 
 static const SettingDef settings[] = {

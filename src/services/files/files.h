@@ -8,8 +8,15 @@
 #define FILES_SERVICE "files"
 /* The header the front door sets from picd's decision (and deletes from a client's request). */
 #define FILES_USER_HEADER "X-Pic-User"
+#define FILES_SHARED "shared" /* the top folder of a user's tree where others' shares appear */
 
 extern const ServiceOps svc_files_ops;
+
+/* What files_http_authorize never refuses a signed-in user: GET and HEAD (lighttpd itself refuses a path through
+ * a symlink for these two; PROPFIND it would follow), anywhere but under /shared/, whose shares picd checks live
+ * on every request. Caddy authorizes these in-process for app passwords in its fast set. */
+#define FILES_FAST_METHODS ((const char *const[]) { "GET", "HEAD", NULL })
+#define FILES_FAST_NOT_BELOW "/" FILES_SHARED
 
 /* ServiceOps.http_authorize of both endpoints (files and webdav): shares, the reserved /shared/ tree and
  * quotas, checked on the decoded path the backend will serve. */

@@ -172,9 +172,13 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
                 s->grant_only = e->http_grant_only;
                 s->serves_root = streq(e->name, "api");
                 /* Only with something to check in-process: then a peer change leaves the config as it was (no
-                 * /load for each of 10,000 peers added while no device is active). Never for a service that
-                 * checks each request itself (WebDAV's Destination, shares, quota): those all go to picd. */
-                if (s->forward_auth && n_fast && !cell_http_authorizes(c, e->name) &&
+                 * /load for each of 10,000 peers added while no device is active). For a service that checks
+                 * requests itself (WebDAV's Destination, shares, quota) only the requests it declares it never
+                 * refuses (files: reads outside /shared/); everything else still goes to picd. */
+                bool fast_ok = !cell_http_authorizes(c, e->name) || e->http_fast_methods;
+                s->fast_methods = e->http_fast_methods;
+                s->fast_not_below = e->http_fast_not_below;
+                if (s->forward_auth && n_fast && fast_ok &&
                     site_sources(c, e->name, &range, &p.cidrs[cfg.n_sites], &p.sources[cfg.n_sites], &s->n_sources) < 0)
                         return -ENOMEM;
                 s->sources = p.sources[cfg.n_sites];

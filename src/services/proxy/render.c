@@ -219,12 +219,31 @@ static json_t *fast_route(const ProxyConfig *cfg, const ProxySite *s) {
         json_decref(next);
         json_t *match = json_pack("{s:{s:o}, s:{s:[s]}}", "remote_ip", "ranges", ranges, "header", "Authorization",
                                   "Basic *");
+        json_t *not = json_array();
         if (cfg->n_held) {
                 json_t *held = json_array();
                 for (size_t i = 0; i < cfg->n_held; i++)
                         json_array_append_new(held, json_string(cfg->held[i]));
-                json_object_set_new(match, "not", json_pack("[{s:{s:o}}]", "remote_ip", "ranges", held));
+                json_array_append_new(not, json_pack("{s:{s:o}}", "remote_ip", "ranges", held));
         }
+        if (s->fast_methods) {
+                json_t *methods = json_array();
+                for (const char *const *m = s->fast_methods; *m; m++)
+                        json_array_append_new(methods, json_string(*m));
+                json_object_set_new(match, "method", methods);
+        }
+        /* Caddy's path matcher compares the decoded, cleaned path (slashes merged, dot segments resolved) without
+         * regard to case: "/%73hared/x", "//shared/x", "/a/../shared/x" and "/SHARED/x" are all under it, so every
+         * spelling lighttpd could map below the folder is left to picd. */
+        if (s->fast_not_below) {
+                char below[256];
+                snprintf(below, sizeof below, "%s/*", s->fast_not_below);
+                json_array_append_new(not, json_pack("{s:[s, s]}", "path", s->fast_not_below, below));
+        }
+        if (json_array_size(not))
+                json_object_set_new(match, "not", not);
+        else
+                json_decref(not);
         return json_pack("{s:[o], s:o, s:b}", "match", match, "handle", handle, "terminal", 1);
 }
 

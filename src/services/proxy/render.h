@@ -26,6 +26,10 @@ typedef struct ProxySite {
         const char *const *sources;
         size_t n_sources;
         bool streams;         /* ServiceEndpoint.http_streams */
+        /* ServiceEndpoint.http_fast_methods and http_fast_not_below: with methods, only those requests (outside
+         * not_below) may be authorized in-process; NULL: any request from the sources may be. */
+        const char *const *fast_methods;
+        const char *fast_not_below;
 } ProxySite;
 
 /* An app password picd accepted itself lately (its "fast set"): Caddy's http_basic checks it in-process
