@@ -41,6 +41,16 @@ static ProxyConfig config(void) {
         return c;
 }
 
+/* c rendered and parsed back. */
+static json_t *rendered(const ProxyConfig *c) {
+        char *text = NULL;
+        assert_int_equal(proxy_render(c, &text), 0);
+        json_t *j = json_loads(text, 0, NULL);
+        free(text);
+        assert_non_null(j);
+        return j;
+}
+
 static void test_golden(void **state) {
         ProxyConfig c = config();
         char *text = NULL;
@@ -82,11 +92,7 @@ static json_t *level_accounts(json_t *subroute) {
 
 static void test_fast_structure(void **state) {
         ProxyConfig c = fast_config();
-        char *text = NULL;
-        assert_int_equal(proxy_render(&c, &text), 0);
-        json_t *j = json_loads(text, 0, NULL);
-        free(text);
-        assert_non_null(j);
+        json_t *j = rendered(&c);
         json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
         /* The API has no fast route: it authenticates itself. */
         assert_int_equal(json_array_size(json_object_get(json_object_get(servers, "api-https"), "routes")), 1);
@@ -133,6 +139,7 @@ static void test_fast_structure(void **state) {
         json_decref(j);
         /* No sources or no credentials: no fast route. */
         c.sites[1].n_sources = 0;
+        char *text = NULL;
         assert_int_equal(proxy_render(&c, &text), 0);
         assert_null(strstr(text, "http_basic"));
         free(text);
@@ -149,11 +156,7 @@ static void test_fast_methods(void **state) {
         c.sites[2].fast_not_below = "/shared";
         c.held = held;
         c.n_held = 1;
-        char *text = NULL;
-        assert_int_equal(proxy_render(&c, &text), 0);
-        json_t *j = json_loads(text, 0, NULL);
-        free(text);
-        assert_non_null(j);
+        json_t *j = rendered(&c);
         json_t *servers = json_object_get(json_object_get(json_object_get(j, "apps"), "http"), "servers");
         json_t *routes = json_object_get(json_object_get(servers, "files-https"), "routes");
         assert_int_equal(json_array_size(routes), 2);
@@ -206,11 +209,7 @@ static void test_cidrs(void **state) {
 
 static void test_structure(void **state) {
         ProxyConfig c = config();
-        char *text = NULL;
-        assert_int_equal(proxy_render(&c, &text), 0);
-        json_t *j = json_loads(text, 0, NULL);
-        free(text);
-        assert_non_null(j);
+        json_t *j = rendered(&c);
         /* The admin block is in every config (caddy 2.6.2 moves its endpoint otherwise). */
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "admin"), "listen")),
                             "unix//var/lib/pic/run/caddy-admin.sock");
@@ -296,6 +295,7 @@ static void test_structure(void **state) {
         /* Non-default HTTPS port: the redirect names it. */
         json_decref(j);
         c.https_port = 8443;
+        char *text = NULL;
         assert_int_equal(proxy_render(&c, &text), 0);
         assert_non_null(strstr(text, "https://{http.request.host}:8443{http.request.uri}"));
         assert_non_null(strstr(text, "\"172.20.0.10:8443\""));
