@@ -13,6 +13,7 @@
 #include "basic/parse.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/body.h"
 #include "core/peers.h"
 
 #define APP_KEY_NAME "app-password-key"
@@ -527,21 +528,6 @@ static bool role_is_valid(const char *r) {
         return r && (streq(r, "admin") || streq(r, "user"));
 }
 
-static int check_fields(json_t *body, const char *const *known, size_t n, PicError *err) {
-        if (!json_is_object(body))
-                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object");
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-                bool ok = false;
-                for (size_t i = 0; i < n; i++)
-                        ok = ok || streq(k, known[i]);
-                if (!ok)
-                        return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
-        }
-        return 0;
-}
-
 static int check_password(json_t *v, const char *field, PicError *err) {
         const char *s = json_string_value(v);
         size_t len = s ? strlen(s) : 0;
@@ -604,7 +590,7 @@ static int modules_owned(Cell *c, const char *name, json_t **ret, PicError *err)
 
 int users_create(Cell *c, json_t *body, StoreUser *ret, PicError *err) {
         static const char *const known[] = { "name", "password", "role" };
-        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
         if (r < 0)
                 return r;
         const char *name = json_string_value(json_object_get(body, "name"));
@@ -637,7 +623,7 @@ int users_create(Cell *c, json_t *body, StoreUser *ret, PicError *err) {
 int users_update(Cell *c, const char *name, json_t *body, const AccountsActor *a, StoreUser *ret,
                  int *ret_sessions_ended, PicError *err) {
         static const char *const known[] = { "name", "password", "current_password", "role" };
-        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
         if (r < 0)
                 return r;
         StoreUser u;
@@ -830,7 +816,7 @@ json_t *user_to_json(Cell *c, const StoreUser *u, bool detail) {
 int app_password_create(Cell *c, const char *user, json_t *body, char ret_secret[static SECRET_APP_PASSWORD_STRLEN],
                         int64_t *ret_id, PicError *err) {
         static const char *const known[] = { "label" };
-        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
         if (r < 0)
                 return r;
         const char *label = json_string_value(json_object_get(body, "label"));

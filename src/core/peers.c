@@ -9,6 +9,7 @@
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/accounts.h"
+#include "core/body.h"
 #include "core/mutation.h"
 #include "crypto/secret.h"
 #include "crypto/wgkey.h"
@@ -45,22 +46,6 @@ json_t *peers_warnings(Cell *c) {
 
 static const char *const known_fields[] = { "name", "ip", "service_access", "enabled", "route_all", "public_key",
                                             "description", "owner" };
-
-static int check_fields(json_t *body, PicError *err) {
-        if (!json_is_object(body))
-                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object");
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-                bool known = false;
-                for (size_t i = 0; i < ELEMENTSOF(known_fields); i++)
-                        if (streq(k, known_fields[i]))
-                                known = true;
-                if (!known)
-                        return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
-        }
-        return 0;
-}
 
 static int parse_access(const Registry *reg, json_t *v, uint32_t *ret, PicError *err) {
         char names[256];
@@ -257,7 +242,7 @@ static int parse_settable(Cell *c, json_t *body, Peer *p, bool *ret_client_key, 
 }
 
 int peers_create(Cell *c, json_t *body, Peer *ret, PicError *err) {
-        int r = check_fields(body, err);
+        int r = body_check_fields(body, known_fields, ELEMENTSOF(known_fields), err);
         if (r < 0)
                 return r;
         Peer p = { .enabled = true };
@@ -315,7 +300,7 @@ static int refuse_site_peer(const Peer *p, PicError *err) {
 
 int peers_update(Cell *c, const char *name, json_t *body, Peer *ret, PicError *err) {
         Peer old, p;
-        int r = check_fields(body, err);
+        int r = body_check_fields(body, known_fields, ELEMENTSOF(known_fields), err);
         if (r < 0)
                 return r;
         r = peers_get(c, name, &old, err);

@@ -12,6 +12,7 @@
 #include "basic/time-util.h"
 #include "basic/util.h"
 #include "core/accounts.h"
+#include "core/body.h"
 #include "core/mutation.h"
 #include "core/netns-run.h"
 #include "core/peers.h"
@@ -418,21 +419,6 @@ int svc_mesh_info(Cell *c, json_t **ret, PicError *err) {
         return *ret ? 0 : pic_error(err, -ENOMEM, NULL, "out of memory");
 }
 
-static int check_fields(json_t *body, const char *const *known, size_t n, PicError *err) {
-        if (!json_is_object(body))
-                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object");
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-                bool ok = false;
-                for (size_t i = 0; i < n; i++)
-                        ok = ok || streq(k, known[i]);
-                if (!ok)
-                        return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
-        }
-        return 0;
-}
-
 /* A list of grantable service names of this cell's registry, as a bit mask and a comma-separated text. */
 static int parse_services(Cell *c, json_t *v, const char *field, uint32_t *ret_mask, char *text, size_t size,
                           PicError *err) {
@@ -479,7 +465,7 @@ static json_t *invite_to_json(const MeshInvite *inv) {
 
 int svc_mesh_invite_create(Cell *c, json_t *body, json_t **ret, PicError *err) {
         static const char *const known[] = { "expires_in", "share" };
-        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
         if (r < 0)
                 return r;
         int64_t ttl = INVITE_TTL_DEFAULT;
@@ -776,7 +762,7 @@ static const CellMutation share_mutation = {
 
 int svc_mesh_cell_update(Cell *c, const char *name, json_t *body, json_t **ret, PicError *err) {
         static const char *const known[] = { "share", "grants" };
-        int r = check_fields(body, known, ELEMENTSOF(known), err);
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
         if (r < 0)
                 return r;
         ShareChange sc = { 0 };
