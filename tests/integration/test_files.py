@@ -367,16 +367,17 @@ class FilesTest(PicdTestCase):
         self.assertIn("1500000", r.stdout.replace(",", ""))
 
     def test_06_streamed_upload_keeps_memory_flat(self):
-        """128 MiB through the tunnel, Caddy and lighttpd into the tree and back, while the resident memory of picd,
-        Caddy and lighttpd is sampled: none grows by anything near the file (bench/dav does 256 MiB and more)."""
-        size = 128 << 20
+        """1 GiB through the tunnel, Caddy and lighttpd into the tree and back, while the resident memory of picd,
+        Caddy and lighttpd is sampled: none grows by anything near the file."""
+        size = 1 << 30
         src = os.path.join(self.peer.tmp, "big.bin")
+        h = hashlib.sha256()
         with open(src, "wb") as f:
-            block = os.urandom(1 << 20)
             for _ in range(size >> 20):
+                block = os.urandom(1 << 20)
+                h.update(block)
                 f.write(block)
-        with open(src, "rb") as f:
-            want = hashlib.sha256(f.read()).hexdigest()
+        want = h.hexdigest()
         pids = {"picd": self.picd.proc.pid, "caddy": self.service("proxy")["pid"], "lighttpd": self.service("files")["pid"]}
         sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, *map(str, pids.values())], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, text=True)
@@ -391,14 +392,17 @@ class FilesTest(PicdTestCase):
         finally:
             out, _ = sampler.communicate("", timeout=30)
         self.assertEqual(dl.stdout.split()[0], want)
+        stored = hashlib.sha256()
         with open(os.path.join(self.tree("alice"), "big.bin"), "rb") as f:
-            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), want)
+            for block in iter(lambda: f.read(1 << 20), b""):
+                stored.update(block)
+        self.assertEqual(stored.hexdigest(), want)
         seen = json.loads(out)
         for name, pid in pids.items():
             lo, hi = seen[str(pid)]
             print(f"{name}: RSS {lo} -> {hi} kB", file=sys.stderr)
             with self.subTest(daemon=name):
-                self.assertLess(hi - lo, 48 * 1024, f"{name} grew from {lo} to {hi} kB for a 128 MiB file")
+                self.assertLess(hi - lo, 48 * 1024, f"{name} grew from {lo} to {hi} kB for a 1 GiB file")
         os.unlink(src)
         self.assertEqual(self.one("DELETE", "/big.bin")[0], 204)
 
