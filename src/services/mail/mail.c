@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -48,6 +50,7 @@
 #define RELAY_LOGIN_REL "keys/mail/relay-login"
 #define RELAY_FIELD_MAX 255
 #define RELAY_CAFILE "/etc/ssl/certs/ca-certificates.crt"
+#define FLUSH_DELAY_USEC (2 * USEC_PER_SEC)
 
 static const ServiceEndpoint endpoints[] = {
         /* https://mail.<cell>.<domain>/ is the webmail (services/webmail): its users sign in on Roundcube's
@@ -232,6 +235,31 @@ static int collect_alias(const StoreMailAlias *a, void *userdata) {
 }
 
 /* ---- the relay's login ------------------------------------------------------------------------------- */
+
+/* The module's runtime state: the pending retry of the deferred mail after a login change. */
+typedef struct PostfixState {
+        LoopTimer *flush;
+} PostfixState;
+
+static PostfixState *postfix_state(Cell *c) {
+        void **slot = cell_service_data(c, MAIL_SERVICE);
+        if (!slot)
+                return NULL;
+        if (!*slot)
+                *slot = calloc(1, sizeof(PostfixState));
+        return *slot;
+}
+
+static void postfix_teardown(Cell *c) {
+        void **slot = cell_service_data(c, MAIL_SERVICE);
+        PostfixState *st = slot ? *slot : NULL;
+        if (!st)
+                return;
+        if (st->flush)
+                loop_cancel_timer(c->loop, st->flush);
+        free(st);
+        *slot = NULL;
+}
 
 /* Printable ASCII without space: what Postfix's map line carries as is (it splits the value at the first ':', so
  * the username has none; the password may). */
@@ -945,6 +973,7 @@ const ServiceOps svc_mail_ops = {
         .user_changed = mail_user_changed,
         .user_owns = mail_user_owns,
         .user_purge = mail_user_purge,
+        .teardown = postfix_teardown,
 };
 
 /* ---- Dovecot ("mail-imap") ------------------------------------------------------------------------- */
@@ -1388,19 +1417,31 @@ static int relay_store(Cell *c, const char *text, size_t len, PicError *err) {
         return r < 0 ? pic_error(err, r, NULL, "cannot sync %s: %s", dir, strerror(-r)) : 0;
 }
 
-/* Mail deferred while the relay refused us is tried again now rather than at its next retry: what `postqueue -f`
- * asks of the queue manager (scan the deferred queue ignoring the time stamps, forget dead sites), written to its
- * FIFO directly (the postqueue command costs seconds under picd's descriptor limit). */
+/* Mail deferred while the relay refused us is tried again soon rather than at its next retry: what `postqueue -f`
+ * asks of the queue manager (scan the deferred queue ignoring the time stamps, forget dead sites), sent to its
+ * public/qmgr socket directly (the postqueue command costs seconds under picd's descriptor limit). */
+static void flush_now(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        PostfixState *st = postfix_state(c);
+        if (st)
+                st->flush = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/data/mail/queue/public/qmgr", c->state_dir);
+        if (n < 0 || (size_t) n >= sizeof sa.sun_path) {
+                log_warn("mail: the queue manager's socket path is too long; deferred mail waits for its next retry");
+                return;
+        }
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || write(fd, "DAF", 3) != 3)
+                log_warn("mail: cannot ask Postfix to retry its deferred mail now: %m");
+}
+
+/* Not at once: after the reload, delivery agents of the old configuration that sit idle leave only when they next
+ * wake, and one of them could take the retry with the old login (a second refusal doubles the wait). */
 static void flush_deferred(Cell *c) {
-        _cleanup_free_ char *fifo = state_path(c, "data/mail/queue/public/qmgr");
-        if (!fifo)
-                return;
-        _cleanup_close_ int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
-                return;
-        if (write(fd, "DAF", 3) != 3)
-                log_warn("mail: cannot ask Postfix to retry its deferred mail: %m");
+        PostfixState *st = postfix_state(c);
+        if (st && !st->flush)
+                (void) loop_add_timer(c->loop, FLUSH_DELAY_USEC, flush_now, c, &st->flush);
 }
 
 /* Stores the new login (or none), then renders and reloads Postfix; if that fails the old file comes back. */
