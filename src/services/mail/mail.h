@@ -35,7 +35,7 @@ int mail_dns_json(Cell *c, json_t **ret, PicError *err);
  * password is set; never the password. */
 int mail_relay_json(Cell *c, json_t **ret, PicError *err);
 /* PUT /api/mail/relay {username, password}: -EINVAL naming the field (nothing changed); stored 0600 and live in
- * Postfix (reloaded, deferred mail retried) before it returns. ret: as GET. */
+ * Postfix (reloaded, deferred mail retried 2 s later) before it returns. ret: as GET. */
 int mail_relay_set(Cell *c, json_t *body, json_t **ret, PicError *err);
 /* DELETE /api/mail/relay: -ENOENT when no login is set. */
 int mail_relay_clear(Cell *c, json_t **ret, PicError *err);
