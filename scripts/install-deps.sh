@@ -12,12 +12,16 @@ PKGS=(
   wireguard-go wireguard-tools nftables dnsmasq-base unbound chrony caddy radicale
   lighttpd lighttpd-mod-webdav
   postfix dovecot-core dovecot-imapd dovecot-lmtpd opendkim opendkim-tools
+  # Postfix's SMTP client logs in to an outbound relay through Cyrus SASL: PLAIN and LOGIN are these plugins
+  libsasl2-modules ca-certificates
   # webmail: Roundcube on picd's private php-fpm (php8.2-fpm first: it is what satisfies Roundcube's need for a
   # PHP SAPI, which apt would otherwise meet with apache2 and its PHP module)
   php8.2-fpm roundcube-core roundcube-sqlite3
   # test clients and harness (swaks needs the two perl TLS modules, which it only recommends)
   curl dnsutils udhcpc sntp iproute2 iputils-ping socat sqlite3 python3 procps zbar-tools util-linux python3-caldav
   litmus swaks libnet-ssleay-perl libio-socket-ssl-perl python3-dkim
+  # the outbound relay test_mail_relay runs (STARTTLS, AUTH)
+  python3-aiosmtpd
   # web UI build and browser tests (Node.js and npm are checked below: the machine's own Node 20 may come with
   # its npm, which Debian's npm package would conflict with)
   chromium

@@ -104,6 +104,7 @@ int cmd_mail_alias_add(Cli *c, char **args, size_t n);
 int cmd_mail_alias_rm(Cli *c, char **args, size_t n);
 int cmd_mail_dns(Cli *c, char **args, size_t n);
 int cmd_mail_user(Cli *c, char **args, size_t n);
+int cmd_mail_relay(Cli *c, char **args, size_t n);
 int cmd_token_list(Cli *c, char **args, size_t n);
 int cmd_token_revoke(Cli *c, char **args, size_t n);
 int cmd_backup_create(Cli *c, char **args, size_t n);
@@ -124,6 +125,10 @@ int cmd_user_show(Cli *c, char **args, size_t n);
 int cmd_user_passwd(Cli *c, char **args, size_t n);
 int cmd_user_rm(Cli *c, char **args, size_t n);
 int cmd_user_app_password(Cli *c, char **args, size_t n);
+/* A new password: asked twice on a terminal (echo off), else the first line of stdin; never from argv. The caller
+ * wipes buf. */
+#define CLI_PASSWORD_BUF 300
+int cli_read_password(char buf[static CLI_PASSWORD_BUF]);
 int cmd_user_storage(Cli *c, char **args, size_t n);
 int cmd_user_share(Cli *c, char **args, size_t n);
 int cmd_user_shares(Cli *c, char **args, size_t n);

@@ -1,10 +1,11 @@
-/* `pic mail aliases|alias-add|alias-rm|dns|user`: the mail domain's aliases, the DNS records to publish, and one
- * user's mail (address, aliases, usage, quota); --json prints picd's reply as is. */
+/* `pic mail aliases|alias-add|alias-rm|dns|user|relay`: the mail domain's aliases, the DNS records to publish, one
+ * user's mail (address, aliases, usage, quota) and the outbound relay's login; --json prints picd's reply as is. */
 #include <stdio.h>
 #include <string.h>
 
 #include "basic/parse.h"
 #include "cli/cli.h"
+#include "crypto/secret.h"
 
 static int print_reply(Cli *c, const char *method, const char *path, json_t *body, int (*human)(json_t *)) {
         ApiReply r = { 0 };
@@ -116,4 +117,43 @@ int cmd_mail_user(Cli *c, char **args, size_t n) {
         if (k < 0)
                 return k;
         return print_reply(c, "GET", path, NULL, user_human);
+}
+
+static int relay_human(json_t *j) {
+        char host[300], port[16], tls[16], user[300];
+        const char *h = json_text(json_object_get(j, "host"), host, sizeof host);
+        if (!*h)
+                printf("relay     none (mail goes to each domain's servers directly)\n");
+        else
+                printf("relay     %s port %s\n", h, json_text(json_object_get(j, "port"), port, sizeof port));
+        json_t *u = json_object_get(j, "username");
+        printf("login     %s\n", json_is_string(u) ? json_text(u, user, sizeof user) : "none");
+        printf("password  %s\n", json_is_true(json_object_get(j, "password_set")) ? "set" : "not set");
+        printf("tls       %s\n", json_text(json_object_get(j, "tls"), tls, sizeof tls));
+        if (json_is_string(u) && !*h)
+                printf("The login is kept but unused until mail.relay_host is set.\n");
+        return 0;
+}
+
+/* pic mail relay | pic mail relay set USERNAME (password asked for, or one line of stdin) | pic mail relay clear */
+int cmd_mail_relay(Cli *c, char **args, size_t n) {
+        if (n == 0)
+                return print_reply(c, "GET", "/api/mail/relay", NULL, relay_human);
+        if (n == 1 && streq(args[0], "clear"))
+                return print_reply(c, "DELETE", "/api/mail/relay", NULL, relay_human);
+        if (n != 2 || !streq(args[0], "set"))
+                return cli_usage_error("usage: pic mail relay [set USERNAME | clear]");
+        char pw[CLI_PASSWORD_BUF];
+        int k = cli_read_password(pw);
+        json_t *body = k < 0 ? NULL : json_pack("{s:s, s:s}", "username", args[1], "password", pw);
+        secret_wipe(pw, sizeof pw);
+        if (k < 0)
+                return k;
+        if (!body)
+                return cli_usage_error("the username and password must be valid UTF-8 text");
+        k = print_reply(c, "PUT", "/api/mail/relay", body, relay_human);
+        json_t *p = json_object_get(body, "password");
+        secret_wipe((char *) json_string_value(p), json_string_length(p));
+        json_decref(body);
+        return k;
 }

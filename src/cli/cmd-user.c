@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "crypto/secret.h"
 
-#define PASSWORD_BUF 300
+#define PASSWORD_BUF CLI_PASSWORD_BUF
 
 int cli_user_path(const char *name, const char *suffix, char *buf, size_t size) {
         if (!name_is_valid(name))
@@ -43,8 +43,7 @@ static int prompt_hidden(const char *prompt, char buf[static PASSWORD_BUF]) {
         return r;
 }
 
-/* The new password: asked twice on a terminal, else the first line of stdin. */
-static int read_password(char buf[static PASSWORD_BUF]) {
+int cli_read_password(char buf[static PASSWORD_BUF]) {
         if (!isatty(STDIN_FILENO)) {
                 if (read_line(stdin, buf) < 0 || !*buf)
                         return cli_usage_error("give the password on stdin (one line)");
@@ -66,7 +65,7 @@ int cmd_user_add(Cli *c, char **args, size_t n) {
         if (k < 0)
                 return k;
         char pw[PASSWORD_BUF];
-        k = read_password(pw);
+        k = cli_read_password(pw);
         json_t *body = k < 0 ? NULL : json_pack("{s:s, s:s, s:s}", "name", args[0], "password", pw, "role",
                                                 c->role ? c->role : "user");
         secret_wipe(pw, sizeof pw);
@@ -97,7 +96,7 @@ int cmd_user_passwd(Cli *c, char **args, size_t n) {
         if (k < 0)
                 return k;
         char pw[PASSWORD_BUF];
-        k = read_password(pw);
+        k = cli_read_password(pw);
         json_t *body = k < 0 ? NULL : json_pack("{s:s}", "password", pw);
         secret_wipe(pw, sizeof pw);
         if (k < 0)

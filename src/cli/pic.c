@@ -120,6 +120,8 @@ static const Verb verbs[] = {
         { "mail", "alias-rm", 1, 1, 0, cmd_mail_alias_rm, "ALIAS", "Delete a mail alias" },
         { "mail", "dns", 0, 0, 0, cmd_mail_dns, "", "The MX, SPF, DKIM and DMARC records of the mail domain" },
         { "mail", "user", 1, 1, 0, cmd_mail_user, "NAME", "A user's address, aliases, messages, usage and quota" },
+        { "mail", "relay", 0, 2, 0, cmd_mail_relay, "[set USERNAME | clear]",
+          "The outbound relay and its login; set asks for the password (or reads it from stdin), clear removes it" },
         { NULL, "help", 0, 1, 0, cmd_help, "[GROUP]", "Show this help, or the commands of GROUP (like peer)" },
 };
 
@@ -135,7 +137,7 @@ static const struct {
         { "ca", "The cell's certificate authority (its root is what devices install)" },
         { "mesh", "Links with cells of other owners: invites, sharing, remote grants" },
 
-        { "mail", "Mail: aliases, a user's mailbox, the DNS records to publish" },
+        { "mail", "Mail: aliases, a user's mailbox, the DNS records to publish, the outbound relay's login" },
 };
 
 static void verb_usage(const Verb *v, char *buf, size_t size) {

@@ -109,6 +109,12 @@ static const Route routes[] = {
         ROUTE("DELETE", "/api/mail/aliases/{alias}", WRITE, 0, http_mail_alias_delete, "Delete a mail alias"),
         ROUTE("GET", "/api/mail/dns", READ, 0, http_mail_dns_get,
               "The MX, SPF, DKIM and DMARC records of the mail domain (to copy to a public DNS provider)"),
+        /* ADMIN even to read: it names the account the cell sends as. */
+        ROUTE("GET", "/api/mail/relay", ADMIN, 0, http_mail_relay_get,
+              "The outbound relay: host, port, TLS, username and whether a password is set (never the password)"),
+        ROUTE("PUT", "/api/mail/relay", ADMIN, 0, http_mail_relay_put,
+              "Set the outbound relay's login (username, password): stored 0600, live at once"),
+        ROUTE("DELETE", "/api/mail/relay", ADMIN, 0, http_mail_relay_delete, "Remove the outbound relay's login"),
 
         ROUTE("GET", "/api/ntp/status", READ, 0, http_ntp_status_get, "NTP server: stratum, offset, clients served"),
         ROUTE("POST", "/api/network/test", WRITE, 0, http_network_test_post, "Run the network self-test"),

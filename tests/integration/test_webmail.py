@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import socket
+import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -355,6 +356,67 @@ class WebmailTest(PicdTestCase):
         self.assertEqual(self.picd.put(f"/api/users/{user}", {"password": f"{user}-password-456"}).status, 200)
         self.assertNotIn(self.browse(mailer, user, password)["login"]["status"], (301, 302, 303))
         self.assertIn(self.browse(mailer, user, f"{user}-password-456")["login"]["status"], (301, 302, 303))
+
+    def rows(self, user):
+        """The user's rows in Roundcube's database: {table: count} over users and what references them."""
+        db = sqlite3.connect(os.path.join(self.picd.state_dir, "data", "webmail", "roundcube.db"), timeout=10)
+        try:
+            ids = [r[0] for r in db.execute("SELECT user_id FROM users WHERE username = ? OR username LIKE ?",
+                                            (user, f"{user}@%"))]
+            out = {"users": len(ids)}
+            for table in ("identities", "contacts", "contactgroups", "collected_addresses"):
+                out[table] = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id IN ({','.join('?' * len(ids))})",
+                                        ids).fetchone()[0] if ids else 0
+            return out, ids
+        finally:
+            db.close()
+
+    def test_06_deleting_a_user_takes_their_webmail_rows(self):
+        """Roundcube keeps a row per user (settings) with identities, contacts and caches hanging off it: deleting
+        the user names it (409) unless purged; purged, every row is gone and a new user of that name starts clean."""
+        mailer = self.clients["mailer"]
+        user = unique("wmdel")[:20]
+        password = f"{user}-password-123"
+        self.assertEqual(self.picd.post("/api/users", {"name": user, "password": password, "role": "user"}).status, 201)
+        seen = self.browse(mailer, user, password)
+        self.assertIn(seen["login"]["status"], (301, 302, 303), json.dumps(seen)[:2000] + self.logs())
+        rows, ids = self.rows(user)
+        self.assertEqual((rows["users"], rows["identities"]), (1, 1), rows)
+        # Their address book, as Roundcube's contacts page writes it: a contact in a group.
+        db = sqlite3.connect(os.path.join(self.picd.state_dir, "data", "webmail", "roundcube.db"), timeout=10)
+        with db:
+            cur = db.execute("INSERT INTO contacts (user_id, changed, name, email, words, vcard) VALUES "
+                             "(?, datetime('now'), 'Friend', 'friend@example.org', 'friend', '')", (ids[0],))
+            grp = db.execute("INSERT INTO contactgroups (user_id, changed, name) VALUES (?, datetime('now'), 'Pals')",
+                             (ids[0],))
+            db.execute("INSERT INTO contactgroupmembers (contactgroup_id, contact_id, created) VALUES "
+                       "(?, ?, datetime('now'))", (grp.lastrowid, cur.lastrowid))
+        db.close()
+        self.assertEqual(self.rows(user)[0], {"users": 1, "identities": 1, "contacts": 1, "contactgroups": 1,
+                                              "collected_addresses": 0})
+
+        r = self.picd.delete(f"/api/users/{user}")
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("webmail settings with 1 identity and 1 contact", r.json["error"]["message"])
+        self.assertEqual(self.rows(user)[0]["users"], 1)
+        self.assertEqual(self.picd.delete(f"/api/users/{user}?purge=true").status, 200)
+        self.assertEqual(self.rows(user)[0], {"users": 0, "identities": 0, "contacts": 0, "contactgroups": 0,
+                                              "collected_addresses": 0})
+        db = sqlite3.connect(os.path.join(self.picd.state_dir, "data", "webmail", "roundcube.db"), timeout=10)
+        self.assertEqual(db.execute("SELECT COUNT(*) FROM contactgroupmembers WHERE contactgroup_id NOT IN "
+                                    "(SELECT contactgroup_id FROM contactgroups)").fetchone()[0], 0)
+        db.close()
+        st = os.stat(os.path.join(self.picd.state_dir, "data", "webmail", "roundcube.db"))
+        self.assertEqual(st.st_uid, pwd.getpwnam("www-data").pw_uid)
+
+        # The same name again: Roundcube (still able to write its database) makes a fresh row with nothing old.
+        self.assertEqual(self.picd.post("/api/users", {"name": user, "password": password, "role": "user"}).status, 201)
+        seen = self.browse(mailer, user, password)
+        self.assertIn(seen["login"]["status"], (301, 302, 303), json.dumps(seen)[:2000] + self.logs())
+        self.assertEqual(self.rows(user)[0], {"users": 1, "identities": 1, "contacts": 0, "contactgroups": 0,
+                                              "collected_addresses": 0})
+        self.assertEqual(self.picd.delete(f"/api/users/{user}?purge=true").status, 200)
+        self.assertEqual(self.rows(user)[0]["users"], 0)
 
     def logs(self):
         return "\n" + "\n".join(json.dumps(self.picd.get(f"/api/services/{n}/logs?lines=30").json)

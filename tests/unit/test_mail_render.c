@@ -134,9 +134,49 @@ static void test_relay_and_no_quota(void **state) {
         RENDER(mail_render_main_cf, &m, main_cf);
         RENDER(mail_render_dovecot, &m, dc);
         assert_non_null(strstr(main_cf, "relayhost = [smtp.example.net]:587\n"));
+        /* A relay without a login: no SASL, opportunistic TLS as for any other server. */
+        assert_null(strstr(main_cf, "smtp_sasl"));
+        assert_non_null(strstr(main_cf, "smtp_tls_security_level = may\n"));
         assert_null(strstr(dc, "quota_rule"));
         free(main_cf);
         free(dc);
+}
+
+/* With a login: SASL on, the map is the 0600 file, TLS required (verified against the system's CAs when asked), and
+ * the map's key is the relay exactly as relayhost names it. */
+static void test_relay_login(void **state) {
+        MailConfig m = config();
+        m.relay_host = "smtp.example.net";
+        m.relay_port = 465;
+        m.relay_login = "cell@example.net:pa:ss!w0rd";
+        m.relay_tls_verify = true;
+        m.relay_cafile = "/etc/ssl/certs/ca-certificates.crt";
+        char *main_cf, *map;
+        RENDER(mail_render_main_cf, &m, main_cf);
+        RENDER(mail_render_relay_login, &m, map);
+        assert_int_equal(golden_check("mail-main-relay-login.cf", main_cf), 0);
+        assert_string_equal(map, "[smtp.example.net]:465 cell@example.net:pa:ss!w0rd\n");
+        assert_non_null(strstr(main_cf, "smtp_sasl_password_maps = texthash:/var/lib/pic/etc/mail/relay-login\n"));
+        assert_non_null(strstr(main_cf, "smtp_tls_security_level = secure\n"));
+        assert_null(strstr(main_cf, "smtp_tls_security_level = may"));
+        assert_null(strstr(main_cf, "pa:ss"));
+        free(main_cf);
+
+        m.relay_tls_verify = false;
+        RENDER(mail_render_main_cf, &m, main_cf);
+        assert_non_null(strstr(main_cf, "smtp_tls_security_level = encrypt\n"));
+        assert_null(strstr(main_cf, "smtp_tls_CAfile"));
+        free(main_cf);
+        free(map);
+
+        /* A login without a relay host is kept for later but used nowhere: no server gets it. */
+        m.relay_host = "";
+        RENDER(mail_render_main_cf, &m, main_cf);
+        RENDER(mail_render_relay_login, &m, map);
+        assert_null(strstr(main_cf, "smtp_sasl"));
+        assert_string_equal(map, "");
+        free(main_cf);
+        free(map);
 }
 
 static void test_dkim_txt(void **state) {
@@ -155,6 +195,7 @@ int main(void) {
                 cmocka_unit_test(test_golden),
                 cmocka_unit_test(test_rules),
                 cmocka_unit_test(test_relay_and_no_quota),
+                cmocka_unit_test(test_relay_login),
                 cmocka_unit_test(test_dkim_txt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,3 +38,32 @@ int http_mail_dns_get(HttpRequest *req, HttpResponse *resp) {
         int r = mail_dns_json(req->cell, &o, &err);
         return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
 }
+
+int http_mail_relay_get(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        json_t *o = NULL;
+        int r = mail_relay_json(req->cell, &o, &err);
+        return r < 0 ? http_reply_errno(resp, r, &err) : http_reply(resp, 200, o);
+}
+
+int http_mail_relay_put(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        json_t *o = NULL;
+        int r = mail_relay_set(req->cell, req->body, &o, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r, &err);
+        /* The audit names the login, never the password. */
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "relay login set for \"%s\"",
+                 json_string_value(json_object_get(o, "username")));
+        return http_reply(resp, 200, o);
+}
+
+int http_mail_relay_delete(HttpRequest *req, HttpResponse *resp) {
+        PicError err = { 0 };
+        json_t *o = NULL;
+        int r = mail_relay_clear(req->cell, &o, &err);
+        if (r < 0)
+                return http_reply_errno(resp, r, &err);
+        snprintf(resp->audit_detail, sizeof resp->audit_detail, "relay login removed");
+        return http_reply(resp, 200, o);
+}

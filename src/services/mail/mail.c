@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -25,6 +27,7 @@
 #include "core/ca.h"
 #include "core/dns-records.h"
 #include "core/mutation.h"
+#include "crypto/secret.h"
 #include "services/mail/render.h"
 #include "services/webmail/webmail.h"
 #include "store/accounts.h"
@@ -41,6 +44,13 @@
 #define ALIASES_MAX 1000
 #define ALIAS_TARGETS_MAX 50
 #define DNS_TTL 300
+/* The relay's login, "username:password\n", 0600 in keys/ (so backups carry it, and never in the settings, which
+ * GET /api/config/settings shows); Postfix gets its own 0600 copy in its map (render.c). RFC 4616 bounds both
+ * PLAIN fields to 255 octets. */
+#define RELAY_LOGIN_REL "keys/mail/relay-login"
+#define RELAY_FIELD_MAX 255
+#define RELAY_CAFILE "/etc/ssl/certs/ca-certificates.crt"
+#define FLUSH_DELAY_USEC (2 * USEC_PER_SEC)
 
 static const ServiceEndpoint endpoints[] = {
         /* https://mail.<cell>.<domain>/ is the webmail (services/webmail): its users sign in on Roundcube's
@@ -72,6 +82,13 @@ static int v_relay_host(const char *key, json_t *v, PicError *err) {
         return 0;
 }
 
+static int v_relay_tls(const char *key, json_t *v, PicError *err) {
+        const char *s = json_string_value(v);
+        if (!streq(s, "verify") && !streq(s, "encrypt"))
+                return pic_error(err, -EINVAL, key, "%s must be \"verify\" or \"encrypt\"", key);
+        return 0;
+}
+
 static const SettingDef settings[] = {
         { "mail.domain", SETTING_STRING, "\"\"", v_mail_domain, 0, 0, false,
           "Mail domain: users are <name>@<mail.domain>; \"\" means <cell_name>.<domain>" },
@@ -89,6 +106,9 @@ static const SettingDef settings[] = {
         { "mail.relay_host", SETTING_STRING, "\"\"", v_relay_host, 0, 0, false,
           "Outbound relay (smarthost) for mail to other domains; \"\" sends directly" },
         { "mail.relay_port", SETTING_INT, "587", NULL, 1, 65535, false, "Port of the outbound relay" },
+        { "mail.relay_tls", SETTING_STRING, "\"verify\"", v_relay_tls, 0, 0, false,
+          "With a relay login (PUT /api/mail/relay): \"verify\" (TLS, the relay's certificate from a CA the system "
+          "trusts, for its name) or \"encrypt\" (TLS, any certificate)" },
 };
 
 /* Postfix and Dovecot read the certificate and the names; the CA (registered before) re-issues first. */
@@ -139,6 +159,7 @@ typedef struct Build {
         char (*alias_names)[64];
         const char **targets; /* every alias's targets, back to back */
         char (*target_names)[64];
+        char *relay_login; /* "username:password" or NULL; wiped when done */
 } Build;
 
 static void build_done(Build *b) {
@@ -159,6 +180,10 @@ static void build_done(Build *b) {
         free(b->alias_names);
         free(b->targets);
         free(b->target_names);
+        if (b->relay_login) {
+                secret_wipe(b->relay_login, strlen(b->relay_login));
+                free(b->relay_login);
+        }
 }
 
 typedef struct UserList {
@@ -206,6 +231,75 @@ static int collect_alias(const StoreMailAlias *a, void *userdata) {
                 rows->cap = cap;
         }
         rows->v[rows->n++] = *a;
+        return 0;
+}
+
+/* ---- the relay's login ------------------------------------------------------------------------------- */
+
+/* The module's runtime state: the pending retry of the deferred mail after a login change. */
+typedef struct PostfixState {
+        LoopTimer *flush;
+} PostfixState;
+
+static PostfixState *postfix_state(Cell *c) {
+        void **slot = cell_service_data(c, MAIL_SERVICE);
+        if (!slot)
+                return NULL;
+        if (!*slot)
+                *slot = calloc(1, sizeof(PostfixState));
+        return *slot;
+}
+
+static void postfix_teardown(Cell *c) {
+        void **slot = cell_service_data(c, MAIL_SERVICE);
+        PostfixState *st = slot ? *slot : NULL;
+        if (!st)
+                return;
+        if (st->flush)
+                loop_cancel_timer(c->loop, st->flush);
+        free(st);
+        *slot = NULL;
+}
+
+/* Printable ASCII without space: what Postfix's map line carries as is (it splits the value at the first ':', so
+ * the username has none; the password may). */
+static bool relay_field_ok(const char *s, bool colon_ok) {
+        size_t n = 0;
+        for (; s[n]; n++)
+                if (s[n] <= 0x20 || s[n] >= 0x7f || (s[n] == ':' && !colon_ok))
+                        return false;
+        return n >= 1 && n <= RELAY_FIELD_MAX;
+}
+
+/* The stored login ("username:password", no newline) into *ret, NULL when none. A file that does not follow the
+ * grammar (edited by hand) is refused rather than handed to Postfix. */
+static int relay_login_read(Cell *c, char **ret, PicError *err) {
+        *ret = NULL;
+        _cleanup_free_ char *path = state_path(c, RELAY_LOGIN_REL);
+        if (!path)
+                return -ENOMEM;
+        char *text = NULL;
+        size_t len = 0;
+        int r = read_file_full(path, 2 * RELAY_FIELD_MAX + 8, &text, &len);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read %s: %s", path, strerror(-r));
+        if (len > 0 && text[len - 1] == '\n')
+                text[--len] = '\0';
+        char *colon = strchr(text, ':');
+        bool ok = colon && strlen(text) == len;
+        if (ok) {
+                *colon = '\0';
+                ok = relay_field_ok(text, false) && relay_field_ok(colon + 1, true);
+                *colon = ':';
+        }
+        if (!ok) {
+                secret_wipe(text, len);
+                free(text);
+                return pic_error(err, -EBADMSG, NULL, "%s is not a relay login (username:password)", path);
+        }
+        *ret = text;
         return 0;
 }
 
@@ -286,6 +380,9 @@ static int build(Cell *c, Build *b, PicError *err) {
         }
         free(rows.v);
 
+        if ((r = relay_login_read(c, &b->relay_login, err)) < 0)
+                return r;
+
         b->m = (MailConfig) {
                 .domain = b->domain,
                 .hostname = b->hostname,
@@ -316,6 +413,9 @@ static int build(Cell *c, Build *b, PicError *err) {
                 .connection_rate = (unsigned) settings_int(c->settings, "mail.connection_rate"),
                 .relay_host = settings_str(c->settings, "mail.relay_host"),
                 .relay_port = (unsigned) settings_int(c->settings, "mail.relay_port"),
+                .relay_login = b->relay_login,
+                .relay_tls_verify = streq_ptr(settings_str(c->settings, "mail.relay_tls"), "verify"),
+                .relay_cafile = RELAY_CAFILE,
                 .users = b->users,
                 .n_users = ul.n,
                 .aliases = b->aliases,
@@ -694,6 +794,10 @@ static int postfix_render(Cell *c, ServiceFiles *out, PicError *err) {
                 if (r >= 0)
                         r = service_files_add(out, files[i].name, text, 0644);
         }
+        /* Read by Postfix's smtp client while it is still root (before it drops to postfix): root's alone. */
+        char *login = NULL;
+        if (r >= 0 && (r = mail_render_relay_login(&b.m, &login)) >= 0)
+                r = service_files_add(out, "relay-login", login, 0600);
         build_done(&b);
         return r < 0 ? pic_error(err, r, NULL, "cannot render the Postfix configuration") : 0;
 }
@@ -869,6 +973,7 @@ const ServiceOps svc_mail_ops = {
         .user_changed = mail_user_changed,
         .user_owns = mail_user_owns,
         .user_purge = mail_user_purge,
+        .teardown = postfix_teardown,
 };
 
 /* ---- Dovecot ("mail-imap") ------------------------------------------------------------------------- */
@@ -1271,4 +1376,128 @@ int mail_dns_json(Cell *c, json_t **ret, PicError *err) {
         }
         *ret = json_pack("{s:s, s:b, s:o}", "domain", m.domain, "published_in_cell_dns", m.in_zone, "records", arr);
         return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- the relay's login, for the API ----------------------------------------------------------------- */
+
+int mail_relay_json(Cell *c, json_t **ret, PicError *err) {
+        char *login = NULL;
+        int r = relay_login_read(c, &login, err);
+        if (r < 0)
+                return r;
+        json_t *user = json_null();
+        if (login) {
+                user = json_stringn(login, (size_t) (strchr(login, ':') - login));
+                secret_wipe(login, strlen(login));
+                free(login);
+        }
+        const char *host = settings_str(c->settings, "mail.relay_host");
+        *ret = json_pack("{s:s, s:I, s:s, s:o, s:b, s:b}", "host", host ? host : "", "port",
+                         (json_int_t) settings_int(c->settings, "mail.relay_port"), "tls",
+                         settings_str(c->settings, "mail.relay_tls"), "username", user, "password_set", user && !json_is_null(user),
+                         "in_use", user && !json_is_null(user) && host && *host);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Writes (text) or removes (NULL) the stored login, durably either way. */
+static int relay_store(Cell *c, const char *text, size_t len, PicError *err) {
+        _cleanup_free_ char *path = state_path(c, RELAY_LOGIN_REL), *dir = state_path(c, "keys/mail");
+        if (!path || !dir)
+                return -ENOMEM;
+        int r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot create %s: %s", dir, strerror(-r));
+        if (text) {
+                r = write_file_atomic(path, text, len, 0600, NULL, NULL, err);
+                return r < 0 && !err->message[0] ? pic_error(err, r, NULL, "cannot write %s: %s", path, strerror(-r)) : r;
+        }
+        if (unlink(path) < 0 && errno != ENOENT)
+                return pic_error(err, negative_errno(), NULL, "cannot remove %s: %m", path);
+        r = fsync_directory(dir);
+        return r < 0 ? pic_error(err, r, NULL, "cannot sync %s: %s", dir, strerror(-r)) : 0;
+}
+
+/* Mail deferred while the relay refused us is tried again soon rather than at its next retry: what `postqueue -f`
+ * asks of the queue manager (scan the deferred queue ignoring the time stamps, forget dead sites), sent to its
+ * public/qmgr socket directly (the postqueue command costs seconds under picd's descriptor limit). */
+static void flush_now(Loop *l, void *userdata) {
+        Cell *c = userdata;
+        PostfixState *st = postfix_state(c);
+        if (st)
+                st->flush = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/data/mail/queue/public/qmgr", c->state_dir);
+        if (n < 0 || (size_t) n >= sizeof sa.sun_path) {
+                log_warn("mail: the queue manager's socket path is too long; deferred mail waits for its next retry");
+                return;
+        }
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || write(fd, "DAF", 3) != 3)
+                log_warn("mail: cannot ask Postfix to retry its deferred mail now: %m");
+}
+
+/* Not at once: after the reload, delivery agents of the old configuration that sit idle leave only when they next
+ * wake, and one of them could take the retry with the old login (a second refusal doubles the wait). */
+static void flush_deferred(Cell *c) {
+        PostfixState *st = postfix_state(c);
+        if (st && !st->flush)
+                (void) loop_add_timer(c->loop, FLUSH_DELAY_USEC, flush_now, c, &st->flush);
+}
+
+/* Stores the new login (or none), then renders and reloads Postfix; if that fails the old file comes back. */
+static int relay_change(Cell *c, const char *text, PicError *err) {
+        _cleanup_free_ char *path = state_path(c, RELAY_LOGIN_REL);
+        if (!path)
+                return -ENOMEM;
+        char *old = NULL;
+        size_t old_len = 0;
+        int r = read_file_full(path, 4096, &old, &old_len);
+        if (r < 0 && r != -ENOENT)
+                return pic_error(err, r, NULL, "cannot read %s: %s", path, strerror(-r));
+        r = relay_store(c, text, text ? strlen(text) : 0, err);
+        if (r >= 0 && (r = cell_service_sync(c, &svc_mail_ops, false, err)) < 0) {
+                PicError undo = { 0 };
+                if (relay_store(c, old, old_len, &undo) < 0 || cell_service_sync(c, &svc_mail_ops, false, &undo) < 0)
+                        log_error("mail: cannot bring the previous relay login back: %s", undo.message);
+        }
+        if (old) {
+                secret_wipe(old, old_len);
+                free(old);
+        }
+        return r;
+}
+
+int mail_relay_set(Cell *c, json_t *body, json_t **ret, PicError *err) {
+        if (!json_is_object(body))
+                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object {username, password}");
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) if (!streq(k, "username") && !streq(k, "password"))
+                return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
+        const char *user = json_string_value(json_object_get(body, "username"));
+        const char *pass = json_string_value(json_object_get(body, "password"));
+        if (!user || !relay_field_ok(user, false))
+                return pic_error(err, -EINVAL, "username",
+                                 "username must be 1-%d printable ASCII characters without spaces or ':'", RELAY_FIELD_MAX);
+        if (!pass || !relay_field_ok(pass, true))
+                return pic_error(err, -EINVAL, "password",
+                                 "password must be 1-%d printable ASCII characters without spaces", RELAY_FIELD_MAX);
+        char text[2 * RELAY_FIELD_MAX + 3];
+        snprintf(text, sizeof text, "%s:%s\n", user, pass);
+        int r = relay_change(c, text, err);
+        secret_wipe(text, sizeof text);
+        if (r < 0)
+                return r;
+        flush_deferred(c);
+        return mail_relay_json(c, ret, err);
+}
+
+int mail_relay_clear(Cell *c, json_t **ret, PicError *err) {
+        _cleanup_free_ char *path = state_path(c, RELAY_LOGIN_REL);
+        if (!path)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0)
+                return pic_error(err, -ENOENT, NULL, "no relay login is set");
+        int r = relay_change(c, NULL, err);
+        return r < 0 ? r : mail_relay_json(c, ret, err);
 }

@@ -31,3 +31,11 @@ int mail_user_json(Cell *c, const char *user, json_t **ret, PicError *err);
 /* GET /api/mail/dns: the MX, SPF, DKIM and DMARC records of the mail domain, and whether the cell's own zone
  * publishes them (it does when the mail domain is the zone or below it). */
 int mail_dns_json(Cell *c, json_t **ret, PicError *err);
+/* GET /api/mail/relay: the outbound relay (host, port, tls from the settings), its login's username and whether a
+ * password is set; never the password. */
+int mail_relay_json(Cell *c, json_t **ret, PicError *err);
+/* PUT /api/mail/relay {username, password}: -EINVAL naming the field (nothing changed); stored 0600 and live in
+ * Postfix (reloaded, deferred mail retried 2 s later) before it returns. ret: as GET. */
+int mail_relay_set(Cell *c, json_t *body, json_t **ret, PicError *err);
+/* DELETE /api/mail/relay: -ENOENT when no login is set. */
+int mail_relay_clear(Cell *c, json_t **ret, PicError *err);

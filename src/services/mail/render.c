@@ -103,7 +103,6 @@ int mail_render_main_cf(const MailConfig *m, char **ret) {
                       "smtpd_tls_protocols = >=TLSv1.2\n"
                       "smtpd_tls_mandatory_protocols = >=TLSv1.2\n"
                       "smtpd_tls_loglevel = 0\n"
-                      "smtp_tls_security_level = may\n"
                       "tls_random_source = dev:/dev/urandom\n",
                       m->cert, m->key);
         if (m->dkim_socket)
@@ -113,8 +112,31 @@ int mail_render_main_cf(const MailConfig *m, char **ret) {
                               "milter_protocol = 6\n"
                               "non_smtpd_milters = unix:%s\n",
                               m->dkim_socket);
-        if (m->relay_host && m->relay_host[0])
+        bool relay = m->relay_host && m->relay_host[0];
+        if (relay)
                 strbuf_printf(&b, "relayhost = [%s]:%u\n", m->relay_host, m->relay_port);
+        if (relay && m->relay_login) {
+                /* The login goes to the relay only, and only inside TLS: a relay that offers no STARTTLS (or, with
+                 * verify, no certificate of a trusted CA for its name) gets no password and the mail waits in the
+                 * queue. A refused login defers too (soft bounce): nothing is returned to the sender over it. */
+                strbuf_printf(&b,
+                              "smtp_sasl_auth_enable = yes\n"
+                              "smtp_sasl_password_maps = texthash:%s/relay-login\n"
+                              "smtp_sasl_security_options = noanonymous\n"
+                              "smtp_sasl_tls_security_options = noanonymous\n"
+                              "smtp_sasl_auth_soft_bounce = yes\n"
+                              "smtp_tls_mandatory_protocols = >=TLSv1.2\n",
+                              m->postfix_dir);
+                if (m->relay_tls_verify)
+                        strbuf_printf(&b,
+                                      "smtp_tls_security_level = secure\n"
+                                      "smtp_tls_secure_cert_match = nexthop\n"
+                                      "smtp_tls_CAfile = %s\n",
+                                      m->relay_cafile);
+                else
+                        strbuf_puts(&b, "smtp_tls_security_level = encrypt\n");
+        } else
+                strbuf_puts(&b, "smtp_tls_security_level = may\n");
         return done(&b, ret);
 }
 
@@ -237,6 +259,15 @@ int mail_render_senders(const MailConfig *m, char **ret) {
                         strbuf_printf(&b, "%s%s", t ? ", " : "", m->aliases[i].targets[t]);
                 strbuf_puts(&b, "\n");
         }
+        return done(&b, ret);
+}
+
+int mail_render_relay_login(const MailConfig *m, char **ret) {
+        StrBuf b = STRBUF_INIT;
+        strbuf_puts(&b, "");
+        /* The lookup key is the next hop exactly as relayhost names it. */
+        if (m->relay_host && m->relay_host[0] && m->relay_login)
+                strbuf_printf(&b, "[%s]:%u %s\n", m->relay_host, m->relay_port, m->relay_login);
         return done(&b, ret);
 }
 

@@ -37,6 +37,11 @@ typedef struct MailConfig {
         unsigned message_size_mb, recipient_limit, connection_rate; /* connections per client and minute */
         const char *relay_host;   /* "" = deliver directly */
         unsigned relay_port;
+        /* The relay's login as Postfix's map wants it, "username:password" (the username has no ':', neither has
+         * whitespace); NULL = none. Used only with a relay_host: the password never goes to anyone else. */
+        const char *relay_login;
+        bool relay_tls_verify;    /* with a login: the relay's certificate must chain to relay_cafile and name it */
+        const char *relay_cafile; /* the system's trusted CAs */
         const MailUser *users;
         size_t n_users;
         const MailAlias *aliases;
@@ -54,6 +59,9 @@ int mail_render_virtual(const MailConfig *m, char **ret);
 int mail_render_local_senders(const MailConfig *m, char **ret);
 /* smtpd_sender_login_maps: who may send as each address (a user as themselves, an alias's targets as it). */
 int mail_render_senders(const MailConfig *m, char **ret);
+/* smtp_sasl_password_maps: "[relay_host]:relay_port username:password", or nothing without a relay or a login.
+ * picd writes it 0600 root; Postfix's smtp client reads it before it drops its privileges. */
+int mail_render_relay_login(const MailConfig *m, char **ret);
 int mail_render_dovecot(const MailConfig *m, char **ret);
 int mail_render_opendkim(const MailConfig *m, char **ret);
 /* The DKIM public key record's value from opendkim-genkey's <selector>.txt ("v=DKIM1; k=rsa; p=..."), or
