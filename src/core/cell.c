@@ -10,6 +10,7 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "crypto/secret.h"
 
 void strv_free(char **v) {
         if (!v)
@@ -26,6 +27,8 @@ int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mo
         char *nm = strdup(name);
         if (!n || !nm) {
                 free(nm);
+                if ((mode & 077) == 0)
+                        secret_wipe(content_owned, strlen(content_owned));
                 free(content_owned);
                 if (n)
                         f->v = n;
@@ -39,6 +42,9 @@ int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mo
 void service_files_done(ServiceFiles *f) {
         for (size_t i = 0; i < f->n; i++) {
                 free(f->v[i].name);
+                /* A file only its owner may read may hold a secret (the mail relay's login): wiped, not just freed. */
+                if ((f->v[i].mode & 077) == 0)
+                        secret_wipe(f->v[i].content, f->v[i].len);
                 free(f->v[i].content);
         }
         free(f->v);
