@@ -24,6 +24,7 @@
 #include "basic/strbuf.h"
 #include "basic/time-util.h"
 #include "basic/util.h"
+#include "core/body.h"
 #include "core/ca.h"
 #include "core/dns-records.h"
 #include "core/mutation.h"
@@ -1256,12 +1257,10 @@ static void alias_undo(Cell *c, void *userdata, bool applied) {
 }
 
 int mail_alias_add(Cell *c, json_t *body, json_t **ret, PicError *err) {
-        if (!json_is_object(body))
-                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object {alias, targets}");
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) if (!streq(k, "alias") && !streq(k, "targets"))
-                return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
+        static const char *const known[] = { "alias", "targets" };
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
+        if (r < 0)
+                return r;
         AliasAdd a = { .alias = json_string_value(json_object_get(body, "alias")) };
         if (!a.alias || !name_is_valid(a.alias))
                 return pic_error(err, -EINVAL, "alias",
@@ -1274,6 +1273,7 @@ int mail_alias_add(Cell *c, json_t *body, json_t **ret, PicError *err) {
                 return pic_error(err, -EINVAL, "targets", "targets must be a list of 1 to %d user names",
                                  ALIAS_TARGETS_MAX);
         size_t i;
+        json_t *v;
         json_array_foreach(targets, i, v) {
                 const char *t = json_string_value(v);
                 StoreUser u;
@@ -1288,7 +1288,7 @@ int mail_alias_add(Cell *c, json_t *body, json_t **ret, PicError *err) {
         if (store_user_get_by_name(c->store, a.alias, &u) >= 0)
                 return pic_error(err, -EEXIST, "alias", "\"%s\" is a user's own address", a.alias);
         AliasFind f = { a.alias, false };
-        int r = store_mail_alias_foreach(c->store, alias_find_row, &f);
+        r = store_mail_alias_foreach(c->store, alias_find_row, &f);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot read the mail aliases");
         if (f.found)
@@ -1468,12 +1468,10 @@ static int relay_change(Cell *c, const char *text, PicError *err) {
 }
 
 int mail_relay_set(Cell *c, json_t *body, json_t **ret, PicError *err) {
-        if (!json_is_object(body))
-                return pic_error(err, -EINVAL, NULL, "request body must be a JSON object {username, password}");
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) if (!streq(k, "username") && !streq(k, "password"))
-                return pic_error(err, -EINVAL, k, "unknown field \"%.64s\"", k);
+        static const char *const known[] = { "username", "password" };
+        int r = body_check_fields(body, known, ELEMENTSOF(known), err);
+        if (r < 0)
+                return r;
         const char *user = json_string_value(json_object_get(body, "username"));
         const char *pass = json_string_value(json_object_get(body, "password"));
         if (!user || !relay_field_ok(user, false))
@@ -1484,7 +1482,7 @@ int mail_relay_set(Cell *c, json_t *body, json_t **ret, PicError *err) {
                                  "password must be 1-%d printable ASCII characters without spaces", RELAY_FIELD_MAX);
         char text[2 * RELAY_FIELD_MAX + 3];
         snprintf(text, sizeof text, "%s:%s\n", user, pass);
-        int r = relay_change(c, text, err);
+        r = relay_change(c, text, err);
         secret_wipe(text, sizeof text);
         if (r < 0)
                 return r;
