@@ -171,6 +171,69 @@ int rm_rf(const char *path) {
         return rm_rf_at(AT_FDCWD, path);
 }
 
+/* Deep enough for any tree a person makes; each level holds one fd. */
+#define CHOWN_TREE_DEPTH_MAX 256
+
+static int chown_tree_fd(int fd, dev_t dev, uid_t uid, gid_t gid, unsigned depth) {
+        if (fchown(fd, uid, gid) < 0)
+                return negative_errno();
+        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return negative_errno();
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return negative_errno();
+        }
+        int r = 0;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT) /* gone meanwhile: nothing to give */
+                                r = negative_errno();
+                        continue;
+                }
+                if (st.st_dev != dev)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        if (depth >= CHOWN_TREE_DEPTH_MAX) {
+                                r = -ELOOP;
+                                break;
+                        }
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub < 0) {
+                                if (errno != ENOENT)
+                                        r = negative_errno();
+                                continue;
+                        }
+                        r = chown_tree_fd(sub, dev, uid, gid, depth + 1);
+                        close(sub);
+                        continue;
+                }
+                if (st.st_uid == uid && st.st_gid == gid)
+                        continue;
+                if (!S_ISLNK(st.st_mode) && st.st_nlink > 1)
+                        continue;
+                if (fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+                        r = negative_errno();
+        }
+        closedir(d);
+        return r;
+}
+
+int chown_tree_nofollow(const char *path, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        return chown_tree_fd(fd, st.st_dev, uid, gid, 0);
+}
+
 int atomic_file_open(const char *path, mode_t mode, AtomicFile *ret) {
         static unsigned counter;
         AtomicFile f = { .fd = -1, .mode = mode };
