@@ -348,7 +348,10 @@ static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int ou
         /* The daemon's own user, groups first (setuid ends the right to change them). Done here rather than by the
          * daemon: it never runs a line as root, and no setuid program it might exec gives root back. */
         if (svc->drop) {
-                if (setgroups(svc->n_groups, svc->groups) < 0 || setgid(svc->gid) < 0 || setuid(svc->uid) < 0)
+                /* The output pipe becomes the user's too: a daemon that opens /dev/stderr (lighttpd's errorlog)
+                 * reopens it through /proc, which checks the pipe's owner and mode (root's, 0600). */
+                if (fchown(STDOUT_FILENO, svc->uid, svc->gid) < 0 || setgroups(svc->n_groups, svc->groups) < 0 ||
+                    setgid(svc->gid) < 0 || setuid(svc->uid) < 0)
                         child_fail(status_fd, CHILD_STEP_CREDS);
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         child_fail(status_fd, CHILD_STEP_NO_NEW_PRIVS);

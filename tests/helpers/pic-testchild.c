@@ -112,6 +112,16 @@ int main(int argc, char **argv) {
                                 printf("env: %s\n", *e);
                 } else if (strcmp(a, "--print-fds") == 0) {
                         print_fds();
+                } else if (strcmp(a, "--reopen-stdout") == 0 && v) {
+                        /* As lighttpd does with errorlog "/dev/stderr": a new open of the pipe, through /proc. */
+                        FILE *o = fopen("/dev/stdout", "we");
+                        if (!o) {
+                                printf("reopen: %s\n", strerror(errno));
+                        } else {
+                                fprintf(o, "%s\n", v);
+                                fclose(o);
+                        }
+                        i++;
                 } else if (strcmp(a, "--print-creds") == 0) {
                         print_creds();
                 } else if (strcmp(a, "--print-signals") == 0) {

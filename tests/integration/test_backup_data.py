@@ -55,7 +55,7 @@ def data_tree(state_dir):
 
 # The trees of daemons that run as their own user: after a restore they are that user's, however the archive has
 # them (here: root's, as an older picd left them, and ids of another machine).
-DAEMON_OWNED = (("data/calendar/", "radicale"),)
+DAEMON_OWNED = (("data/calendar/", "radicale"), ("data/files/", "pic-files"))
 
 
 def as_restored(tree):

@@ -117,11 +117,56 @@ static void test_chown_tree(void **state) {
         assert_int_equal(chown_tree_nofollow("/nonexistent-pic-tree", u, g), -ENOENT);
 }
 
+/* Directories made in a tree a daemon owns: each new one the daemon's, none through a link, and removed from the
+ * deepest up only as far as they are empty. */
+static void test_mkdir_below(void **state) {
+        const uid_t u = 4242;
+        const gid_t g = 4243;
+        char base[300], p[400], outside[300];
+        snprintf(base, sizeof base, "%s/base", dir);
+        snprintf(outside, sizeof outside, "%s/outside", dir);
+        assert_int_equal(mkdir_p(base, 0700), 0);
+        assert_int_equal(mkdir_p(outside, 0700), 0);
+        assert_int_equal(mkdir_below(base, "bob/shared/alice/pics", 0700, u, g), 0);
+        snprintf(p, sizeof p, "%s/bob/shared/alice/pics", base);
+        owned_by(p, u, g);
+        snprintf(p, sizeof p, "%s/bob", base);
+        owned_by(p, u, g);
+        owned_by(base, 0, 0);
+        /* Existing ones keep their owner; a second call changes nothing. */
+        assert_int_equal(chown(p, 0, 0), 0);
+        assert_int_equal(mkdir_below(base, "bob/shared/alice/pics", 0700, u, g), 0);
+        owned_by(p, 0, 0);
+        assert_int_equal(mkdir_below(base, "bob/../x", 0700, u, g), -EINVAL);
+        /* A link on the way is refused, and nothing appears where it points. */
+        snprintf(p, sizeof p, "%s/carol", base);
+        assert_int_equal(symlink(outside, p), 0);
+        assert_int_equal(mkdir_below(base, "carol/shared/alice", 0700, u, g), -ENOTDIR);
+        snprintf(p, sizeof p, "%s/shared", outside);
+        assert_int_equal(access(p, F_OK), -1);
+        /* Removal: the empty chain goes, up to (not including) base... */
+        snprintf(p, sizeof p, "%s/bob", base);
+        assert_int_equal(mkdir_below(p, "shared/dave/docs", 0700, u, g), 0);
+        rmdir_below(p, "shared/alice/pics");
+        snprintf(p, sizeof p, "%s/bob/shared/alice", base);
+        assert_int_equal(access(p, F_OK), -1);
+        snprintf(p, sizeof p, "%s/bob/shared/dave/docs", base); /* ...and stops at a folder still in use */
+        assert_int_equal(access(p, F_OK), 0);
+        /* ...and never through a link. */
+        snprintf(p, sizeof p, "%s/shared/x", outside);
+        assert_int_equal(mkdir_p(p, 0700), 0);
+        snprintf(p, sizeof p, "%s/carol", base);
+        rmdir_below(p, "shared/x");
+        snprintf(p, sizeof p, "%s/shared/x", outside);
+        assert_int_equal(access(p, F_OK), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_write_skip_and_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chown_tree, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mkdir_below, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
