@@ -36,6 +36,15 @@ done
 # Vite 8 needs Node.js 20.19+; Debian 12's own nodejs is 18, so a machine with a newer Node keeps it.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# lighttpd (WebDAV) runs as a system user of its own, which no other daemon shares (not www-data: Roundcube's PHP
+# workers are that); picd gives it the users' file trees.
+if ! getent passwd pic-files >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: the system user pic-files is missing; run as root" >&2
+    exit 1
+  fi
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pic-files
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -171,6 +171,137 @@ int rm_rf(const char *path) {
         return rm_rf_at(AT_FDCWD, path);
 }
 
+/* Deep enough for any tree a person makes; each level holds one fd. */
+#define CHOWN_TREE_DEPTH_MAX 256
+
+static int chown_tree_fd(int fd, dev_t dev, uid_t uid, gid_t gid, unsigned depth) {
+        if (fchown(fd, uid, gid) < 0)
+                return negative_errno();
+        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return negative_errno();
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return negative_errno();
+        }
+        int r = 0;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT) /* gone meanwhile: nothing to give */
+                                r = negative_errno();
+                        continue;
+                }
+                if (st.st_dev != dev)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        if (depth >= CHOWN_TREE_DEPTH_MAX) {
+                                r = -ELOOP;
+                                break;
+                        }
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub < 0) {
+                                if (errno != ENOENT)
+                                        r = negative_errno();
+                                continue;
+                        }
+                        r = chown_tree_fd(sub, dev, uid, gid, depth + 1);
+                        close(sub);
+                        continue;
+                }
+                if (st.st_uid == uid && st.st_gid == gid)
+                        continue;
+                if (!S_ISLNK(st.st_mode) && st.st_nlink > 1)
+                        continue;
+                if (fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+                        r = negative_errno();
+        }
+        closedir(d);
+        return r;
+}
+
+int chown_tree_nofollow(const char *path, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        return chown_tree_fd(fd, st.st_dev, uid, gid, 0);
+}
+
+#define BELOW_DEPTH_MAX 16
+
+/* Splits rel into at most BELOW_DEPTH_MAX components in buf; -EINVAL for "." or "..", or too many. */
+static int split_rel(const char *rel, char buf[static PATH_MAX], char *parts[static BELOW_DEPTH_MAX]) {
+        if (snprintf(buf, PATH_MAX, "%s", rel) >= PATH_MAX)
+                return -ENAMETOOLONG;
+        int n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+                if (streq(t, ".") || streq(t, "..") || n == BELOW_DEPTH_MAX)
+                        return -EINVAL;
+                parts[n++] = t;
+        }
+        return n;
+}
+
+int mkdir_below(const char *base, const char *rel, mode_t mode, uid_t uid, gid_t gid) {
+        char buf[PATH_MAX];
+        char *parts[BELOW_DEPTH_MAX];
+        int n = split_rel(rel, buf, parts);
+        if (n < 0)
+                return n;
+        int fd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        int r = 0;
+        for (int i = 0; i < n && r >= 0; i++) {
+                bool made = mkdirat(fd, parts[i], mode) == 0;
+                if (!made && errno != EEXIST) {
+                        r = negative_errno();
+                        break;
+                }
+                int sub = openat(fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                        r = negative_errno();
+                else if (made && fchown(sub, uid, gid) < 0)
+                        r = negative_errno();
+                close(fd);
+                fd = sub;
+        }
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
+void rmdir_below(const char *base, const char *rel) {
+        char buf[PATH_MAX];
+        char *parts[BELOW_DEPTH_MAX];
+        int fds[BELOW_DEPTH_MAX + 1];
+        int n = split_rel(rel, buf, parts);
+        if (n <= 0)
+                return;
+        int k = 0;
+        fds[k] = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* fds[i] is the directory that holds parts[i]. */
+        while (fds[k] >= 0 && k < n - 1) {
+                fds[k + 1] = openat(fds[k], parts[k], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                k++;
+        }
+        bool all = fds[k] >= 0;
+        for (int i = k; i >= 0; i--) {
+                if (all && unlinkat(fds[i], parts[i], AT_REMOVEDIR) < 0)
+                        all = false;
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        }
+}
+
 int atomic_file_open(const char *path, mode_t mode, AtomicFile *ret) {
         static unsigned counter;
         AtomicFile f = { .fd = -1, .mode = mode };

@@ -28,6 +28,17 @@ int mkdir_p(const char *path, mode_t mode);
 int fsync_directory_of(const char *path);
 /* Removes a directory tree (no symlink following). Missing is not an error. */
 int rm_rf(const char *path);
+/* Gives a directory tree to uid:gid, for a daemon that runs as that user. Never follows a symlink: path itself
+ * must be a directory (else -ENOTDIR), and every step below is an openat/fchownat relative to its parent's fd,
+ * so a link or a rename by the tree's owner cannot send it elsewhere. Stays on path's file system, and leaves
+ * alone a file with more than one name that is not the user's yet (a hard link to something outside). */
+int chown_tree_nofollow(const char *path, uid_t uid, gid_t gid);
+/* mkdir -p of rel ("a/b/c", no "." or ".." parts) below base, in a tree an unprivileged daemon owns: each step an
+ * openat with O_NOFOLLOW from the one before (a symlink on the way is -ENOTDIR/-ELOOP, never followed), and each
+ * directory it makes is given to uid:gid. What exists already is left as it is. */
+int mkdir_below(const char *base, const char *rel, mode_t mode, uid_t uid, gid_t gid);
+/* Removes rel's directories below base, deepest first, as far as they are empty; the same O_NOFOLLOW walk. */
+void rmdir_below(const char *base, const char *rel);
 
 /* The same discipline for content streamed through an fd (archives too big for one buffer):
  * atomic_file_open() creates PATH.tmp-XXXXXXXX (O_EXCL, mode), the caller writes to f->fd, then

@@ -239,7 +239,8 @@ static int service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *
                 r = ops->argv(c, &argv, &env);
                 if (r < 0)
                         return pic_error(err, r, NULL, "cannot build the command line of %s", ops->name);
-                ServiceSpec spec = { .name = ops->name, .argv = argv, .env = env, .in_netns = c->netns_fd >= 0 };
+                ServiceSpec spec = { .name = ops->name, .argv = argv, .env = env, .in_netns = c->netns_fd >= 0,
+                                     .user = ops->run_as };
                 r = supervisor_add(c->supervisor, &spec);
                 strv_free(argv);
                 strv_free(env);

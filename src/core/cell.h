@@ -66,6 +66,9 @@ typedef struct ServiceOps {
         int (*check)(Cell *c, const char *file_name, const char *tmp_path, PicError *err);
         /* argv/env of the daemon (NULL-terminated, caller frees with strv_free); NULL ops = no process. */
         int (*argv)(Cell *c, char ***ret_argv, char ***ret_env);
+        /* The system user the supervisor runs the daemon as (with that user's groups); NULL = root, for daemons
+         * that need root to start and drop privileges themselves. setup makes what the daemon writes its own. */
+        const char *run_as;
         /* Prepare the host side before the first start (interfaces, dirs, ownership). */
         int (*setup)(Cell *c, PicError *err);
         /* Hot apply after files_changed or a settings change; return 1 to ask for a restart instead. */

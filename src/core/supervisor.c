@@ -4,7 +4,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +61,8 @@ typedef enum ChildStep {
         CHILD_STEP_SETSID,
         CHILD_STEP_STDIO,
         CHILD_STEP_SETNS,
+        CHILD_STEP_CREDS,
+        CHILD_STEP_NO_NEW_PRIVS,
         CHILD_STEP_CLOSE_FDS,
         CHILD_STEP_EXEC,
         _CHILD_STEP_MAX,
@@ -67,7 +71,8 @@ typedef enum ChildStep {
 static const char *const child_step_names[_CHILD_STEP_MAX] = {
         [CHILD_STEP_SIGMASK] = "sigprocmask",   [CHILD_STEP_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)",
         [CHILD_STEP_SETSID] = "setsid",         [CHILD_STEP_STDIO] = "dup2",
-        [CHILD_STEP_SETNS] = "setns",           [CHILD_STEP_CLOSE_FDS] = "close_range",
+        [CHILD_STEP_SETNS] = "setns",           [CHILD_STEP_CREDS] = "setgroups/setgid/setuid",
+        [CHILD_STEP_NO_NEW_PRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)", [CHILD_STEP_CLOSE_FDS] = "close_range",
         [CHILD_STEP_EXEC] = "exec",
 };
 
@@ -89,6 +94,12 @@ struct Service {
         char **argv;
         char **envp; /* the complete environment, built once at add so the child need not allocate */
         bool in_netns;
+        /* The unprivileged identity the child takes before exec (spec.user, resolved at add), or none. */
+        bool drop;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
         uint64_t stop_timeout_usec, restart_delay_usec, crash_loop_window_usec;
         unsigned crash_loop_max;
 
@@ -321,12 +332,6 @@ static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int ou
         if (signals_reset() < 0)
                 child_fail(status_fd, CHILD_STEP_SIGMASK);
 
-        /* A kill -9 of picd must not leave daemons running; if picd died before this line, act now. */
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-                child_fail(status_fd, CHILD_STEP_PDEATHSIG);
-        if (getppid() != parent)
-                _exit(0);
-
         /* Own session and process group: terminal signals to picd do not reach it, and SIGKILL can take
          * the whole group. */
         if (setsid() < 0)
@@ -339,6 +344,25 @@ static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int ou
 
         if (svc->in_netns && s->netns_fd >= 0 && setns(s->netns_fd, CLONE_NEWNET) < 0)
                 child_fail(status_fd, CHILD_STEP_SETNS);
+
+        /* The daemon's own user, groups first (setuid ends the right to change them). Done here rather than by the
+         * daemon: it never runs a line as root, and no setuid program it might exec gives root back. */
+        if (svc->drop) {
+                /* The output pipe becomes the user's too: a daemon that opens /dev/stderr (lighttpd's errorlog)
+                 * reopens it through /proc, which checks the pipe's owner and mode (root's, 0600). */
+                if (fchown(STDOUT_FILENO, svc->uid, svc->gid) < 0 || setgroups(svc->n_groups, svc->groups) < 0 ||
+                    setgid(svc->gid) < 0 || setuid(svc->uid) < 0)
+                        child_fail(status_fd, CHILD_STEP_CREDS);
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        child_fail(status_fd, CHILD_STEP_NO_NEW_PRIVS);
+        }
+
+        /* A kill -9 of picd must not leave daemons running; if picd died before this line, act now. After the
+         * change of user: that clears the parent-death signal, which an exec of a plain binary then keeps. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+                child_fail(status_fd, CHILD_STEP_PDEATHSIG);
+        if (getppid() != parent)
+                _exit(0);
 
         /* Every fd but stdio and the status pipe (CLOEXEC: it closes itself at a successful exec). */
         if ((status_fd > 3 && close_range(3, (unsigned) status_fd - 1, 0) < 0) ||
@@ -559,6 +583,7 @@ static void service_free(Service *svc) {
         }
         free(svc->ring.buf);
         free(svc->crash_times);
+        free(svc->groups);
         strv_free(svc->envp);
         strv_free(svc->argv);
         free(svc->name);
@@ -955,6 +980,40 @@ static int build_envp(const char *marker, char *const *env, char ***ret) {
         return 0;
 }
 
+/* The user's ids and every group /etc/group gives it, looked up once here: the child may not allocate. */
+static int resolve_user(Service *svc, const char *user) {
+        errno = 0;
+        struct passwd *pw = getpwnam(user);
+        if (!pw)
+                return errno ? negative_errno() : -ENOENT;
+        /* Running as root by accident would be the very thing this is for; refuse it. */
+        if (pw->pw_uid == 0 || pw->pw_gid == 0)
+                return -EPERM;
+        int n = 16;
+        for (;;) {
+                gid_t *g = realloc(svc->groups, (size_t) n * sizeof *g);
+                if (!g)
+                        return -ENOMEM;
+                svc->groups = g;
+                int want = n;
+                if (getgrouplist(pw->pw_name, pw->pw_gid, g, &want) >= 0) {
+                        n = want;
+                        break;
+                }
+                if (want <= n || want > 65536)
+                        return -E2BIG;
+                n = want;
+        }
+        for (int i = 0; i < n; i++)
+                if (svc->groups[i] == 0)
+                        return -EPERM;
+        svc->n_groups = (size_t) n;
+        svc->uid = pw->pw_uid;
+        svc->gid = pw->pw_gid;
+        svc->drop = true;
+        return 0;
+}
+
 int supervisor_add(Supervisor *s, const ServiceSpec *spec) {
         if (!s || !spec || !name_is_valid(spec->name) || !spec->argv || !spec->argv[0] ||
             spec->argv[0][0] != '/')
@@ -987,6 +1046,8 @@ int supervisor_add(Supervisor *s, const ServiceSpec *spec) {
                 goto fail;
         r = build_envp(s->marker, spec->env, &svc->envp);
         if (r < 0)
+                goto fail;
+        if (spec->user && (r = resolve_user(svc, spec->user)) < 0)
                 goto fail;
 
         if (s->n_services == s->cap_services) {

@@ -28,6 +28,10 @@ typedef struct ServiceSpec {
         char *const *argv;         /* argv[0] is an absolute path; NULL-terminated */
         char *const *env;          /* extra "KEY=value" entries added to a minimal environment; may be NULL */
         bool in_netns;             /* enter the supervisor's network namespace before exec */
+        const char *user;          /* a system user (not root) to run as, with its groups; NULL = root. The child
+                                    * changes user after entering the namespace and before exec, sets
+                                    * no_new_privs, and keeps the parent-death signal; add fails (-ENOENT) for an
+                                    * unknown user, -EPERM for one with uid or a group 0 */
         uint64_t stop_timeout_usec;   /* SIGTERM → SIGKILL; 0 = 5 s */
         uint64_t restart_delay_usec;  /* first backoff; doubles per quick crash up to 30 s; 0 = 200 ms */
         unsigned crash_loop_max;      /* this many quick exits within crash_loop_window → FAILED; 0 = 5 */

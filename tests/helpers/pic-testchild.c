@@ -73,6 +73,20 @@ static void print_signals(void) {
         fclose(f);
 }
 
+/* Who the process is: ids, groups, no_new_privs and the parent-death signal, as one line. */
+static void print_creds(void) {
+        gid_t groups[64];
+        int n = getgroups(64, groups);
+        int sig = -1;
+        (void) prctl(PR_GET_PDEATHSIG, &sig);
+        printf("creds: uid=%d euid=%d gid=%d egid=%d", (int) getuid(), (int) geteuid(), (int) getgid(),
+               (int) getegid());
+        printf(" groups=");
+        for (int i = 0; i < n; i++)
+                printf("%s%d", i ? "," : "", (int) groups[i]);
+        printf(" nnp=%d pdeathsig=%d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), sig);
+}
+
 int main(int argc, char **argv) {
         int exit_code = 0;
         /* Never outlive a crashed test run, even when told to ignore SIGTERM. */
@@ -98,6 +112,18 @@ int main(int argc, char **argv) {
                                 printf("env: %s\n", *e);
                 } else if (strcmp(a, "--print-fds") == 0) {
                         print_fds();
+                } else if (strcmp(a, "--reopen-stdout") == 0 && v) {
+                        /* As lighttpd does with errorlog "/dev/stderr": a new open of the pipe, through /proc. */
+                        FILE *o = fopen("/dev/stdout", "we");
+                        if (!o) {
+                                printf("reopen: %s\n", strerror(errno));
+                        } else {
+                                fprintf(o, "%s\n", v);
+                                fclose(o);
+                        }
+                        i++;
+                } else if (strcmp(a, "--print-creds") == 0) {
+                        print_creds();
                 } else if (strcmp(a, "--print-signals") == 0) {
                         print_signals();
                 } else if (strcmp(a, "--ignore-term") == 0) {

@@ -1,11 +1,14 @@
 """The users' service data (STATE/data/) in backups: a calendar/files/mail-like tree (many small files, names with
 spaces, UTF-8, ':', ',', '=', empty Maildir dirs, a file over 64 MiB, modes, owners, mtimes) comes back byte for
 byte on the same cell and on a fresh one; a tampered data entry is refused with nothing changed; a name the
-archive grammar refuses fails the backup naming it; the download streams; a crash mid-swap rolls forward."""
+archive grammar refuses fails the backup naming it; the download streams; a crash mid-swap rolls forward. A daemon
+that runs as its own user gets its tree back as that user's, whatever ids the archive carries (another machine may
+give the same user other ids)."""
 import hashlib
 import io
 import json
 import os
+import pwd
 import secrets
 import shutil
 import stat
@@ -50,6 +53,22 @@ def data_tree(state_dir):
     return out
 
 
+# The trees of daemons that run as their own user: after a restore they are that user's, however the archive has
+# them (here: root's, as an older picd left them, and ids of another machine).
+DAEMON_OWNED = (("data/calendar/", "radicale"), ("data/files/", "pic-files"))
+
+
+def as_restored(tree):
+    out = {}
+    for rel, v in tree.items():
+        user = next((u for prefix, u in DAEMON_OWNED if rel.startswith(prefix)), None)
+        if user:
+            pw = pwd.getpwnam(user)
+            v = v[:2] + (pw.pw_uid, pw.pw_gid) + v[4:]
+        out[rel] = v
+    return out
+
+
 # Names real clients create: Radicale collections and items, WebDAV uploads, Maildir messages.
 ODD_NAMES = [
     "Quarterly report (final) v2.pdf", "Ünïcødé – naïve café ☃.txt", "日本語のファイル.txt", "emoji 🎉 party.png",
@@ -70,6 +89,9 @@ def build_tree(state_dir, big=False):
             for i in range(300):
                 with open(os.path.join(d, f"{secrets.token_hex(8)}-{i}.{ext}"), "wb") as f:
                     f.write(f"BEGIN:V{i}\r\nUID:{i}@{user}\r\nEND\r\n".encode() * (1 + i % 7))
+    for dirpath, dirs, files in os.walk(os.path.join(data, "calendar", "collection-root", "bob")):
+        for n in [""] + dirs + files:
+            os.lchown(os.path.join(dirpath, n), 4321, 8765)
     # files: WebDAV trees with odd names, nested, an empty dir, modes and an owner
     home = os.path.join(data, "files", "alice")
     os.makedirs(os.path.join(home, "Photos 2024", "Ünïcødé album", "deeper", "and deeper"))
@@ -123,7 +145,7 @@ class BackupDataTest(PicdTestCase):
     def setUp(self):
         shutil.rmtree(self.path("data"), ignore_errors=True)
         build_tree(self.picd.state_dir, big=self._testMethodName.startswith("test_round_trip"))
-        self.want = data_tree(self.picd.state_dir)
+        self.want = as_restored(data_tree(self.picd.state_dir))
 
     def assertNoLeftovers(self):
         self.assertEqual([n for n in os.listdir(self.picd.state_dir) if n.startswith(".restore-")], [])

@@ -1,10 +1,12 @@
 """Calendars and contacts through the front door: real picd, Radicale, Caddy and a phone with its own wireguard-go,
 the cell CA its only trust and the cell's DNS its resolver. python3-caldav discovers and uses a calendar; curl does
 CardDAV; one user never reaches another's collections whatever the headers; default collections, the 409 and
-?purge=true, kill -9 and a hung Radicale (SIGSTOP) as the API reports them."""
+?purge=true, kill -9 and a hung Radicale (SIGSTOP) as the API reports them; Radicale runs as its own user, which
+owns its storage (an old cell's root-owned tree is handed over without following the links in it)."""
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import sys
@@ -325,6 +327,79 @@ class CalendarTest(PicdTestCase):
         # bob's data is untouched.
         self.assertEqual(self.dav("GET", f"/{self.users['bob'][0]}/contacts/bobs-friend.vcf", self.users["bob"])[1],
                          200)
+
+    def test_10_radicale_runs_as_its_own_user_and_owns_its_storage(self):
+        rad = pwd.getpwnam("radicale")
+        ids = (rad.pw_uid, rad.pw_gid)
+
+        def creds(pid):
+            with open(f"/proc/{pid}/status") as f:
+                st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+            return ([int(x) for x in st["Uid"].split()], [int(x) for x in st["Gid"].split()],
+                    [int(x) for x in st["Groups"].split()], st["NoNewPrivs"])
+
+        def check_process():
+            pid = self.service("calendar")["pid"]
+            uid, gid, groups, nnp = creds(pid)
+            self.assertEqual(uid, [rad.pw_uid] * 4)  # real, effective, saved, file system: no way back to root
+            self.assertEqual(gid, [rad.pw_gid] * 4)
+            self.assertEqual(groups, [rad.pw_gid])
+            self.assertEqual(nnp, "1")
+
+        storage = os.path.join(self.picd.state_dir, "data", "calendar")
+
+        root_owned = {storage: 0o710, os.path.join(storage, "collection-root"): 0o750,
+                      os.path.join(self.picd.state_dir, "etc", "calendar"): 0o750}
+
+        def owners():
+            """Owner of everything in the storage but the two dirs that stay root's (checked here: root, Radicale's
+            group, their mode; and the config dir's), which Radicale may not rename in."""
+            out = {}
+            for dirpath, dirs, files in os.walk(storage):
+                for n in [""] + dirs + files:
+                    st = os.lstat(os.path.join(dirpath, n))
+                    out[os.path.normpath(os.path.join(dirpath, n))] = (st.st_uid, st.st_gid)
+            for path, mode in root_owned.items():
+                st = os.lstat(path)
+                self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, rad.pw_gid, mode), path)
+                out.pop(path, None)
+            return out
+
+        check_process()
+        bob = self.users["bob"]
+        self.assertEqual(self.put_vcard(bob, "owned", "Owned By Radicale")[1], 201)
+        self.assertEqual(set(owners().values()), {ids})
+
+        # A cell whose tree an older picd left root's, with a link in it that a compromised Radicale could have
+        # planted: the next start hands the tree over, the link itself but never what it names.
+        outside = os.path.join(self.picd.state_dir, "outside-of-the-calendar")
+        with open(outside, "w") as f:
+            f.write("root's\n")
+        os.chmod(outside, 0o600)
+        link = os.path.join(self.user_dir(bob[0]), "contacts", "planted")
+        os.symlink(outside, link)
+        for path in list(owners()) + list(root_owned):
+            os.lchown(path, 0, 0)
+        self.assertEqual(self.picd.put("/api/config", {"calendar": {"enabled": False}}).status, 200)
+        wait_for(lambda: self.service("calendar")["state"] == "disabled", timeout=30, what="radicale stopped")
+        self.assertEqual(self.picd.put("/api/config", {"calendar": {"enabled": True}}).status, 200)
+        wait_for(lambda: self.service("calendar")["healthy"] and self.service("calendar")["state"] == "running",
+                 timeout=30, what="radicale back")
+        check_process()
+        self.assertEqual(set(owners().values()), {ids})
+        st = os.stat(outside)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, 0, 0o600))
+        os.unlink(link)
+        os.unlink(outside)
+        # It still reads and writes what it was handed (once Python has imported it: "healthy" allows for that).
+        got = wait_for(lambda: (r := self.dav("GET", f"/{bob[0]}/contacts/owned.vcf", bob))[1] == 200 and r,
+                       timeout=30, what="the contact served again")
+        self.assertIn("FN:Owned By Radicale", got[3])
+        self.assertEqual(self.put_vcard(bob, "after-handover", "After Handover")[1], 201)
+        # A user made now gets default collections Radicale can write to at once.
+        carol = self.account(unique("carol"))
+        self.assertEqual(set(o for p, o in owners().items() if p.startswith(self.user_dir(carol[0]))), {ids})
+        self.assertEqual(self.put_vcard(carol, "first", "First Contact")[1], 201)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """Per-user WebDAV storage behind the front door, checked from a VPN peer with its own wireguard-go through a real
 tunnel to https://files.mycell.cell/ and https://webdav.mycell.cell/ (verified against the cell's root): litmus,
 every path and Destination trick between two users' trees, a peer without the grant, a revoked app password,
-quotas (507), a streamed upload with the daemons' memory sampled, and shares that end at once when revoked.
+quotas (507), a streamed upload with the daemons' memory sampled, and shares that end at once when revoked;
+lighttpd runs as its own user, which owns the trees, never given anything through a link in them.
 
 Real parts only: picd, Caddy, lighttpd with mod_webdav, litmus, curl and Python's http.client in the peer."""
 import base64
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -524,6 +527,64 @@ class FilesTest(PicdTestCase):
         logs = self.picd.get("/api/services/files/logs")
         self.assertEqual(logs.status, 200, logs)
         self.assertIn("lighttpd", logs.body)
+
+    def test_11_lighttpd_runs_as_its_own_user_and_owns_the_trees(self):
+        pw = pwd.getpwnam("pic-files")
+        ids = (pw.pw_uid, pw.pw_gid)
+        with open(f"/proc/{self.service('files')['pid']}/status") as f:
+            st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        self.assertEqual([int(x) for x in st["Uid"].split()], [pw.pw_uid] * 4)
+        self.assertEqual([int(x) for x in st["Gid"].split()], [pw.pw_gid] * 4)
+        self.assertEqual([int(x) for x in st["Groups"].split()], [pw.pw_gid])
+        # Its sockets were bound before it changed user: root's, in root's run dir, so it cannot swap one for a
+        # link that would send Caddy (root) elsewhere.
+        run = os.path.join(self.picd.state_dir, "run")
+        self.assertEqual(os.lstat(run).st_uid, 0)
+        for sock in ("files-http.sock", "webdav-http.sock"):
+            st = os.lstat(os.path.join(run, sock))
+            self.assertTrue(stat.S_ISSOCK(st.st_mode), sock)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, 0, 0o600), sock)
+
+        def owner(path):
+            st = os.lstat(path)
+            return st.st_uid, st.st_gid
+
+        data = os.path.join(self.picd.state_dir, "data")
+        top = os.stat(os.path.join(data, "files"))
+        self.assertEqual((top.st_uid, top.st_gid, top.st_mode & 0o777), (0, pw.pw_gid, 0o710))
+        self.assertEqual(owner(os.path.join(data, "files-meta")), ids)
+        for user in ("alice", "bob"):
+            self.assertEqual(owner(self.tree(user)), ids)
+            self.assertEqual(owner(os.path.join(data, "files-meta", f"{user}.sqlite")), ids)
+        self.assertEqual(self.one("PUT", "/owned.txt", body=b"lighttpd's\n")[0], 201)
+        self.assertEqual(owner(os.path.join(self.tree("alice"), "owned.txt")), ids)
+        # A new user's tree and a share's folders in the recipient's tree: lighttpd's, and usable at once.
+        user = unique("dora")[:20]
+        self.assertEqual(self.picd.post("/api/users", {"name": user, "password": f"{user}-password-1"}).status, 201)
+        self.assertEqual(owner(self.tree(user)), ids)
+        self.assertEqual(self.one("MKCOL", "/pics/")[0], 201)
+        r = self.picd.post("/api/users/alice/shares", {"folder": "pics", "with": "bob"})
+        self.assertEqual(r.status, 201, r)
+        for rel in ("shared", "shared/alice", "shared/alice/pics"):
+            self.assertEqual(owner(os.path.join(self.tree("bob"), rel)), ids, rel)
+        self.assertEqual(self.one("PROPFIND", "/shared/alice/", headers={"Depth": "1"}, **{"as": "bob"})[0], 207)
+        self.assertEqual(self.picd.delete(f"/api/users/alice/shares/{r.json['id']}").status, 200)
+        self.assertFalse(os.path.exists(os.path.join(self.tree("bob"), "shared", "alice")))
+        # A link lighttpd's user could have put in a tree is never followed by picd, root as it is: a share
+        # meant for carol's tree, whose "shared" now names a directory elsewhere, is refused and makes nothing.
+        outside = os.path.join(self.picd.state_dir, "not-the-files")
+        os.makedirs(outside, exist_ok=True)
+        link = os.path.join(self.tree("carol"), "shared")
+        shutil.rmtree(link, ignore_errors=True)
+        os.symlink(outside, link)
+        try:
+            r = self.picd.post("/api/users/alice/shares", {"folder": "pics", "with": "carol"})
+            self.assertError(r, 409, "folder")
+            self.assertEqual(os.listdir(outside), [])
+            self.assertEqual(owner(outside), (0, 0))
+        finally:
+            os.unlink(link)
+            os.rmdir(outside)
 
 
 # What litmus fails against lighttpd 1.4.69's mod_webdav itself (the same straight on its socket), and why.

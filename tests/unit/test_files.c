@@ -87,7 +87,8 @@ static FilesConf conf(void) {
         static const FilesShareConf shares[] = { { "alice", "docs", "bob", false }, { "alice", "docs/team", "bob", true } };
         return (FilesConf) { .sockets = { "/s/run/files-http.sock", "/s/run/webdav-http.sock" },
                              .files_root = "/s/data/files", .meta_dir = "/s/data/files-meta",
-                             .empty_dir = "/s/run/files-empty", .user_header = "X-Pic-User", .users = users,
+                             .empty_dir = "/s/run/files-empty", .user_header = "X-Pic-User", .run_as = "pic-files",
+                             .users = users,
                              .n_users = 2, .shares = shares, .n_shares = 2 };
 }
 
@@ -103,6 +104,9 @@ static void test_conf_refuses(void **state) {
         char *text = NULL;
         FilesConf c = conf();
         c.files_root = "/s/da\"ta";
+        assert_int_equal(files_conf_render(&c, &text), -EINVAL);
+        c = conf();
+        c.run_as = "root\"";
         assert_int_equal(files_conf_render(&c, &text), -EINVAL);
         c = conf();
         const char *const bad_users[] = { "alice\" { }" };

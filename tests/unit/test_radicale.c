@@ -57,10 +57,46 @@ static void test_storage(void **state) {
         assert_false(u.exists);
 
         /* The defaults, twice: the second call changes nothing. */
-        assert_int_equal(radicale_ensure_defaults(root, "alice"), 0);
-        assert_int_equal(radicale_ensure_defaults(root, "alice"), 0);
+        assert_int_equal(radicale_ensure_defaults(root, "alice", 4242, 4243), 0);
+        assert_int_equal(radicale_ensure_defaults(root, "alice", 4242, 4243), 0);
         snprintf(p, sizeof p, "%s/collection-root/alice/calendar/.Radicale.props", root);
         assert_int_equal(stat(p, &st), 0);
+        /* Everything it made is Radicale's user's (tests run as root, like picd), the lock file included. */
+        assert_int_equal(st.st_uid, 4242);
+        assert_int_equal(st.st_gid, 4243);
+        const char *const made[] = { "collection-root/alice", "collection-root/alice/calendar",
+                                     "collection-root/alice/contacts", ".Radicale.lock" };
+        for (size_t i = 0; i < sizeof made / sizeof *made; i++) {
+                snprintf(p, sizeof p, "%s/%s", root, made[i]);
+                assert_int_equal(lstat(p, &st), 0);
+                assert_int_equal(st.st_uid, 4242);
+                assert_int_equal(st.st_gid, 4243);
+        }
+        /* Where the principals are stays root's: Radicale's user may read it, not move a principal or plant a link. */
+        snprintf(p, sizeof p, "%s/collection-root", root);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        assert_int_equal(st.st_gid, 4243);
+        assert_int_equal(st.st_mode & 07777, 0750);
+        /* A link Radicale's user put in a principal under the name picd builds a collection at is removed, not
+         * followed: nothing appears where it points, and the collection is made all the same. */
+        char outside[100], link[160];
+        snprintf(outside, sizeof outside, "%s/outside", root);
+        assert_int_equal(mkdir(outside, 0700), 0);
+        snprintf(link, sizeof link, "%s/collection-root/alice/" ".pic-new-contacts", root);
+        snprintf(p, sizeof p, "%s/collection-root/alice/contacts", root);
+        char moved[100];
+        snprintf(moved, sizeof moved, "%s/contacts-away", root);
+        assert_int_equal(rename(p, moved), 0);
+        assert_int_equal(symlink(outside, link), 0);
+        assert_int_equal(radicale_ensure_defaults(root, "alice", 4242, 4243), 0);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        snprintf(p, sizeof p, "%s/.Radicale.props", outside);
+        assert_int_equal(access(p, F_OK), -1);
+        assert_int_equal(lstat(link, &st), -1); /* the leftover dot name (a link) went, as a link */
+        assert_int_equal(rm_rf(moved), 0);
+        assert_int_equal(rmdir(outside), 0);
         snprintf(p, sizeof p, "%s/collection-root/alice/contacts/.Radicale.props", root);
         assert_int_equal(stat(p, &st), 0);
         assert_int_equal(radicale_usage(root, "alice", &u), 0);

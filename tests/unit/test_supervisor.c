@@ -279,6 +279,37 @@ static void test_child_environment(void **state) {
         assert_string_equal(buf, want);
 }
 
+/* A spec with a user: the daemon starts as that user with its groups only, cannot gain privileges back through
+ * a setuid program, can reopen its own output, and still dies with its parent (the change of user clears the parent-death signal; the
+ * supervisor sets it again after). Root, or an unknown user, is refused when the service is added. */
+static void test_runs_as_user(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--print-creds", "--reopen-stdout", "reopened", "--print", "done",
+                         "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "nobody", .argv = argv, .user = "nobody" }),
+                         0);
+        assert_int_equal(supervisor_start(f->sup, "nobody"), 0);
+        assert_true(wait_logs(f, "nobody", "done", 2000));
+        char *text = logs_of(f, "nobody", 10);
+        assert_non_null(strstr(text, "creds: uid=65534 euid=65534 gid=65534 egid=65534 groups=65534 nnp=1 pdeathsig=15\n"));
+        /* Its output pipe is its own: it may open /dev/stdout again (lighttpd's errorlog does). */
+        assert_non_null(strstr(text, "\nreopened\n"));
+        free(text);
+        /* Without a user: root, as before, with the parent-death signal and no no_new_privs. */
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "root", .argv = argv }), 0);
+        assert_int_equal(supervisor_start(f->sup, "root"), 0);
+        assert_true(wait_logs(f, "root", "done", 2000));
+        text = logs_of(f, "root", 10);
+        assert_non_null(strstr(text, "creds: uid=0 euid=0 gid=0 egid=0 "));
+        assert_non_null(strstr(text, " nnp=0 pdeathsig=15\n"));
+        free(text);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "r", .argv = argv, .user = "root" }), -EPERM);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "u", .argv = argv, .user = "no-such-pic-user" }),
+                         -ENOENT);
+        const char *const *names;
+        assert_int_equal(supervisor_list(f->sup, &names), 2);
+}
+
 static void test_crash_restarts_with_backoff(void **state) {
         Fixture *f = *state;
         char *argv[] = { testchild(), "--print", "crashing", "--exit-code", "3", NULL };
@@ -904,6 +935,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_start_captures_output, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_child_environment, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_runs_as_user, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_restarts_with_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_loop_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_failure_fails_at_once, setup, teardown),

@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -23,6 +25,9 @@
 #define CALENDAR_SERVICE "calendar"
 #define CONF_NAME "radicale.conf"
 #define PYTHON_BIN "/usr/bin/python3" /* Debian's: the radicale package is not on a pyenv python's path */
+/* Radicale parses what strangers send (WebDAV XML, iCalendar, paths): it runs as the Debian package's own system
+ * user, which owns the storage and nothing else. */
+#define RADICALE_USER "radicale"
 /* A daemon that has not answered a trivial request by then is hung, whatever its process state says. */
 #define PROBE_TIMEOUT_USEC (2 * USEC_PER_SEC)
 /* Python takes about a second to import Radicale before it listens (more under load); a refused connection that
@@ -58,7 +63,8 @@ static int calendar_render(Cell *c, ServiceFiles *out, PicError *err) {
         int r = radicale_render(&cfg, &text);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the Radicale configuration (storage %s)", storage);
-        r = service_files_add(out, CONF_NAME, text, 0600);
+        /* Radicale reads it as its own user; it holds a port and a path, nothing secret. */
+        r = service_files_add(out, CONF_NAME, text, 0644);
         return r < 0 ? pic_error(err, r, NULL, "cannot render the Radicale configuration") : 0;
 }
 
@@ -100,16 +106,36 @@ static void user_list_add(const StoreUser *u, void *userdata) {
                 l->n++;
 }
 
+static int radicale_ids(uid_t *ret_uid, gid_t *ret_gid) {
+        errno = 0;
+        struct passwd *pw = getpwnam(RADICALE_USER);
+        if (!pw)
+                return errno ? negative_errno() : -ENOENT;
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
+        return 0;
+}
+
 static int calendar_setup(Cell *c, PicError *err) {
         /* Radicale believes X-Remote-User from whoever connects: on the host's loopback that would be any local
          * process, in the cell's own namespace it is only the cell's daemons. */
         if (c->netns_fd < 0)
                 return pic_error(err, -EPERM, NULL,
                                  "the calendar runs only in the cell's own network namespace (picd --netns NAME)");
-        _cleanup_free_ char *storage = storage_dir(c);
-        if (!storage)
+        uid_t uid;
+        gid_t gid;
+        int r = radicale_ids(&uid, &gid);
+        if (r < 0)
+                return pic_error(err, r, NULL, "user %s does not exist (is the radicale package installed? see "
+                                 "scripts/install-deps.sh)", RADICALE_USER);
+        _cleanup_free_ char *storage = storage_dir(c), *data = NULL;
+        if (!storage || strdup_printf(&data, "%s/data", c->state_dir) < 0)
                 return -ENOMEM;
-        int r = mkdir_p(storage, 0700);
+        r = mkdir_p(storage, 0700);
+        /* Radicale passes through STATE (0711) and data/ on its way to the storage: data/ must be searchable
+         * (not readable) whoever made it first (a restore makes it 0700). */
+        if (r >= 0 && chmod(data, 0711) < 0)
+                r = negative_errno();
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot create %s: %s", storage, strerror(-r));
         if ((r = radicale_sweep(storage)) < 0)
@@ -121,11 +147,28 @@ static int calendar_setup(Cell *c, PicError *err) {
         for (size_t i = 0; i < l.n; i++) {
                 RadicaleUsage u;
                 if (radicale_usage(storage, l.names[i], &u) == 0 && !u.exists &&
-                    (r = radicale_ensure_defaults(storage, l.names[i])) < 0)
+                    (r = radicale_ensure_defaults(storage, l.names[i], uid, gid)) < 0)
                         log_warn_errno(r, "calendar: cannot create the default collections of \"%s\"", l.names[i]);
                 free(l.names[i]);
         }
         free(l.names);
+        /* The tree is Radicale's: one an older picd ran as root, or a restore wrote with the ids of another
+         * machine, becomes so now. Never through a symlink, never outside the tree. The storage root and
+         * collection-root stay root's (Radicale's group may enter and read): Radicale cannot move a principal
+         * or put a link where picd, root, looks for one. So does its config dir (radicale.conf is 0644). */
+        _cleanup_free_ char *root = NULL, *etc = cell_service_path(c, CALENDAR_SERVICE, NULL);
+        if (!etc || strdup_printf(&root, "%s/collection-root", storage) < 0)
+                return -ENOMEM;
+        if ((r = mkdir_p(root, 0750)) < 0 || (r = chown_tree_nofollow(storage, uid, gid)) < 0)
+                return pic_error(err, r, NULL, "cannot give %s to %s: %s", storage, RADICALE_USER, strerror(-r));
+        const struct {
+                const char *path;
+                mode_t mode;
+        } own[] = { { storage, 0710 }, { root, 0750 }, { etc, 0750 } };
+        for (size_t i = 0; i < ELEMENTSOF(own); i++)
+                if (lchown(own[i].path, 0, gid) < 0 || chmod(own[i].path, own[i].mode) < 0)
+                        return pic_error(err, negative_errno(), NULL, "cannot prepare %s for %s: %s", own[i].path,
+                                         RADICALE_USER, strerror(errno));
         return 0;
 }
 
@@ -280,9 +323,11 @@ static void calendar_user_changed(Cell *c, const char *user, UserEvent ev) {
         _cleanup_free_ char *storage = storage_dir(c);
         if (!storage)
                 return;
+        uid_t uid;
+        gid_t gid;
         int r = 0;
-        if (ev == USER_CREATED)
-                r = radicale_ensure_defaults(storage, user);
+        if (ev == USER_CREATED && (r = radicale_ids(&uid, &gid)) >= 0)
+                r = radicale_ensure_defaults(storage, user, uid, gid);
         else if (ev == USER_DELETED)
                 /* Nothing of the account may remain for a new one of the same name: without purge only empty
                  * defaults can be left here (anything more was a 409). */
@@ -329,6 +374,7 @@ const ServiceOps svc_calendar_ops = {
         .n_settings = ELEMENTSOF(settings),
         .render = calendar_render,
         .argv = calendar_argv,
+        .run_as = RADICALE_USER,
         .setup = calendar_setup,
         .apply = calendar_apply,
         .probe = calendar_probe,

@@ -107,56 +107,84 @@ static void storage_unlock(int *fd) {
         }
 }
 
-static int make_collection(const char *storage, const char *user, const char *name, const char *props) {
-        _cleanup_free_ char *final = path_join(storage, user, name), *tmp = NULL, *props_path = NULL;
-        if (!final)
+/* The user's principal is Radicale's user's, which could put links in it: every step below it is relative to
+ * the principal's fd, never a path that could lead elsewhere. */
+static int make_collection(const char *storage, const char *user, const char *name, const char *props, uid_t uid,
+                           gid_t gid) {
+        _cleanup_free_ char *home = path_join(storage, user, NULL), *tmp = NULL;
+        if (!home || strdup_printf(&tmp, TMP_PREFIX "new-%s", name) < 0)
                 return -ENOMEM;
+        _cleanup_close_ int ufd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ufd < 0)
+                return negative_errno();
         struct stat st;
-        if (lstat(final, &st) == 0)
+        if (fstatat(ufd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return 0;
         if (errno != ENOENT)
                 return negative_errno();
-        if (strdup_printf(&tmp, "%s/collection-root/%s/" TMP_PREFIX "new-%s", storage, user, name) < 0 ||
-            strdup_printf(&props_path, "%s/.Radicale.props", tmp) < 0)
-                return -ENOMEM;
-        int r = rm_rf(tmp);
-        if (r < 0)
-                return r;
-        if (mkdir(tmp, 0700) < 0)
+        int r = 0;
+        if (fstatat(ufd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                _cleanup_free_ char *old = NULL;
+                if (strdup_printf(&old, "%s/%s", home, tmp) < 0)
+                        return -ENOMEM;
+                if ((r = rm_rf(old)) < 0)
+                        return r;
+        }
+        if (mkdirat(ufd, tmp, 0700) < 0)
                 return negative_errno();
-        r = write_file_atomic(props_path, props, strlen(props), 0600, NULL, NULL, NULL);
-        if (r >= 0 && (r = fsync_directory(tmp)) >= 0 && rename(tmp, final) < 0)
+        _cleanup_close_ int tfd = openat(ufd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int pfd = tfd < 0 ? -1
+                                          : openat(tfd, ".Radicale.props",
+                                                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (tfd < 0 || pfd < 0)
+                r = negative_errno();
+        if (r >= 0)
+                r = fd_write_all(pfd, props, strlen(props));
+        if (r >= 0 && (fchown(pfd, uid, gid) < 0 || fsync(pfd) < 0 || fchown(tfd, uid, gid) < 0 || fsync(tfd) < 0 ||
+                       renameat(ufd, tmp, ufd, name) < 0 || fsync(ufd) < 0))
                 r = negative_errno();
         if (r < 0) {
-                (void) rm_rf(tmp);
-                return r;
+                _cleanup_free_ char *left = NULL;
+                if (strdup_printf(&left, "%s/%s", home, tmp) >= 0)
+                        (void) rm_rf(left);
         }
-        return fsync_directory_of(final);
+        return r;
 }
 
-int radicale_ensure_defaults(const char *storage, const char *user) {
+int radicale_ensure_defaults(const char *storage, const char *user, uid_t uid, gid_t gid) {
         if (!radicale_user_ok(user))
                 return -EINVAL;
         _cleanup_free_ char *root = path_join(storage, NULL, NULL), *home = path_join(storage, user, NULL);
         if (!root || !home)
                 return -ENOMEM;
-        int r = mkdir_p(root, 0700);
+        /* collection-root stays root's (Radicale may read it, not rename in it): so a principal is always where
+         * picd looks, and only what is inside one is Radicale's user's to change. */
+        int r = mkdir_p(root, 0750);
+        if (r >= 0 && (lchown(root, 0, gid) < 0 || chmod(root, 0750) < 0))
+                r = negative_errno();
         if (r < 0)
                 return r;
         _cleanup_(storage_unlock) int lock = storage_lock(storage);
         if (lock < 0)
                 return lock;
-        if (mkdir(home, 0700) == 0)
-                r = fsync_directory_of(home);
-        else if (errno != EEXIST)
+        /* Radicale opens its lock file for writing: one picd made first must be its user's too. */
+        if (fchown(lock, uid, gid) < 0)
+                return negative_errno();
+        /* Made under the lock, so Radicale cannot see the principal before it is its own. */
+        if (mkdir(home, 0700) == 0) {
+                if (lchown(home, uid, gid) < 0)
+                        r = negative_errno();
+                else
+                        r = fsync_directory_of(home);
+        } else if (errno != EEXIST)
                 r = negative_errno();
         if (r >= 0)
                 /* No supported-calendar-component-set: Radicale then takes events, tasks and journals alike. */
                 r = make_collection(storage, user, RADICALE_DEFAULT_CALENDAR,
-                                    "{\"D:displayname\": \"Calendar\", \"tag\": \"VCALENDAR\"}");
+                                    "{\"D:displayname\": \"Calendar\", \"tag\": \"VCALENDAR\"}", uid, gid);
         if (r >= 0)
                 r = make_collection(storage, user, RADICALE_DEFAULT_CONTACTS,
-                                    "{\"D:displayname\": \"Contacts\", \"tag\": \"VADDRESSBOOK\"}");
+                                    "{\"D:displayname\": \"Contacts\", \"tag\": \"VADDRESSBOOK\"}", uid, gid);
         return r;
 }
 

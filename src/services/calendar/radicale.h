@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* What Radicale is told. Every field comes from picd's own state (validated settings, its state dir). */
 typedef struct RadicaleConf {
@@ -27,8 +28,11 @@ typedef struct RadicaleUsage {
 } RadicaleUsage;
 
 /* Creates the user's principal and whichever default collection is missing, each appearing whole (built
- * under a dot name Radicale ignores, then renamed). Holds Radicale's storage lock meanwhile. */
-int radicale_ensure_defaults(const char *storage, const char *user);
+ * under a dot name Radicale ignores, then renamed) and owned by uid:gid, Radicale's own user, so it can write
+ * there the moment it sees them. collection-root itself stays root's (group gid, 0750): inside a principal,
+ * which Radicale's user could fill with links, picd works relative to the principal's fd only. Holds
+ * Radicale's storage lock meanwhile. */
+int radicale_ensure_defaults(const char *storage, const char *user, uid_t uid, gid_t gid);
 int radicale_usage(const char *storage, const char *user, RadicaleUsage *ret);
 /* Calls fn for each user with a tree, in no particular order. */
 int radicale_foreach_user(const char *storage, void (*fn)(const char *user, void *userdata), void *userdata);

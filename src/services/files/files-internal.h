@@ -2,10 +2,16 @@
  * live, how usage is counted, and the per-user hooks. */
 #pragma once
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/cell.h"
 #include "services/files/files.h"
 
+/* lighttpd parses what strangers send (WebDAV XML, paths): it becomes a system user of its own, which no other
+ * daemon shares (scripts/install-deps.sh makes it), owner of the users' trees and their property databases and
+ * nothing else. It binds its sockets as root first: they stay root's, in root's STATE/run, so the user it
+ * becomes cannot put a link in their place that would send Caddy (root) to another socket, picd's own. */
+#define FILES_USER "pic-files"
 #define FILES_SOCKET "files-http.sock"
 #define WEBDAV_SOCKET "webdav-http.sock"
 #define FILES_DATA_DIR "data/files"     /* STATE/data/files/<user>/: each user's tree, nothing else */
@@ -19,6 +25,9 @@ typedef struct FilesUsage {
 char *files_path(Cell *c, const char *area, const char *name);
 /* Sums the regular files below dir (symlinks not followed; the top "shared" folder left out); adds to *u. */
 int files_usage(const char *dir, FilesUsage *u);
+/* FILES_USER's ids; -ENOENT when it does not exist. */
+int files_ids(uid_t *ret_uid, gid_t *ret_gid);
+/* The user's tree, made as FILES_USER's. */
 int files_user_dir_create(Cell *c, const char *user);
 int files_user_owns(Cell *c, const char *user, json_t *owned, PicError *err);
 int files_user_purge(Cell *c, const char *user, PicError *err);

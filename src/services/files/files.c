@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -112,27 +113,63 @@ static int files_render(Cell *c, ServiceFiles *out, PicError *err) {
                 shares[i] = (FilesShareConf) { .owner = l.shares[i].owner, .folder = l.shares[i].folder,
                                                .with = l.shares[i].with, .writable = l.shares[i].writable };
         FilesConf cfg = { .sockets = { s1, s2 }, .files_root = root, .meta_dir = meta, .empty_dir = empty,
-                          .user_header = FILES_USER_HEADER, .users = (const char *const *) l.users,
+                          .user_header = FILES_USER_HEADER, .run_as = FILES_USER, .users = (const char *const *) l.users,
                           .n_users = l.n_users, .shares = shares, .n_shares = l.n_shares };
         char *text = NULL;
         r = files_conf_render(&cfg, &text);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the files configuration (state directory path?)");
-        r = service_files_add(out, CONF_NAME, text, 0600);
+        /* lighttpd reads it as FILES_USER: its directory (etc/files, 0750, root:FILES_USER) keeps others out. */
+        r = service_files_add(out, CONF_NAME, text, 0644);
         return r < 0 ? pic_error(err, r, NULL, "cannot render the files configuration") : 0;
 }
 
+/* Every directory lighttpd reaches, with its owner and mode: what the root owns, lighttpd's user cannot replace
+ * (data/files itself stays root's, so a user's tree is always found where picd looks). data/ is searchable on
+ * the way (a restore makes it 0700). */
 static int make_dirs(Cell *c, PicError *err) {
-        const char *dirs[][2] = { { FILES_DATA_DIR, NULL }, { FILES_META_DIR, NULL }, { "run", "files-empty" } };
+        uid_t uid;
+        gid_t gid;
+        int r = files_ids(&uid, &gid);
+        if (r < 0)
+                return pic_error(err, r, NULL, "user %s does not exist (run scripts/install-deps.sh)", FILES_USER);
+        enum { ROOT, ROOT_GROUP, DAEMON };
+        const struct {
+                const char *area, *name;
+                mode_t mode;
+                int owner;
+        } dirs[] = {
+                { "data", NULL, 0711, ROOT },
+                { FILES_DATA_DIR, NULL, 0710, ROOT_GROUP },
+                { FILES_META_DIR, NULL, 0700, DAEMON },
+                { "run", "files-empty", 0755, ROOT },
+                { "etc", FILES_SERVICE, 0750, ROOT_GROUP },
+        };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                _cleanup_free_ char *d = files_path(c, dirs[i][0], dirs[i][1]);
+                _cleanup_free_ char *d = files_path(c, dirs[i].area, dirs[i].name);
                 if (!d)
                         return -ENOMEM;
-                int r = mkdir_p(d, 0700);
+                r = mkdir_p(d, 0700);
+                if (r >= 0 && (lchown(d, dirs[i].owner == DAEMON ? uid : 0, dirs[i].owner == ROOT ? 0 : gid) < 0 ||
+                               chmod(d, dirs[i].mode) < 0))
+                        r = negative_errno();
                 if (r < 0)
-                        return pic_error(err, r, NULL, "cannot create %s: %s", d, strerror(-r));
+                        return pic_error(err, r, NULL, "cannot prepare %s for %s: %s", d, FILES_USER, strerror(-r));
         }
         return 0;
+}
+
+/* The property databases are lighttpd's, also those `lighttpd -tt` (run as root) has just created. */
+static int meta_owned(Cell *c, PicError *err) {
+        uid_t uid;
+        gid_t gid;
+        _cleanup_free_ char *meta = files_path(c, FILES_META_DIR, NULL);
+        if (!meta)
+                return -ENOMEM;
+        int r = files_ids(&uid, &gid);
+        if (r >= 0)
+                r = chown_tree_nofollow(meta, uid, gid);
+        return r < 0 ? pic_error(err, r, NULL, "cannot give %s to %s: %s", meta, FILES_USER, strerror(-r)) : 0;
 }
 
 static int files_check(Cell *c, const char *file_name, const char *tmp_path, PicError *err) {
@@ -154,7 +191,7 @@ static int files_check(Cell *c, const char *file_name, const char *tmp_path, Pic
                 const char *last = strrchr(out, '\n');
                 return pic_error(err, -EBADMSG, NULL, "lighttpd rejected the configuration: %.300s", last ? last + 1 : out);
         }
-        return 0;
+        return meta_owned(c, err);
 }
 
 static int files_argv(Cell *c, char ***ret_argv, char ***ret_env) {
@@ -186,7 +223,21 @@ static int files_setup(Cell *c, PicError *err) {
                 return r;
         /* A restored state brings users whose trees may not exist yet. */
         r = store_user_foreach(c->store, mkdir_user, c);
-        return r < 0 ? pic_error(err, r, NULL, "cannot read the users") : 0;
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot read the users");
+        /* Every tree is lighttpd's: one an older picd ran as root, or a restore wrote with another machine's ids,
+         * becomes so now, never through a symlink or out of the tree. data/files itself stays root's. */
+        uid_t uid;
+        gid_t gid;
+        _cleanup_free_ char *root = files_path(c, FILES_DATA_DIR, NULL);
+        if (!root)
+                return -ENOMEM;
+        if ((r = files_ids(&uid, &gid)) >= 0 && (r = chown_tree_nofollow(root, uid, gid)) >= 0 &&
+            (lchown(root, 0, gid) < 0 || chmod(root, 0710) < 0))
+                r = negative_errno();
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot give %s to %s: %s", root, FILES_USER, strerror(-r));
+        return meta_owned(c, err);
 }
 
 static int files_apply(Cell *c, bool files_changed, PicError *err) {

@@ -34,7 +34,7 @@ int files_conf_render(const FilesConf *cfg, char **ret) {
                 if (!conf_safe(cfg->sockets[i]))
                         return -EINVAL;
         if (!conf_safe(cfg->files_root) || !conf_safe(cfg->meta_dir) || !conf_safe(cfg->empty_dir) ||
-            !conf_safe(cfg->user_header))
+            !conf_safe(cfg->user_header) || !cfg->run_as || !user_safe(cfg->run_as))
                 return -EINVAL;
         StrBuf b = STRBUF_INIT;
         strbuf_printf(&b,
@@ -43,7 +43,10 @@ int files_conf_render(const FilesConf *cfg, char **ret) {
                       "server.bind = \"%s\"\n"
                       "server.socket-perms = \"0600\"\n"
                       "$SERVER[\"socket\"] == \"%s\" { server.socket-perms = \"0600\" }\n"
-                      "server.errorlog = \"/dev/stderr\"\n"
+                      /* Bound as root, then it is this user for good (a reload keeps the sockets). Its errors go to
+                       * the stderr it inherits: an errorlog file would be opened after the change of user. */
+                      "server.username = \"%s\"\n"
+                      "server.groupname = \"%s\"\n"
                       "server.tag = \"pic-files\"\n"
                       /* Bodies go straight to the file in both directions: nothing buffers a whole upload. */
                       "server.stream-request-body = 2\n"
@@ -61,7 +64,7 @@ int files_conf_render(const FilesConf *cfg, char **ret) {
                       "server.document-root = \"%s\"\n"
                       "url.access-deny = (\"\")\n"
                       "webdav.activate = \"disable\"\n",
-                      cfg->sockets[0], cfg->sockets[1], cfg->empty_dir);
+                      cfg->sockets[0], cfg->sockets[1], cfg->run_as, cfg->run_as, cfg->empty_dir);
         for (size_t i = 0; i < cfg->n_users; i++) {
                 const char *u = cfg->users[i];
                 if (!user_safe(u)) {

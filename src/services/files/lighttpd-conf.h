@@ -16,6 +16,7 @@ typedef struct FilesConf {
         const char *meta_dir;      /* per-user property and lock databases (<meta>/<user>.sqlite) */
         const char *empty_dir;     /* the document root of a request without a known user */
         const char *user_header;   /* "X-Pic-User" */
+        const char *run_as;        /* the user (and group of the same name) lighttpd becomes after binding */
         const char *const *users;  /* names (the account grammar) */
         size_t n_users;
         const FilesShareConf *shares;

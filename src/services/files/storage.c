@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +80,24 @@ static char *user_root(Cell *c, const char *user) {
         return files_path(c, FILES_DATA_DIR, user);
 }
 
+int files_ids(uid_t *ret_uid, gid_t *ret_gid) {
+        errno = 0;
+        struct passwd *pw = getpwnam(FILES_USER);
+        if (!pw)
+                return errno ? negative_errno() : -ENOENT;
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
+        return 0;
+}
+
 int files_user_dir_create(Cell *c, const char *user) {
-        _cleanup_free_ char *d = user_root(c, user);
-        if (!d)
+        _cleanup_free_ char *base = files_path(c, FILES_DATA_DIR, NULL);
+        if (!base)
                 return -ENOMEM;
-        return mkdir_p(d, 0700);
+        uid_t uid;
+        gid_t gid;
+        int r = files_ids(&uid, &gid);
+        return r < 0 ? r : mkdir_below(base, user, 0700, uid, gid);
 }
 
 static void bytes_phrase(int64_t b, char *buf, size_t size) {
@@ -122,27 +136,26 @@ int files_user_owns(Cell *c, const char *user, json_t *owned, PicError *err) {
 /* Removes the empty folders that show a share in the recipient's tree: <with>/shared/<owner>/<folder>
  * and its parents up to shared/, as far as they are empty. */
 static void share_folders_remove(Cell *c, const char *owner, const char *folder, const char *with) {
-        _cleanup_free_ char *p = NULL;
-        if (strdup_printf(&p, "%s/%s/%s/%s/%s/%s", c->state_dir, FILES_DATA_DIR, with, FILES_SHARED, owner, folder) < 0)
+        /* The recipient's tree is lighttpd's user's: walked without following a link it may have put there. */
+        _cleanup_free_ char *base = NULL, *rel = NULL;
+        if (strdup_printf(&base, "%s/%s/%s", c->state_dir, FILES_DATA_DIR, with) < 0 ||
+            strdup_printf(&rel, "%s/%s/%s", FILES_SHARED, owner, folder) < 0)
                 return;
-        _cleanup_free_ char *stop = NULL;
-        if (strdup_printf(&stop, "%s/%s/%s", c->state_dir, FILES_DATA_DIR, with) < 0)
-                return;
-        while (strlen(p) > strlen(stop) && rmdir(p) == 0) {
-                char *slash = strrchr(p, '/');
-                if (!slash)
-                        break;
-                *slash = '\0';
-        }
+        rmdir_below(base, rel);
 }
 
 /* The empty folders that make a share show in a listing of the recipient's tree (lighttpd's alias serves what is
  * inside the last one from the owner's tree). */
 static int share_folders_create(Cell *c, const char *owner, const char *folder, const char *with) {
-        _cleanup_free_ char *p = NULL;
-        if (strdup_printf(&p, "%s/%s/%s/%s/%s/%s", c->state_dir, FILES_DATA_DIR, with, FILES_SHARED, owner, folder) < 0)
+        _cleanup_free_ char *base = NULL, *rel = NULL;
+        if (strdup_printf(&base, "%s/%s", c->state_dir, FILES_DATA_DIR) < 0 ||
+            strdup_printf(&rel, "%s/%s/%s/%s", with, FILES_SHARED, owner, folder) < 0)
                 return -ENOMEM;
-        return mkdir_p(p, 0700);
+        uid_t uid;
+        gid_t gid;
+        int r = files_ids(&uid, &gid);
+        /* Made as lighttpd's user's (it must list them), never through a link it may have put there. */
+        return r < 0 ? r : mkdir_below(base, rel, 0700, uid, gid);
 }
 
 typedef struct ShareList {
