@@ -3,7 +3,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
-STATE_DIR  ?= $(CURDIR)/var
+STATE_DIR  ?= /var/lib/pic
 LISTEN     ?= 127.0.0.1:3000
 # No defaults for the cell's settings here: scripts/run-cell.sh applies its defaults on the first start only
 # and a variable only when given, so a restart never undoes `pic config set`. NETNS empty: the namespace of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: starts picd in the foreground for a local cell (state in ./var, managed network in its own
+# `make run`: starts picd in the foreground for a local cell (state in /var/lib/pic, managed network in its own
 # namespace, API on 127.0.0.1:3000) and prints where to log in. Ctrl-C stops it cleanly.
 set -euo pipefail
 build=$1 state=$2 listen=$3 netns=${4:-}
@@ -8,6 +8,21 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "make run: picd manages network namespaces and daemons; run it as root" >&2
   exit 1
 fi
+
+# The calendar, files and mail daemons run as their own users and must pass through every folder above the
+# state dir (a checkout below /root, which is 0700, cannot hold it): say so now rather than leave them failing.
+abs_state=$(realpath -m -- "$state")
+dir=$(dirname -- "$abs_state")
+while :; do
+  if [ -d "$dir" ] && [ $(( 0$(stat -c %a -- "$dir") & 01 )) -eq 0 ]; then
+    echo "make run: $dir (mode $(stat -c %a -- "$dir")) cannot be passed through by other users, so the cell's" \
+         "calendar, files and mail daemons could not reach $abs_state; use a state dir elsewhere, e.g." \
+         "STATE_DIR=/var/lib/pic make run (the default)" >&2
+    exit 1
+  fi
+  [ "$dir" = / ] && break
+  dir=$(dirname -- "$dir")
+done
 
 # The predecessor's overrides: CELL_NAME=pic1 VPN_ADDRESS=10.1.0.1/24 make run. A variable given is applied
 # on this start; the defaults only on the first one (no database yet), so what the user set since through

@@ -48,6 +48,7 @@ SERVER_CPU=0
 CLIENT_CPU=$((NCPU > 1 ? 1 : 0))
 
 TMP=$(mktemp -d /tmp/pic-bench-api.XXXXXX)
+chmod 0711 "$TMP" # the cell's daemons that run as their own users pass through it to the state dir
 NETNS=pic-bench-$$
 PICD_PID=
 NGINX_PID_1=

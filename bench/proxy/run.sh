@@ -27,6 +27,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PICD=$(cd "$BUILD" && pwd)/picd
 TMP=$(mktemp -d /tmp/pic-bench-proxy.XXXXXX)
+chmod 0711 "$TMP" # the cell's daemons that run as their own users pass through it to the state dir
 NETNS=pic-bench-px-$$
 CLIENT=pic-bench-pxc-$$
 PORT=$((20000 + $$ % 20000))

@@ -216,6 +216,30 @@ static void set_web_root(HttpServer *server, const char *arg) {
                 log_warn("cannot remember the web UI directory %s", dir);
 }
 
+/* The daemons that run as their own users (Radicale, lighttpd, Postfix, Dovecot, OpenDKIM) pass through every
+ * folder above the state dir to reach their data: one they cannot (a state dir below /root) is named at start,
+ * since otherwise those services only fail, each with a "permission denied" of its own. */
+static void warn_unreachable(const char *dir) {
+        char p[4096];
+        if (!realpath(dir, p))
+                return;
+        for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
+                if (slash == p)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                struct stat st;
+                if (stat(p, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+                        log_warn("%s (mode %04o) cannot be passed through by other users: the calendar, files and "
+                                 "mail daemons, which run as their own users, cannot reach %s below it",
+                                 p, (unsigned) (st.st_mode & 07777), dir);
+                        return;
+                }
+                if (slash == p)
+                        return;
+        }
+}
+
 static int prepare_state_dir(const char *dir) {
         static const char *const subdirs[] = { "", "/etc", "/keys", "/backups", "/run" };
         for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
@@ -233,6 +257,7 @@ static int prepare_state_dir(const char *dir) {
                 else
                         chmod(p, 0755);
         }
+        warn_unreachable(dir);
         return 0;
 }
 

@@ -490,7 +490,7 @@ class FilesTest(PicdTestCase):
             conf = f.read()
         self.assertNotIn(f'"{user}"', conf)
 
-    def test_11_reads_in_process_the_rest_through_picd(self):
+    def test_12_reads_in_process_the_rest_through_picd(self):
         """With alice's app password in Caddy's fast set, her GETs and HEADs outside /shared/ are answered while
         picd is stopped; every spelling of a path under /shared/ still meets picd's live check of the shares."""
         self.assertIn(self.one("PUT", "/fast.txt", body=b"read in-process\n")[0], (201, 204))

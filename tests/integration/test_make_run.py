@@ -16,6 +16,8 @@ class MakeRunTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="pic-makerun-")
         self.addCleanup(self.tmp.cleanup)
+        # Like /var/lib: other users may pass through (the daemons that run as their own users must).
+        os.chmod(self.tmp.name, 0o711)
         self.state = os.path.join(self.tmp.name, "var")
         self.netns = unique("picmr")
         self.picd = Picd(state_dir=self.state, netns=self.netns, port=free_port())
@@ -91,6 +93,9 @@ class MakeRunTest(unittest.TestCase):
 
     def test_settings_survive_restart(self):
         self.make_run()
+        # Every service of the cell comes up, those that run as their own users (calendar, files, mail) too.
+        wait_for(lambda: self.picd.get("/health", auth=False).json["failing"] == [], 90,
+                 what="every service running under make run")
         cfg = self.config()
         # First start: the defaults, and the demo LAN's DHCP.
         self.assertEqual(cfg["cell_name"], "mycell")
@@ -115,6 +120,20 @@ class MakeRunTest(unittest.TestCase):
         self.assertEqual(cfg["cell_name"], "pic2")
         self.assertEqual(cfg["dhcp"]["range_start"], "192.168.77.150")
         self.stop()
+
+    def test_a_state_dir_others_cannot_reach_is_refused(self):
+        """A state dir below a folder other users cannot pass through (a checkout below /root) would leave the
+        calendar, files and mail daemons without their data: make run says so and starts nothing."""
+        closed = os.path.join(self.tmp.name, "closed")
+        os.mkdir(closed, 0o700)
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        r = subprocess.run(["make", "-s", "-C", SOURCE, "-o", "build", "run", f"BUILD={os.path.abspath(BUILD)}",
+                            f"STATE_DIR={closed}/var", f"LISTEN=127.0.0.1:{self.picd.port}", f"NETNS={self.netns}"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn(f"{closed} (mode 700) cannot be passed through by other users", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(closed, "var")))
+        self.assertFalse(os.path.exists(f"/run/netns/{self.netns}"))
 
 
 if __name__ == "__main__":
