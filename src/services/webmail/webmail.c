@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -29,6 +28,7 @@
 #include "services/mail/mail.h"
 #include "services/webmail/fastcgi.h"
 #include "services/webmail/render.h"
+#include "store/roundcube.h"
 
 #define FPM_CONF "php-fpm.conf"
 #define PHP_INI "php.ini"
@@ -38,10 +38,6 @@
 #define PROBE_TIMEOUT_USEC (3 * USEC_PER_SEC)
 #define MAIL_ENDPOINT "mail"
 #define DB_REL "data/webmail/roundcube.db"
-#define DB_BUSY_MS 5000
-/* A user's rows in Roundcube's users table: the name as typed at sign-in, with or without a domain (the mail server
- * accepts only ours), whatever the mail domain was called then. */
-#define USER_MATCH "(username = ?1 OR substr(username, 1, length(?1) + 1) = ?1 || '@')"
 
 typedef struct WebmailState {
         char des_key[WEBMAIL_DES_KEY_LEN + 1];
@@ -417,110 +413,32 @@ static void webmail_teardown(Cell *c) {
 
 /* ---- a user's rows in Roundcube's database ------------------------------------------------------------ */
 
-/* Roundcube's SQLite file (www-data's, 0600), or -ENOENT before anyone signed in. SQLite run as root gives the
- * journal it makes the database's owner, so the workers keep writing it. */
-static int db_open(Cell *c, bool write, sqlite3 **ret, PicError *err) {
+/* What the user keeps in the webmail: their settings row (made at the first sign-in), identities and contacts. */
+static int webmail_user_owns(Cell *c, const char *user, json_t *owned, PicError *err) {
         _cleanup_free_ char *path = state_path(c, DB_REL);
         if (!path)
                 return -ENOMEM;
-        if (access(path, F_OK) < 0)
-                return errno == ENOENT ? -ENOENT : pic_error(err, negative_errno(), NULL, "cannot reach %s: %m", path);
-        sqlite3 *db = NULL;
-        int rc = sqlite3_open_v2(path, &db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_busy_timeout(db, DB_BUSY_MS);
-        /* Without it SQLite ignores the schema's ON DELETE CASCADE. */
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-                pic_error(err, -EIO, NULL, "cannot open the webmail's database %s: %s", path,
-                          db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-                sqlite3_close(db);
-                return -EIO;
-        }
-        *ret = db;
-        return 0;
-}
-
-/* COUNT(*) of sql with ?1 bound to user; -1 on error (a table Roundcube's schema does not have counts as none). */
-static int64_t db_count(sqlite3 *db, const char *sql, const char *user) {
-        sqlite3_stmt *st = NULL;
-        int64_t n = -1;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-                n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return n;
-}
-
-/* Roundcube makes its tables at its first connection: an empty file before that has none, and no user's rows. */
-static bool db_has_users(sqlite3 *db) {
-        return db_count(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users' AND ?1 = ?1",
-                        "") == 1;
-}
-
-/* What the user keeps in the webmail: their settings row (made at the first sign-in), identities and contacts. */
-static int webmail_user_owns(Cell *c, const char *user, json_t *owned, PicError *err) {
-        sqlite3 *db = NULL;
-        int r = db_open(c, false, &db, err);
-        if (r == -ENOENT)
+        RoundcubeUserRows rows;
+        int r = roundcube_user_rows(path, user, &rows, err);
+        if (r == -ENOENT || (r == 0 && rows.users == 0))
                 return 0;
         if (r < 0)
                 return r;
-        if (!db_has_users(db)) {
-                sqlite3_close(db);
-                return 0;
-        }
-        int64_t users = db_count(db, "SELECT COUNT(*) FROM users WHERE " USER_MATCH, user);
-        int64_t idents = db_count(db, "SELECT COUNT(*) FROM identities WHERE del = 0 AND user_id IN "
-                                      "(SELECT user_id FROM users WHERE " USER_MATCH ")", user);
-        int64_t contacts = db_count(db, "SELECT COUNT(*) FROM contacts WHERE del = 0 AND user_id IN "
-                                        "(SELECT user_id FROM users WHERE " USER_MATCH ")", user);
-        sqlite3_close(db);
-        if (users < 0)
-                return pic_error(err, -EIO, NULL, "cannot read the webmail's users");
-        if (users == 0)
-                return 0;
         char phrase[128];
         snprintf(phrase, sizeof phrase, "webmail settings with %lld identit%s and %lld contact%s",
-                 (long long) (idents < 0 ? 0 : idents), idents == 1 ? "y" : "ies", (long long) (contacts < 0 ? 0 : contacts),
-                 contacts == 1 ? "" : "s");
+                 (long long) rows.identities, rows.identities == 1 ? "y" : "ies", (long long) rows.contacts,
+                 rows.contacts == 1 ? "" : "s");
         return json_array_append_new(owned, json_string(phrase)) < 0 ? -ENOMEM : 0;
 }
 
-/* Deletes the user's rows of Roundcube's users table; the schema's foreign keys cascade to everything that is
- * theirs (identities, contacts and groups, collected addresses, responses, searches, caches, filestore), so a new
- * user of the same name starts clean. One transaction: all of it or nothing. */
+/* Deletes the user's Roundcube rows and, by the schema's cascade, everything that is theirs (identities, contacts
+ * and groups, collected addresses, responses, searches, caches, filestore), so a new user of the same name starts
+ * clean. All of it or nothing. */
 static int webmail_user_purge(Cell *c, const char *user, PicError *err) {
-        sqlite3 *db = NULL;
-        int r = db_open(c, true, &db, err);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        if (!db_has_users(db)) {
-                sqlite3_close(db);
-                return 0;
-        }
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_prepare_v2(db, "DELETE FROM users WHERE " USER_MATCH, -1, &st, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-        sqlite3_finalize(st);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-                pic_error(err, -EIO, NULL, "cannot delete %s's webmail data: %s", user, sqlite3_errmsg(db));
-                (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-                sqlite3_close(db);
-                return -EIO;
-        }
-        sqlite3_close(db);
-        return 0;
+        _cleanup_free_ char *path = state_path(c, DB_REL);
+        if (!path)
+                return -ENOMEM;
+        return roundcube_user_delete(path, user, err);
 }
 
 /* The mail server's name, address and ports are in its config; the CA and names change with these. */
