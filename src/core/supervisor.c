@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,6 +63,7 @@ typedef enum ChildStep {
         CHILD_STEP_STDIO,
         CHILD_STEP_SETNS,
         CHILD_STEP_CREDS,
+        CHILD_STEP_CAPS,
         CHILD_STEP_NO_NEW_PRIVS,
         CHILD_STEP_CLOSE_FDS,
         CHILD_STEP_EXEC,
@@ -72,6 +74,7 @@ static const char *const child_step_names[_CHILD_STEP_MAX] = {
         [CHILD_STEP_SIGMASK] = "sigprocmask",   [CHILD_STEP_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)",
         [CHILD_STEP_SETSID] = "setsid",         [CHILD_STEP_STDIO] = "dup2",
         [CHILD_STEP_SETNS] = "setns",           [CHILD_STEP_CREDS] = "setgroups/setgid/setuid",
+        [CHILD_STEP_CAPS] = "capset/prctl(PR_CAP_AMBIENT_RAISE)",
         [CHILD_STEP_NO_NEW_PRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)", [CHILD_STEP_CLOSE_FDS] = "close_range",
         [CHILD_STEP_EXEC] = "exec",
 };
@@ -100,6 +103,7 @@ struct Service {
         gid_t gid;
         gid_t *groups;
         size_t n_groups;
+        uint64_t ambient_caps; /* kept across the change of user (spec.ambient_caps) */
         uint64_t stop_timeout_usec, restart_delay_usec, crash_loop_window_usec;
         unsigned crash_loop_max;
 
@@ -326,6 +330,38 @@ static int signals_reset(void) {
         return sigprocmask(SIG_SETMASK, &empty, NULL);
 }
 
+/* Before setuid (still root): shrink the bounding set to caps and keep the permitted set across the change of
+ * user. Raw system calls, no libcap: this runs in the forked child. -1/errno on failure. */
+static int caps_keep_begin(uint64_t caps) {
+        for (unsigned long cap = 0; cap < 64; cap++) {
+                if (caps & (UINT64_C(1) << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL)
+                                break; /* past the kernel's last capability */
+                        return -1;
+                }
+        }
+        return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+}
+
+/* After setuid: permitted, effective and inheritable become exactly caps, then each is raised as ambient —
+ * the only way a capability survives the execve of a plain binary by a non-root user. */
+static int caps_keep_finish(uint64_t caps) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+        for (unsigned i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+                uint32_t word = (uint32_t) (caps >> (32 * i));
+                data[i].effective = data[i].permitted = data[i].inheritable = word;
+        }
+        if (syscall(SYS_capset, &hdr, data) < 0)
+                return -1;
+        for (unsigned long cap = 0; cap < 64; cap++)
+                if ((caps & (UINT64_C(1) << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                        return -1;
+        return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+}
+
 static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int out_fd, int status_fd,
                                  pid_t parent) {
         /* The parent blocks signals for its signalfd and may ignore some; the daemon must start clean. */
@@ -351,8 +387,16 @@ static _Noreturn void child_exec(const Supervisor *s, const Service *svc, int ou
                 /* The output pipe becomes the user's too: a daemon that opens /dev/stderr (lighttpd's errorlog)
                  * reopens it through /proc, which checks the pipe's owner and mode (root's, 0600). */
                 if (fchown(STDOUT_FILENO, svc->uid, svc->gid) < 0 || setgroups(svc->n_groups, svc->groups) < 0 ||
-                    setgid(svc->gid) < 0 || setuid(svc->uid) < 0)
+                    setgid(svc->gid) < 0)
                         child_fail(status_fd, CHILD_STEP_CREDS);
+                /* Kept capabilities: the permitted set survives setuid only with KEEPCAPS; the bounding set goes
+                 * first, while we still hold CAP_SETPCAP, so not even a file capability could add another. */
+                if (svc->ambient_caps && caps_keep_begin(svc->ambient_caps) < 0)
+                        child_fail(status_fd, CHILD_STEP_CAPS);
+                if (setuid(svc->uid) < 0)
+                        child_fail(status_fd, CHILD_STEP_CREDS);
+                if (svc->ambient_caps && caps_keep_finish(svc->ambient_caps) < 0)
+                        child_fail(status_fd, CHILD_STEP_CAPS);
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         child_fail(status_fd, CHILD_STEP_NO_NEW_PRIVS);
         }
@@ -1049,6 +1093,12 @@ int supervisor_add(Supervisor *s, const ServiceSpec *spec) {
                 goto fail;
         if (spec->user && (r = resolve_user(svc, spec->user)) < 0)
                 goto fail;
+        /* Root keeps every capability anyway: kept caps only mean something with a change of user. */
+        if (spec->ambient_caps && !spec->user) {
+                r = -EINVAL;
+                goto fail;
+        }
+        svc->ambient_caps = spec->ambient_caps;
 
         if (s->n_services == s->cap_services) {
                 size_t ncap = s->cap_services ? s->cap_services * 2 : 8;

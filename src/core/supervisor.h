@@ -32,6 +32,9 @@ typedef struct ServiceSpec {
                                     * changes user after entering the namespace and before exec, sets
                                     * no_new_privs, and keeps the parent-death signal; add fails (-ENOENT) for an
                                     * unknown user, -EPERM for one with uid or a group 0 */
+        uint64_t ambient_caps;     /* with user: the capabilities (bit n = capability n, <linux/capability.h>) the
+                                    * daemon keeps across the change of user as ambient ones, and nothing else (the
+                                    * bounding set shrinks to them too); 0 = none. -EINVAL without a user */
         uint64_t stop_timeout_usec;   /* SIGTERM → SIGKILL; 0 = 5 s */
         uint64_t restart_delay_usec;  /* first backoff; doubles per quick crash up to 30 s; 0 = 200 ms */
         unsigned crash_loop_max;      /* this many quick exits within crash_loop_window → FAILED; 0 = 5 */

@@ -6,6 +6,8 @@
  *   --print-env           every environment entry, one per line, as "env: KEY=value"
  *   --print-fds           the open fds as "fds: 0 1 2"
  *   --print-signals       "sigblk: HEX" and "sigign: HEX" from /proc/self/status
+ *   --print-caps          "caps: inh=HEX prm=HEX eff=HEX bnd=HEX amb=HEX" from /proc/self/status
+ *   --bind-tcp PORT       bind a TCP socket to 0.0.0.0:PORT: "bind PORT: ok" or "bind PORT: <strerror>"
  *   --ignore-term         ignore SIGTERM (a slow stopper)
  *   --write-pid FILE      write our pid to FILE
  *   --no-pdeathsig        clear the parent-death signal (what a daemon's privilege drop does)
@@ -17,11 +19,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +75,38 @@ static void print_signals(void) {
                         printf("sigign: %s", line + 8);
         }
         fclose(f);
+}
+
+/* The five capability sets, as one line (the kernel prints each as 16 hex digits). */
+static void print_caps(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return;
+        static const char *const keys[][2] = { { "CapInh:", "inh" }, { "CapPrm:", "prm" }, { "CapEff:", "eff" },
+                                               { "CapBnd:", "bnd" }, { "CapAmb:", "amb" } };
+        char line[256], out[5][32] = { "", "", "", "", "" };
+        while (fgets(line, sizeof line, f))
+                for (size_t i = 0; i < 5; i++)
+                        if (strncmp(line, keys[i][0], 7) == 0)
+                                sscanf(line + 7, "%31s", out[i]);
+        fclose(f);
+        printf("caps:");
+        for (size_t i = 0; i < 5; i++)
+                printf(" %s=%s", keys[i][1], out[i]);
+        printf("\n");
+}
+
+/* Whether this process may bind a port (below 1024 that takes CAP_NET_BIND_SERVICE). */
+static void bind_tcp(const char *port) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) number(port)),
+                                  .sin_addr.s_addr = htonl(INADDR_ANY) };
+        int one = 1;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int r = fd < 0 ? -1 : bind(fd, (struct sockaddr *) &sa, sizeof sa);
+        printf("bind %s: %s\n", port, r == 0 ? "ok" : strerror(errno));
+        if (fd >= 0)
+                close(fd);
 }
 
 /* Who the process is: ids, groups, no_new_privs and the parent-death signal, as one line. */
@@ -124,6 +160,11 @@ int main(int argc, char **argv) {
                         i++;
                 } else if (strcmp(a, "--print-creds") == 0) {
                         print_creds();
+                } else if (strcmp(a, "--print-caps") == 0) {
+                        print_caps();
+                } else if (strcmp(a, "--bind-tcp") == 0 && v) {
+                        bind_tcp(v);
+                        i++;
                 } else if (strcmp(a, "--print-signals") == 0) {
                         print_signals();
                 } else if (strcmp(a, "--ignore-term") == 0) {

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -277,6 +278,42 @@ static void test_child_environment(void **state) {
         char want[32];
         snprintf(want, sizeof want, "%d\n", (int) status_of(f, "env").pid);
         assert_string_equal(buf, want);
+}
+
+/* A user with kept capabilities (Caddy binding :443 as its own user): the child has exactly the asked one in
+ * every set, bounding included, and can use it (a port below 1024 in the test's namespace); the same user
+ * without kept capabilities has none and cannot. Kept capabilities without a user mean nothing: refused. */
+static void test_user_keeps_ambient_cap(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { testchild(), "--print-creds", "--print-caps", "--bind-tcp", "80", "--print", "done",
+                         "--sleep-forever", NULL };
+        const uint64_t bind_cap = UINT64_C(1) << CAP_NET_BIND_SERVICE;
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "kept", .argv = argv, .in_netns = true,
+                                                                  .user = "nobody", .ambient_caps = bind_cap }),
+                         0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "plain", .argv = argv, .in_netns = true,
+                                                                  .user = "nobody" }),
+                         0);
+        assert_int_equal(supervisor_start(f->sup, "kept"), 0);
+        assert_int_equal(supervisor_start(f->sup, "plain"), 0);
+        assert_true(wait_logs(f, "kept", "done", 2000));
+        assert_true(wait_logs(f, "plain", "done", 2000));
+
+        char *text = logs_of(f, "kept", 10);
+        assert_non_null(strstr(text, "creds: uid=65534 euid=65534 gid=65534 egid=65534 groups=65534 nnp=1 "));
+        assert_non_null(strstr(text, "caps: inh=0000000000000400 prm=0000000000000400 eff=0000000000000400 "
+                                     "bnd=0000000000000400 amb=0000000000000400\n"));
+        assert_non_null(strstr(text, "\nbind 80: ok\n"));
+        free(text);
+
+        text = logs_of(f, "plain", 10);
+        assert_non_null(strstr(text, "caps: inh=0000000000000000 prm=0000000000000000 eff=0000000000000000 "));
+        assert_non_null(strstr(text, " amb=0000000000000000\n"));
+        assert_non_null(strstr(text, "\nbind 80: Permission denied\n"));
+        free(text);
+
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "rootcaps", .argv = argv, .ambient_caps = bind_cap }),
+                         -EINVAL);
 }
 
 /* A spec with a user: the daemon starts as that user with its groups only, cannot gain privileges back through
@@ -936,6 +973,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_start_captures_output, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_child_environment, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runs_as_user, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_keeps_ambient_cap, setup_netns, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_restarts_with_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_loop_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_failure_fails_at_once, setup, teardown),
