@@ -515,7 +515,7 @@ static int extract_entries(struct archive *a, int new_fd, const char *new_dir, B
                 r = stage_data(a, out, name, f->size, f->sha256, err);
                 if (r < 0)
                         return r;
-                /* f->mode is already masked (backup_manifest_parse): 0600 or 0644, secrets always 0600. */
+                /* f->mode is already masked (backup_manifest_parse): 0600, 0640 or 0644, never wider for secrets. */
                 if (fchmod(out, backup_mode_mask(f->path, f->mode)) < 0)
                         return pic_error(err, negative_errno(), NULL, "cannot stage \"%s\": %m", name);
         }

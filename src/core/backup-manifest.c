@@ -88,8 +88,14 @@ bool backup_rel_path_is_valid(const char *p) {
 }
 
 mode_t backup_mode_mask(const char *path, mode_t mode) {
-        if (!streq(path, BACKUP_DB_NAME) && !startswith(path, "keys/") && (mode & 0044))
+        if (streq(path, BACKUP_DB_NAME))
+                return 0600;
+        bool key = startswith(path, "keys/");
+        if (!key && (mode & 0004))
                 return 0644;
+        /* A key others could read was a mistake, not a choice: it comes back private. */
+        if ((mode & 0044) == 0040)
+                return 0640;
         return 0600;
 }
 

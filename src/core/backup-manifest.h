@@ -103,8 +103,11 @@ int backup_data_line_parse(const char *line, size_t len, BackupDataEntry *ret);
 
 /* What a manifest may name: picd.db, or a file below keys/ or etc/ in plain relative components. */
 bool backup_rel_path_is_valid(const char *p);
-/* The only modes a restore writes: keys/ is always 0600; anything else 0644 if the manifest made it readable by
- * others, else 0600. Never setuid/setgid/sticky, executable or group/world-writable, whatever was signed. */
+/* The only modes a restore writes: 0644 for a file below etc/ the manifest made readable by others; 0640 for one
+ * (keys/ too) readable by its group alone, which a module shares with a daemon's group on purpose (a leaf key, or
+ * caddy.json, for Caddy; restored as root's group until that module's setup gives the group back); else 0600,
+ * and always 0600 for picd.db and a key readable by others. Never setuid/setgid/sticky, executable or
+ * group/world-writable, whatever was signed. */
 mode_t backup_mode_mask(const char *path, mode_t mode);
 
 typedef struct BackupManifestInfo {

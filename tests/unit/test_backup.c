@@ -156,6 +156,12 @@ static void test_manifest_masks_modes(void **state) {
         assert_int_equal(backup_mode_mask("etc/a.conf", 0700), 0600);
         assert_int_equal(backup_mode_mask("etc/a.conf", 0), 0600);
         assert_int_equal(backup_mode_mask("keys/wg.key", 0644), 0600);
+        /* Shared with one daemon's group (Caddy reads its leaf keys and caddy.json): kept, never wider. */
+        assert_int_equal(backup_mode_mask("keys/ca/leaves/api-01.key", 0640), 0640);
+        assert_int_equal(backup_mode_mask("keys/ca/leaves/api-01.key", 0660), 0640);
+        assert_int_equal(backup_mode_mask("etc/proxy/caddy.json", 0640), 0640);
+        assert_int_equal(backup_mode_mask("etc/proxy/caddy.json", 02750), 0640);
+        assert_int_equal(backup_mode_mask("picd.db", 0640), 0600);
         assert_int_equal(backup_mode_mask("picd.db", 0666), 0600);
 
         const char *paths[] = { "picd.db", "etc/dns/unbound.conf", "etc/x", "keys/wg.key" };
