@@ -36,15 +36,24 @@ done
 # Vite 8 needs Node.js 20.19+; Debian 12's own nodejs is 18, so a machine with a newer Node keeps it.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-# lighttpd (WebDAV) runs as a system user of its own, which no other daemon shares (not www-data: Roundcube's PHP
-# workers are that); picd gives it the users' file trees.
-if ! getent passwd pic-files >/dev/null; then
+# ensure_user NAME HOME: a system user and its group of the same name, made only when missing (idempotent).
+ensure_user() {
+  getent passwd "$1" >/dev/null && return 0
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: the system user pic-files is missing; run as root" >&2
+    echo "install-deps: the system user $1 is missing; run as root" >&2
     exit 1
   fi
-  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pic-files
-fi
+  # A group left behind by an earlier user of that name is reused, not a reason to fail.
+  local group=(--user-group)
+  getent group "$1" >/dev/null && group=(--gid "$1")
+  useradd --system "${group[@]}" --no-create-home --home-dir "$2" --shell /usr/sbin/nologin "$1"
+}
+# lighttpd (WebDAV) runs as a system user of its own, which no other daemon shares (not www-data: Roundcube's PHP
+# workers are that); picd gives it the users' file trees.
+ensure_user pic-files /nonexistent
+# Caddy runs as Debian's caddy user (its package makes it; picd gives it HOME in the state dir): made here too when
+# the package is installed but the user is gone, and again below after an install, in case its postinst did not.
+[[ " ${missing[*]} " == *" caddy "* ]] || ensure_user caddy /var/lib/caddy
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -88,3 +97,5 @@ for p in "${missing[@]}"; do
     "/etc/init.d/$unit" stop >/dev/null 2>&1 || echo "install-deps: could not stop $unit; stop it by hand" >&2
   fi
 done
+
+ensure_user caddy /var/lib/caddy
