@@ -97,6 +97,46 @@ static char *ca_path(Cell *c, const char *rel) {
         return strdup_printf(&p, "%s/keys/ca%s%s", c->state_dir, rel ? "/" : "", rel ? rel : "") < 0 ? NULL : p;
 }
 
+/* Who reaches what: Caddy (its own user, CELL_PROXY_USER) passes keys/ and keys/ca (0710 root:caddy: it may not
+ * list them) to read the leaves (keys/ca/leaves 2750 root:caddy, keys 0640 root:caddy); the root's key stays 0600
+ * root's. Set at every sync, since a restore or an older picd leaves them root's alone. */
+static int ca_modes(Cell *c, PicError *err) {
+        _cleanup_free_ char *keys = NULL, *dir = ca_path(c, NULL), *leaves = ca_path(c, "leaves"), *rk = ca_path(c, KEY_ROOT);
+        if (strdup_printf(&keys, "%s/keys", c->state_dir) < 0 || !dir || !leaves || !rk)
+                return -ENOMEM;
+        const char *path = keys;
+        int r = cell_proxy_dir(keys, 0710);
+        if (r >= 0 && (r = cell_proxy_dir(path = dir, 0710)) >= 0)
+                r = cell_proxy_dir(path = leaves, 02750);
+        if (r >= 0 && chmod(path = rk, 0600) < 0 && errno != ENOENT)
+                r = negative_errno();
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot set the owner and mode of %s: %s", path, strerror(-r));
+        DIR *d = opendir(leaves);
+        if (!d) {
+                r = negative_errno();
+                return pic_error(err, r, NULL, "cannot read %s: %s", leaves, strerror(-r));
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                _cleanup_free_ char *kp = NULL;
+                if (n < 5 || !streq(de->d_name + n - 4, ".key"))
+                        continue;
+                if (strdup_printf(&kp, "%s/%s", leaves, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = cell_proxy_file(kp, 0640);
+                if (r < 0) {
+                        pic_error(err, r, NULL, "cannot set the owner and mode of %s: %s", kp, strerror(-r));
+                        break;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
 /* A few minutes of back-dating for devices whose clock runs late, except for very short trial lifetimes. */
 static int64_t backdate(int64_t life) {
         return life >= 86400 ? 300 : 0;
@@ -469,6 +509,9 @@ static int ca_sync(CaState *st, PicError *err) {
         if (!want_s)
                 return -ENOMEM;
         bool changed = false;
+        int m = ca_modes(c, err);
+        if (m < 0)
+                return m;
         if (!st->have_root)
                 root_load(st);
         if (!st->have_root || !streq(st->root_names, want_s)) {

@@ -2,9 +2,12 @@
  * start, hot apply or restart, as DESIGN.md's "one flow for every change" says. */
 #include "core/cell.h"
 
+#include <fcntl.h>
+#include <grp.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/fileio.h"
 #include "basic/log.h"
@@ -18,6 +21,51 @@ void strv_free(char **v) {
         for (char **p = v; *p; p++)
                 free(*p);
         free(v);
+}
+
+int cell_proxy_gid(gid_t *ret) {
+        errno = 0;
+        struct group *g = getgrnam(CELL_PROXY_USER);
+        if (!g)
+                return errno ? negative_errno() : -ENOENT;
+        /* Group 0 would hand root's group what is meant for Caddy alone. */
+        if (g->gr_gid == 0)
+                return -EPERM;
+        *ret = g->gr_gid;
+        return 0;
+}
+
+static int proxy_own_fd(int fd, mode_t mode) {
+        gid_t gid;
+        if (cell_proxy_gid(&gid) < 0) {
+                gid = 0;
+                mode &= ~(mode_t) 02070;
+        }
+        if (fchown(fd, 0, gid) < 0 || fchmod(fd, mode) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int cell_proxy_dir(const char *path, mode_t mode) {
+        int r = mkdir_p(path, 0700);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return proxy_own_fd(fd, mode);
+}
+
+int cell_proxy_file(const char *path, mode_t mode) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        return proxy_own_fd(fd, mode);
 }
 
 int service_files_add(ServiceFiles *f, const char *name, char *content_owned, mode_t mode) {
@@ -240,7 +288,7 @@ static int service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *
                 if (r < 0)
                         return pic_error(err, r, NULL, "cannot build the command line of %s", ops->name);
                 ServiceSpec spec = { .name = ops->name, .argv = argv, .env = env, .in_netns = c->netns_fd >= 0,
-                                     .user = ops->run_as };
+                                     .user = ops->run_as, .ambient_caps = ops->ambient_caps };
                 r = supervisor_add(c->supervisor, &spec);
                 strv_free(argv);
                 strv_free(env);

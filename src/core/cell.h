@@ -69,6 +69,9 @@ typedef struct ServiceOps {
         /* The system user the supervisor runs the daemon as (with that user's groups); NULL = root, for daemons
          * that need root to start and drop privileges themselves. setup makes what the daemon writes its own. */
         const char *run_as;
+        /* With run_as: capabilities (bit n = capability n) the daemon keeps as ambient ones across the change of
+         * user, e.g. CAP_NET_BIND_SERVICE for a daemon that binds ports below 1024 itself; 0 = none. */
+        uint64_t ambient_caps;
         /* Prepare the host side before the first start (interfaces, dirs, ownership). */
         int (*setup)(Cell *c, PicError *err);
         /* Hot apply after files_changed or a settings change; return 1 to ask for a restart instead. */
@@ -124,6 +127,22 @@ typedef struct ServiceOps {
          * only when the daemon must really restart (chrony's allowed networks change live via chronyc). */
         bool apply_decides_restart;
 } ServiceOps;
+
+/* The front door's system user (Debian's caddy package makes it). Its group is what reaches, and all that
+ * reaches, what Caddy must read or connect to: the leaf certificates' keys (core/ca.c), the rendered proxy
+ * config, auth.sock, and the backends' sockets in CELL_PROXIED_DIR. */
+#define CELL_PROXY_USER "caddy"
+/* Under STATE: the directory (0750 root:CELL_PROXY_USER) of the sockets Caddy proxies to, so that only root and
+ * Caddy can connect to them whatever their own modes (lighttpd cannot give its sockets a group). */
+#define CELL_PROXIED_DIR "run/proxied"
+
+/* CELL_PROXY_USER's group, or -ENOENT when the system has none (then what it would reach stays root's). */
+int cell_proxy_gid(gid_t *ret);
+/* mkdir -p path (else the path must be a directory already, never a symlink), then root:CELL_PROXY_USER's group
+ * with mode (setgid included: what root writes in it gets that group too). Without that group: root:root and mode
+ * without its group bits. The same for a file that exists (cell_proxy_file). */
+int cell_proxy_dir(const char *path, mode_t mode);
+int cell_proxy_file(const char *path, mode_t mode);
 
 struct Cell {
         Registry registry; /* every registered module's endpoints */

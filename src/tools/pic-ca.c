@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "basic/fileio.h"
 #include "basic/netaddr.h"
@@ -68,15 +69,17 @@ static int load_key(const char *path, CaKey **ret) {
         return r;
 }
 
-/* Writes key (0600) then certificate: a certificate on disk always has its key beside it. */
-static int write_pair(const char *kp, const char *cp, CaKey *key, CaCert *cert) {
+/* Writes key (key_mode) then certificate: a certificate on disk always has its key beside it. A root's key is
+ * 0600; a leaf's 0640, for the group of the directory it lands in (core/ca.c makes that setgid root:caddy, so
+ * Caddy, running as its own user, reads the leaves' keys and never the root's). */
+static int write_pair(const char *kp, const char *cp, mode_t key_mode, CaKey *key, CaCert *cert) {
         _cleanup_free_ char *kpem = NULL, *cpem = NULL;
         PicError err = { 0 };
         int r = ca_key_to_pem(key, &kpem);
         if (r >= 0)
                 r = ca_cert_to_pem(cert, &cpem);
         if (r >= 0)
-                r = write_file_atomic(kp, kpem, strlen(kpem), 0600, NULL, NULL, &err);
+                r = write_file_atomic(kp, kpem, strlen(kpem), key_mode, NULL, NULL, &err);
         if (kpem)
                 explicit_bzero(kpem, strlen(kpem));
         if (r >= 0)
@@ -115,7 +118,7 @@ static int cmd_root(char **a, int n) {
         if (r >= 0)
                 r = ca_root_create(key, a[2], &names, nb, life, &cert);
         if (r >= 0)
-                r = write_pair(a[0], a[1], key, cert);
+                r = write_pair(a[0], a[1], 0600, key, cert);
         if (r >= 0)
                 r = print_info(cert, NULL);
         ca_key_free(key);
@@ -146,7 +149,7 @@ static int cmd_leaf(char **a, int n) {
                        (size_t) snprintf(cp, sizeof cp, "%s/%s-%s.pem", a[2], a[3], info.serial) >= sizeof cp))
                 r = -ENAMETOOLONG;
         if (r >= 0)
-                r = write_pair(kp, cp, key, cert);
+                r = write_pair(kp, cp, 0640, key, cert);
         if (r >= 0) {
                 json_t *extra = json_pack("{s:s, s:s}", "cert", cp, "key", kp);
                 r = extra ? print_info(cert, extra) : -ENOMEM;
