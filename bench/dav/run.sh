@@ -106,7 +106,7 @@ BARE_PID=$!
 front() { ip netns exec "$CLIENT" curl -sS --cacert "$TMP/root.pem" --resolve "$NAME:443:$FILES" -u "bench:$SECRET" "$@"; }
 front1() { front --http1.1 "$@"; }
 bare() { ip netns exec "$CLIENT" curl -sS --cacert "$TMP/root.pem" --resolve "$NAME:8443:$FILES" "$@"; }
-floor() { curl -sS --unix-socket "$RUN/files-http.sock" -H "X-Pic-User: bench" "$@"; }
+floor() { curl -sS --unix-socket "$RUN/proxied/files-http.sock" -H "X-Pic-User: bench" "$@"; }
 base_front="https://$NAME"
 base_front1="https://$NAME"
 base_bare="https://$NAME:8443"

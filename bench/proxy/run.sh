@@ -68,13 +68,13 @@ http {
     uwsgi_temp_path $TMP/ngx/uwsgi;
     scgi_temp_path $TMP/ngx/scgi;
     default_type text/plain;
-    server { listen unix:$RUN/calendar-http.sock; location / { return 200 "hello from the backend\n"; } }
+    server { listen unix:$RUN/proxied/calendar-http.sock; location / { return 200 "hello from the backend\n"; } }
 }
 EOF
 nginx -p "$TMP/ngx/" -c "$TMP/ngx/nginx.conf" -e "$TMP/ngx/error.log" >"$TMP/ngx/stdout.log" 2>&1 &
 NGINX_PID=$!
-for _ in $(seq 50); do [ -S "$RUN/calendar-http.sock" ] && break; sleep 0.1; done
-[ -S "$RUN/calendar-http.sock" ] || die "nginx did not start"
+for _ in $(seq 50); do [ -S "$RUN/proxied/calendar-http.sock" ] && break; sleep 0.1; done
+[ -S "$RUN/proxied/calendar-http.sock" ] || die "nginx did not start"
 [ -S "$RUN/auth.sock" ] || die "picd's auth.sock is missing"
 
 # A user with an app password, and the client's address a peer granted the calendar: what picd checks per request.
@@ -98,7 +98,7 @@ AUTH_FA="Authorization: Basic $(printf 'bench:%s' "$TYPED" | base64 -w0)"
 CAL0=$(curl -sf --unix-socket "$RUN/picd.sock" http://localhost/api/config |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["service_ips"]["calendar"])')
 ip netns exec "$NETNS" curl -sfk -H "$AUTH" "https://$CAL0/" >/dev/null || die "no first authorized answer"
-live() { curl -sf --unix-socket "$RUN/caddy-admin.sock" -H "Host;" http://localhost/config/; }
+live() { curl -sf --unix-socket "$RUN/caddy/admin.sock" -H "Host;" http://localhost/config/; }
 for _ in $(seq 100); do live | grep -q '"http_basic"' && break; sleep 0.1; done
 live | grep -q '"http_basic"' || die "picd did not push the app password into caddy"
 /usr/bin/python3 - "$TMP/state/etc/proxy/caddy.json" "$RUN" >"$TMP/bench.json" <<'EOF'
@@ -109,11 +109,11 @@ servers = cfg["apps"]["http"]["servers"]
 # without forward_auth, on the calendar's backend.
 route = servers["files-https"]["routes"][-1]
 route["handle"] = [h for h in route["handle"] if not h.get("handle_response")]
-route["handle"][-1]["upstreams"] = [{"dial": f"unix/{run}/calendar-http.sock"}]
+route["handle"][-1]["upstreams"] = [{"dial": f"unix/{run}/proxied/calendar-http.sock"}]
 servers["files-https"]["routes"] = [route]
 print(json.dumps(cfg))
 EOF
-curl -sf --unix-socket "$RUN/caddy-admin.sock" -H "Host;" -H "Content-Type: application/json" \
+curl -sf --unix-socket "$RUN/caddy/admin.sock" -H "Host;" -H "Content-Type: application/json" \
         --data-binary @"$TMP/bench.json" http://localhost/load >/dev/null || die "caddy refused the bench config"
 
 IPS=$(curl -sf --unix-socket "$RUN/picd.sock" http://localhost/api/config)

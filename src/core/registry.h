@@ -16,8 +16,9 @@ typedef struct ServiceEndpoint {
         const char *const *dns_labels; /* names under the cell zone, NULL-terminated ("@" = the zone apex) */
         bool grantable;                /* a VPN peer reaches it only with this grant */
         unsigned grant_bit;            /* its bit in Peer.access (stored: never reuse or move one) */
-        /* Its HTTP backend, a unix socket under STATE/run ("files-http.sock"), or NULL: the proxy module
-         * gives an endpoint with one an HTTPS site on its virtual IP that forwards there. */
+        /* Its HTTP backend, a unix socket under STATE/run ("proxied/files-http.sock": in CELL_PROXIED_DIR, which
+         * only root and Caddy pass), or NULL: the proxy module gives an endpoint with one an HTTPS site on its
+         * virtual IP that forwards there. */
         const char *http_upstream;
         /* Or, for a daemon that cannot listen on a unix socket (Radicale): the settings key of a TCP port it
          * listens on at 127.0.0.1 inside the cell namespace, where only the cell's own daemons can connect. */

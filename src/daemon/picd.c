@@ -257,6 +257,12 @@ static int prepare_state_dir(const char *dir) {
                 else
                         chmod(p, 0755);
         }
+        /* The sockets Caddy proxies to: only root and Caddy's group pass (lighttpd's are 0666 inside). */
+        char p[4096];
+        snprintf(p, sizeof p, "%s/" CELL_PROXIED_DIR, dir);
+        int r = cell_proxy_dir(p, 0750);
+        if (r < 0)
+                return log_error_errno(r, "cannot create %s", p);
         warn_unreachable(dir);
         return 0;
 }
@@ -415,7 +421,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 goto out;
         /* Where Caddy (the proxy module) sends https://api.<zone>: failing it leaves the API on its other sockets. */
-        snprintf(path, sizeof path, "%s/run/api-proxy.sock", cell.state_dir);
+        snprintf(path, sizeof path, "%s/" CELL_PROXIED_DIR "/api-proxy.sock", cell.state_dir);
         (void) http_server_add_proxy_socket(server, path);
         snprintf(path, sizeof path, "%s/run/picd.sock", cell.state_dir);
         set_web_root(server, args.web_root);

@@ -729,7 +729,8 @@ static int open_tcp(const char *listen_spec, int *ret_fd, int *ret_port) {
         return 0;
 }
 
-static int open_unix(const char *path, int *ret_fd) {
+/* for_proxy: Caddy connects to it (auth.sock, the API's proxy socket): 0660 root:CELL_PROXY_USER, else 0600. */
+static int open_unix(const char *path, bool for_proxy, int *ret_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
@@ -742,7 +743,10 @@ static int open_unix(const char *path, int *ret_fd) {
         mode_t old = umask(0077);
         int r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
         umask(old);
-        if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 32) < 0) {
+        gid_t gid = 0;
+        if (r >= 0 && for_proxy && cell_proxy_gid(&gid) >= 0 && (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0))
+                r = -1;
+        if (r < 0 || (gid == 0 && chmod(path, 0600) < 0) || listen(fd, 32) < 0) {
                 r = negative_errno();
                 close(fd);
                 return r;
@@ -784,7 +788,7 @@ int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, 
         r = listener_start(s, &s->tcp, fd, false, false);
         if (r >= 0 && unix_path) {
                 s->unix_path = strdup(unix_path);
-                r = open_unix(unix_path, &fd);
+                r = open_unix(unix_path, false, &fd);
                 if (r < 0)
                         log_error_errno(r, "cannot create unix socket %s", unix_path);
                 else
@@ -792,7 +796,7 @@ int http_server_new(Cell *cell, const char *listen_spec, const char *unix_path, 
         }
         if (r >= 0 && authz_path) {
                 s->authz_path = strdup(authz_path);
-                r = s->authz_path ? open_unix(authz_path, &fd) : -ENOMEM;
+                r = s->authz_path ? open_unix(authz_path, true, &fd) : -ENOMEM;
                 if (r < 0)
                         log_error_errno(r, "cannot create unix socket %s", authz_path);
                 else
@@ -829,7 +833,7 @@ HttpServer *http_server_free(HttpServer *s) {
 
 int http_server_add_proxy_socket(HttpServer *s, const char *path) {
         int fd;
-        int r = open_unix(path, &fd);
+        int r = open_unix(path, true, &fd);
         if (r < 0)
                 return log_error_errno(r, "cannot create the proxy socket %s", path);
         s->proxy_path = strdup(path);

@@ -536,14 +536,24 @@ class FilesTest(PicdTestCase):
         self.assertEqual([int(x) for x in st["Uid"].split()], [pw.pw_uid] * 4)
         self.assertEqual([int(x) for x in st["Gid"].split()], [pw.pw_gid] * 4)
         self.assertEqual([int(x) for x in st["Groups"].split()], [pw.pw_gid])
-        # Its sockets were bound before it changed user: root's, in root's run dir, so it cannot swap one for a
-        # link that would send Caddy (root) elsewhere.
-        run = os.path.join(self.picd.state_dir, "run")
-        self.assertEqual(os.lstat(run).st_uid, 0)
+        # Its sockets were bound before it changed user: root's, in root's run/proxied, so it cannot swap one for
+        # a link that would send Caddy elsewhere. Caddy (its own user) connects through the directory's group; no
+        # one else passes it, lighttpd's own user included.
+        run = os.path.join(self.picd.state_dir, "run", "proxied")
+        caddy = pwd.getpwnam("caddy")
+        st = os.lstat(run)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, caddy.pw_gid, 0o750))
         for sock in ("files-http.sock", "webdav-http.sock"):
-            st = os.lstat(os.path.join(run, sock))
+            path = os.path.join(run, sock)
+            st = os.lstat(path)
             self.assertTrue(stat.S_ISSOCK(st.st_mode), sock)
-            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, 0, 0o600), sock)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, 0, 0o666), sock)
+            connect = ["/usr/bin/python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+                       path]
+            self.assertEqual(subprocess.run(["runuser", "-u", "caddy", "--", *connect], capture_output=True).returncode,
+                             0, sock)
+            r = subprocess.run(["runuser", "-u", pw.pw_name, "--", *connect], capture_output=True, text=True)
+            self.assertIn("PermissionError", r.stderr, sock)
 
         def owner(path):
             st = os.lstat(path)

@@ -12,7 +12,9 @@ import base64
 import hashlib
 import json
 import os
+import pwd
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -252,7 +254,9 @@ class ProxyTest(PicdTestCase):
         # Without credentials it is refused like any other client.
         status, _, _, _ = self.curl("api.mycell.cell", "/api/config")
         self.assertEqual(status, 401)
-        self.assertEqual(os.stat(os.path.join(self.picd.state_dir, "run", "api-proxy.sock")).st_mode & 0o777, 0o600)
+        # picd's proxy socket: Caddy's group connects, no one else.
+        st = os.stat(os.path.join(self.picd.state_dir, "run", "proxied", "api-proxy.sock"))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, pwd.getpwnam("caddy").pw_gid, 0o660))
 
     def test_03_forward_auth_before_the_application(self):
         """picd's own auth.sock decides: the client's address (a peer granted the calendar) and a real app password
@@ -564,6 +568,84 @@ class ProxyTest(PicdTestCase):
         wait_for(lambda: held() == [f"{ip2}/32"], timeout=10, what="the held source in caddy's config")
         self.assertEqual(get(secret, other), 429)
         self.assertEqual(get(secret, self.client), 200)
+
+    def test_10_caddy_runs_as_its_own_user(self):
+        """Caddy is Debian's caddy user with CAP_NET_BIND_SERVICE alone (it binds :443 and :80 on the virtual IPs
+        itself), reads its config and the leaf keys through its group, and cannot read the CA's own key, list the
+        key dirs or reach anything but the sockets it proxies to; HTTPS works end to end all the same."""
+        self.fetch_root()
+        status, _, _, r = self.curl("api.mycell.cell", "/health")
+        self.assertEqual(status, 200, r.stderr)
+        caddy = pwd.getpwnam("caddy")
+        pid = self.service("proxy")["pid"]
+        with open(f"/proc/{pid}/status") as f:
+            st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        self.assertEqual([int(x) for x in st["Uid"].split()], [caddy.pw_uid] * 4)
+        self.assertEqual([int(x) for x in st["Gid"].split()], [caddy.pw_gid] * 4)
+        bind = 1 << 10  # CAP_NET_BIND_SERVICE
+        for key in ("CapEff", "CapPrm", "CapAmb", "CapInh", "CapBnd"):
+            self.assertEqual(int(st[key], 16), bind, key)
+        self.assertEqual(st["NoNewPrivs"], "1")
+
+        state = self.picd.state_dir
+
+        def as_caddy(*argv):
+            return subprocess.run(["runuser", "-u", "caddy", "--", *argv], capture_output=True, text=True)
+
+        def owner(path):
+            st = os.lstat(path)
+            return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+        root_key = os.path.join(state, "keys", "ca", "root.key")
+        self.assertEqual(owner(root_key), (0, 0, 0o600))
+        r = as_caddy("cat", root_key)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Permission denied", r.stderr)
+        # It passes the key dirs without listing them, and reads exactly its leaves.
+        for d in ("keys", "keys/ca"):
+            self.assertEqual(owner(os.path.join(state, d)), (0, caddy.pw_gid, 0o710), d)
+            self.assertNotEqual(as_caddy("ls", os.path.join(state, d)).returncode, 0, d)
+        leaves = os.path.join(state, "keys", "ca", "leaves")
+        self.assertEqual(owner(leaves), (0, caddy.pw_gid, 0o2750))
+        keys = [k for k in os.listdir(leaves) if k.endswith(".key")]
+        self.assertTrue(keys)
+        for k in keys:
+            self.assertEqual(owner(os.path.join(leaves, k)), (0, caddy.pw_gid, 0o640), k)
+        api_key = os.path.join(leaves, sorted(k for k in keys if k.startswith("api-"))[-1])
+        self.assertEqual(as_caddy("head", "-c", "27", api_key).stdout, "-----BEGIN PRIVATE KEY-----")
+        # Its config: readable, not writable; its own dir: its own (autosave, the admin socket).
+        conf_dir = os.path.join(state, "etc", "proxy")
+        self.assertEqual(owner(conf_dir), (0, caddy.pw_gid, 0o2750))
+        self.assertEqual(owner(os.path.join(conf_dir, "caddy.json")), (0, caddy.pw_gid, 0o640))
+        self.assertEqual(as_caddy("test", "-w", os.path.join(conf_dir, "caddy.json")).returncode, 1)
+        home = os.path.join(state, "run", "caddy")
+        self.assertEqual(owner(home), (caddy.pw_uid, caddy.pw_gid, 0o700))
+        self.assertTrue(stat.S_ISSOCK(os.lstat(os.path.join(home, "admin.sock")).st_mode))
+        self.assertEqual(os.lstat(os.path.join(home, "admin.sock")).st_uid, caddy.pw_uid)
+        # The sockets it connects to: picd's, and the backends' in run/proxied, which nobody else passes.
+        self.assertEqual(owner(os.path.join(state, "run", "auth.sock")), (0, caddy.pw_gid, 0o660))
+        self.assertEqual(owner(os.path.join(state, "run", "proxied")), (0, caddy.pw_gid, 0o750))
+        self.assertEqual(owner(os.path.join(state, "run", "picd.sock")), (0, 0, 0o600))
+        connect = ["/usr/bin/python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])"]
+        for path in (os.path.join(state, "run", "auth.sock"), os.path.join(state, "run", "proxied", "api-proxy.sock")):
+            self.assertEqual(as_caddy(*connect, path).returncode, 0, path)
+            r = subprocess.run(["runuser", "-u", "nobody", "--", *connect, path], capture_output=True, text=True)
+            self.assertIn("PermissionError", r.stderr, path)
+        r = as_caddy(*connect, os.path.join(state, "run", "picd.sock"))
+        self.assertIn("PermissionError", r.stderr)
+        # A config change still reaches it without a restart (POST /load on its admin socket, whose peer picd
+        # checks first): an app password picd accepted joins Caddy's in-process check.
+        user, secret, _ = self.account()
+        ip = self.ips["calendar"]
+        r = self.client.exec("curl", H1, "-sS", "-m", "15", "--cacert", self.root, "--resolve",
+                             f"calendar.mycell.cell:443:{ip}", "-u", f"{user}:{secret}", "-o", "/dev/null",
+                             "-w", "%{http_code}", "https://calendar.mycell.cell/", check=False, timeout=60)
+        self.assertEqual(r.stdout, "200", r.stderr)
+        self.wait_fast(user, 1)
+        wait_for(lambda: user in run("curl", "-sS", "--unix-socket", os.path.join(home, "admin.sock"), "-H", "Host;",
+                                     "http://caddy/config/").stdout, timeout=10, what="the new config loaded")
+        self.assertEqual(self.service("proxy")["pid"], pid)
+
 
 if __name__ == "__main__":
     pic.main()

@@ -262,8 +262,9 @@ class WebmailTest(PicdTestCase):
         with open(os.path.join(state, "etc", "webmail", "php-fpm.conf")) as f:
             conf = f.read()
         self.assertNotIn("include", conf)
-        sock = os.stat(os.path.join(state, "run", "webmail-fpm.sock"))
-        self.assertEqual((sock.st_uid, sock.st_mode & 0o777), (0, 0o600))
+        # Caddy (its own user) connects through the socket's group; the workers (www-data) cannot.
+        sock = os.stat(os.path.join(state, "run", "proxied", "webmail-fpm.sock"))
+        self.assertEqual((sock.st_uid, sock.st_gid, sock.st_mode & 0o777), (0, pwd.getpwnam("caddy").pw_gid, 0o660))
         key_path = os.path.join(state, "keys", "webmail.des_key")
         st = os.stat(key_path)
         self.assertEqual(st.st_mode & 0o777, 0o600)

@@ -85,7 +85,7 @@ static void test_under_and_folders(void **state) {
 static FilesConf conf(void) {
         static const char *const users[] = { "alice", "bob" };
         static const FilesShareConf shares[] = { { "alice", "docs", "bob", false }, { "alice", "docs/team", "bob", true } };
-        return (FilesConf) { .sockets = { "/s/run/files-http.sock", "/s/run/webdav-http.sock" },
+        return (FilesConf) { .sockets = { "/s/run/proxied/files-http.sock", "/s/run/proxied/webdav-http.sock" },
                              .files_root = "/s/data/files", .meta_dir = "/s/data/files-meta",
                              .empty_dir = "/s/run/files-empty", .user_header = "X-Pic-User", .run_as = "pic-files",
                              .users = users,

@@ -15,7 +15,8 @@
 #include "services/webmail/render.h"
 
 static WebmailConfig config(void) {
-        return (WebmailConfig) { .fpm_socket = "/var/lib/pic/run/webmail-fpm.sock",
+        return (WebmailConfig) { .fpm_socket = "/var/lib/pic/run/proxied/webmail-fpm.sock",
+                                 .proxy_group = "caddy",
                                  .view_dir = "/run/pic/webmail-0123456789abcdef",
                                  .des_key = "abcdefghijklmnopqrstuv-_",
                                  .user = "www-data",
@@ -53,7 +54,8 @@ static void test_what_the_files_promise(void **state) {
         /* The key is handed to the workers by the root-only php-fpm.conf, never written into Roundcube's file. */
         assert_non_null(strstr(fpm, "env[PIC_WEBMAIL_DES_KEY] = abcdefghijklmnopqrstuv-_\n"));
         assert_null(strstr(rc, c.des_key));
-        assert_non_null(strstr(fpm, "listen.mode = 0600\n"));
+        /* Caddy, its own user, connects through its group; no one else can. */
+        assert_non_null(strstr(fpm, "listen.owner = root\nlisten.group = caddy\nlisten.mode = 0660\n"));
         assert_null(strstr(fpm, "include"));
         /* IMAP over implicit TLS and submission with STARTTLS to the mail address, both checked against the CA. */
         assert_non_null(strstr(rc, "$config['imap_host'] = 'ssl://172.20.0.12:993';\n"));

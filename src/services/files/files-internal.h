@@ -9,11 +9,12 @@
 
 /* lighttpd parses what strangers send (WebDAV XML, paths): it becomes a system user of its own, which no other
  * daemon shares (scripts/install-deps.sh makes it), owner of the users' trees and their property databases and
- * nothing else. It binds its sockets as root first: they stay root's, in root's STATE/run, so the user it
- * becomes cannot put a link in their place that would send Caddy (root) to another socket, picd's own. */
+ * nothing else. It binds its sockets as root first: they stay root's, in root's STATE/run/proxied (0750
+ * root:caddy, CELL_PROXIED_DIR), so the user it becomes cannot put a link in their place that would send Caddy
+ * to another socket, and no one but Caddy (and root) can pass the directory to connect. Relative to STATE/run. */
 #define FILES_USER "pic-files"
-#define FILES_SOCKET "files-http.sock"
-#define WEBDAV_SOCKET "webdav-http.sock"
+#define FILES_SOCKET "proxied/files-http.sock"
+#define WEBDAV_SOCKET "proxied/webdav-http.sock"
 #define FILES_DATA_DIR "data/files"     /* STATE/data/files/<user>/: each user's tree, nothing else */
 #define FILES_META_DIR "data/files-meta" /* <user>.sqlite: mod_webdav's properties and locks */
 

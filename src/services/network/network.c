@@ -74,7 +74,7 @@ static const ServiceEndpoint endpoints[] = {
         { .name = "gateway", .vip_offset = 1 },
         { .name = "api", .vip_offset = 5, .dns_labels = (const char *const[]) { "@", "api", NULL },
           /* picd itself, through its proxy socket (src/http/server.c), which authenticates every request. */
-          .http_upstream = "api-proxy.sock", .http_own_auth = true },
+          .http_upstream = "proxied/api-proxy.sock", .http_own_auth = true },
 };
 
 static const char *const watches[] = { "ip_range", NULL };

@@ -49,8 +49,9 @@ static int send_all(int fd, const char *p, size_t n, uint64_t deadline) {
         return 0;
 }
 
-int caddy_admin_request(const char *socket_path, const char *method, const char *path, const char *body,
-                        size_t body_len, uint64_t timeout_usec, int *ret_status, char **ret_body) {
+int caddy_admin_request(const char *socket_path, uid_t peer_uid, pid_t peer_pid, const char *method,
+                        const char *path, const char *body, size_t body_len, uint64_t timeout_usec, int *ret_status,
+                        char **ret_body) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(socket_path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
@@ -60,6 +61,13 @@ int caddy_admin_request(const char *socket_path, const char *method, const char 
                 return -errno;
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return -errno;
+        /* Caddy's user could have put a link to another socket (picd's own) in its place: check who listens. */
+        struct ucred cred;
+        socklen_t cl = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+                return -errno;
+        if (cred.uid != peer_uid || (peer_pid > 0 && cred.pid != peer_pid))
+                return -EPERM;
         uint64_t deadline = now_usec() + timeout_usec;
         StrBuf req = STRBUF_INIT;
         strbuf_printf(&req,

@@ -6,6 +6,8 @@
 #include "services/proxy/proxy.h"
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,10 @@
 #include "services/proxy/render.h"
 
 #define CONF_NAME "caddy.json"
+/* Caddy reads its config as its own user: the file root:caddy 0640 in etc/proxy (2750 root:caddy, so every file
+ * root writes there gets Caddy's group), never writable by it. */
+#define CONF_MODE 0640
+#define CONF_DIR_MODE 02750
 #define CHECK_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define LOAD_TIMEOUT_USEC (20 * USEC_PER_SEC)
 #define CONF_MAX (4 * 1024 * 1024)
@@ -189,7 +195,7 @@ static int proxy_render_files(Cell *c, ServiceFiles *out, PicError *err) {
         int r = proxy_render(&cfg, &text);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot render the proxy configuration");
-        r = service_files_add(out, CONF_NAME, text, 0600);
+        r = service_files_add(out, CONF_NAME, text, CONF_MODE);
         return r < 0 ? pic_error(err, r, NULL, "cannot render the proxy configuration") : 0;
 }
 
@@ -201,7 +207,10 @@ static void one_line(char *s) {
 }
 
 static int proxy_check(Cell *c, const char *file_name, const char *tmp_path, PicError *err) {
-        _cleanup_free_ char *home = run_path(c, "caddy");
+        /* validate provisions the config, which may write below HOME: root's own scratch dir, not Caddy's. */
+        _cleanup_free_ char *home = run_path(c, PROXY_CHECK_HOME_DIR);
+        if (home && mkdir_p(home, 0700) < 0)
+                return pic_error(err, -EHOSTDOWN, NULL, "cannot create %s", home);
         StrBuf h = STRBUF_INIT, d = STRBUF_INIT, cf = STRBUF_INIT;
         strbuf_printf(&h, "HOME=%s", home ? home : "/nonexistent");
         strbuf_printf(&d, "XDG_DATA_HOME=%s", home ? home : "/nonexistent");
@@ -227,7 +236,7 @@ static int proxy_check(Cell *c, const char *file_name, const char *tmp_path, Pic
 }
 
 static int proxy_argv(Cell *c, char ***ret_argv, char ***ret_env) {
-        _cleanup_free_ char *home = run_path(c, "caddy");
+        _cleanup_free_ char *home = run_path(c, PROXY_HOME_DIR);
         char *conf = cell_service_path(c, PROXY_SERVICE, CONF_NAME);
         char **argv = calloc(5, sizeof *argv), **env = calloc(4, sizeof *env);
         if (!argv || !env || !home || !conf) {
@@ -257,13 +266,45 @@ static int proxy_argv(Cell *c, char ***ret_argv, char ***ret_env) {
         return 0;
 }
 
+/* Caddy's user: the owner of its own dir and the peer its admin socket must show. */
+static int caddy_ids(uid_t *ret_uid, gid_t *ret_gid, PicError *err) {
+        errno = 0;
+        struct passwd *pw = getpwnam(CELL_PROXY_USER);
+        if (!pw)
+                return pic_error(err, -EHOSTDOWN, NULL,
+                                 "the system user %s is missing (Debian's caddy package, or scripts/install-deps.sh, makes it)",
+                                 CELL_PROXY_USER);
+        if (pw->pw_uid == 0)
+                return pic_error(err, -EPERM, NULL, "the system user %s is root", CELL_PROXY_USER);
+        *ret_uid = pw->pw_uid;
+        if (ret_gid)
+                *ret_gid = pw->pw_gid;
+        return 0;
+}
+
+/* Before each first start (and after a restore, which brings root's files back): what Caddy reads is root's
+ * with its group, what it writes its own. */
 static int proxy_setup(Cell *c, PicError *err) {
-        _cleanup_free_ char *home = run_path(c, "caddy");
-        if (!home)
+        _cleanup_free_ char *home = run_path(c, PROXY_HOME_DIR), *etc = cell_service_path(c, PROXY_SERVICE, NULL);
+        _cleanup_free_ char *conf = cell_service_path(c, PROXY_SERVICE, CONF_NAME);
+        if (!home || !etc || !conf)
                 return -ENOMEM;
-        int r = mkdir_p(home, 0700);
+        uid_t uid;
+        gid_t gid;
+        int r = caddy_ids(&uid, &gid, err);
         if (r < 0)
-                return pic_error(err, r, NULL, "cannot create %s: %s", home, strerror(-r));
+                return r;
+        const char *path = etc;
+        r = cell_proxy_dir(etc, CONF_DIR_MODE);
+        if (r >= 0 && (r = cell_proxy_file(path = conf, CONF_MODE)) == -ENOENT)
+                r = 0; /* the first render writes it */
+        /* Its HOME: autosave.json, locks, the admin socket. Made the user's without following anything in it (an
+         * earlier picd ran Caddy as root, so what is there may be root's). */
+        if (r >= 0 && (r = mkdir_p(path = home, 0700)) >= 0 && (r = chown_tree_nofollow(home, uid, gid)) >= 0 &&
+            chmod(home, 0700) < 0)
+                r = negative_errno();
+        if (r < 0)
+                return pic_error(err, r, NULL, "cannot prepare %s for %s: %s", path, CELL_PROXY_USER, strerror(-r));
         c->authz_changed = proxy_authz_changed;
         return 0;
 }
@@ -287,13 +328,20 @@ static int proxy_apply(Cell *c, bool files_changed, PicError *err) {
         int r = read_file_full(conf, CONF_MAX, &text, &len);
         if (r < 0)
                 return pic_error(err, r, NULL, "cannot read %s: %s", conf, strerror(-r));
+        uid_t uid;
+        r = caddy_ids(&uid, NULL, err);
+        if (r < 0)
+                return r;
         int status = 0;
-        r = caddy_admin_request(admin, "POST", "/load", text, len, LOAD_TIMEOUT_USEC, &status, &reply);
+        r = caddy_admin_request(admin, uid, ss.pid, "POST", "/load", text, len, LOAD_TIMEOUT_USEC, &status, &reply);
         if (r == -ENOENT || r == -ECONNREFUSED) {
                 /* Started but not listening yet: it may have read the old file already, so restart it. */
                 log_warn("proxy: caddy's admin socket is not up (%s); restarting caddy", strerror(-r));
                 return 1;
         }
+        if (r == -EPERM)
+                return pic_error(err, -EHOSTDOWN, NULL, "%s is not the socket of the caddy picd started; no /load sent",
+                                 admin);
         if (r < 0)
                 return pic_error(err, -EHOSTDOWN, NULL, "caddy's admin API did not answer /load: %s", strerror(-r));
         if (status != 200) {
@@ -327,7 +375,7 @@ static int proxy_push(Cell *c, PicError *err) {
         if (r >= 0 && read_file_full(path, CONF_MAX, &old, &old_len) < 0)
                 old = NULL;
         if (r >= 0)
-                r = write_file_atomic(path, files.v[0].content, files.v[0].len, 0600, NULL, NULL, err);
+                r = write_file_atomic(path, files.v[0].content, files.v[0].len, CONF_MODE, NULL, NULL, err);
         service_files_done(&files);
         if (r <= 0)
                 return r;
@@ -339,7 +387,7 @@ static int proxy_push(Cell *c, PicError *err) {
         }
         if (r < 0 && old) {
                 PicError ignored = { 0 };
-                (void) write_file_atomic(path, old, old_len, 0600, NULL, NULL, &ignored);
+                (void) write_file_atomic(path, old, old_len, CONF_MODE, NULL, NULL, &ignored);
         }
         return r;
 }
@@ -355,7 +403,7 @@ static void proxy_fail_closed(Cell *c, const PicError *why) {
         _cleanup_free_ char *path = cell_service_path(c, PROXY_SERVICE, CONF_NAME);
         int r = path ? proxy_render_files(c, &files, &err) : -ENOMEM;
         if (r >= 0)
-                r = write_file_atomic(path, files.v[0].content, files.v[0].len, 0600, NULL, NULL, &err);
+                r = write_file_atomic(path, files.v[0].content, files.v[0].len, CONF_MODE, NULL, NULL, &err);
         service_files_done(&files);
         if (r < 0 && path)
                 (void) unlink(path); /* no file: caddy cannot start with an old one */
@@ -450,6 +498,9 @@ const ServiceOps svc_proxy_ops = {
         .render = proxy_render_files,
         .check = proxy_check,
         .argv = proxy_argv,
+        /* Its own user, with the one privilege it needs: binding :443 and :80 on the virtual IPs. */
+        .run_as = CELL_PROXY_USER,
+        .ambient_caps = UINT64_C(1) << CAP_NET_BIND_SERVICE,
         .setup = proxy_setup,
         .apply = proxy_apply,
         .validate = proxy_validate,

@@ -9,7 +9,7 @@
 static const ServiceEndpoint endpoints[] = {
         { .name = "webdav", .vip_offset = 13, .dns_labels = (const char *const[]) { "webdav", NULL }, .grantable = true,
           .grant_bit = 3,
-          .http_upstream = "webdav-http.sock", .http_streams = true,
+          .http_upstream = "proxied/webdav-http.sock", .http_streams = true,
           .http_fast_methods = FILES_FAST_METHODS, .http_fast_not_below = FILES_FAST_NOT_BELOW },
 };
 

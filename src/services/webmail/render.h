@@ -5,7 +5,8 @@
 #include <stdint.h>
 
 typedef struct WebmailConfig {
-        const char *fpm_socket;  /* the pool's unix socket, which only Caddy (root) may open */
+        const char *fpm_socket;  /* the pool's unix socket, which only Caddy (and root) may open */
+        const char *proxy_group; /* Caddy's group: the socket's (0660 root:proxy_group) */
         const char *view_dir;    /* where the workers see the config (view_dir/etc) and their data (view_dir/data) */
         const char *des_key;     /* Roundcube's session-encryption key (WEBMAIL_DES_KEY_LEN URL-safe characters) */
         const char *user;        /* the workers' unprivileged user */

@@ -135,7 +135,7 @@ static int webmail_render_files(Cell *c, ServiceFiles *out, PicError *err) {
         if (!sock || strdup_printf(&host, "%s.%s.%s", MAIL_ENDPOINT, settings_str(c->settings, "cell_name"),
                                    settings_str(c->settings, "domain")) < 0)
                 return -ENOMEM;
-        WebmailConfig cfg = { .fpm_socket = sock, .view_dir = view, .des_key = st->des_key, .user = WORKER_USER,
+        WebmailConfig cfg = { .fpm_socket = sock, .proxy_group = CELL_PROXY_USER, .view_dir = view, .des_key = st->des_key, .user = WORKER_USER,
                               .mail_host = host, .mail_domain = domain, .mail_vip = vip,
                               .imap_port = (unsigned) settings_int(c->settings, "mail.imap_port"),
                               .submission_port = (unsigned) settings_int(c->settings, "mail.submission_port"),

@@ -8,8 +8,8 @@
 #include "core/cell.h"
 
 #define WEBMAIL_SERVICE "webmail"
-/* Under STATE/run: php-fpm's pool socket, which the mail endpoint's HTTPS site forwards to. */
-#define WEBMAIL_FPM_SOCKET "webmail-fpm.sock"
+/* Under STATE/run: php-fpm's pool socket, which the mail endpoint's HTTPS site forwards to (in CELL_PROXIED_DIR). */
+#define WEBMAIL_FPM_SOCKET "proxied/webmail-fpm.sock"
 /* Debian's document root for Roundcube: index.php and the static files, nothing else. */
 #define WEBMAIL_DOC_ROOT "/var/lib/roundcube/public_html"
 
