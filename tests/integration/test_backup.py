@@ -7,9 +7,11 @@ import hmac
 import io
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
+import stat
 import sys
 import tarfile
 import unittest
@@ -169,6 +171,27 @@ class BackupRestoreTest(BackupTestCase):
             self.assertEqual(f.read(), "conf-before\n")
         self.assertFalse(os.path.exists(self.path("etc/after-backup.conf")))
         self.assertEqual(self.key(), key_before)
+        # What Caddy (its own user) reads comes back readable by it, through its group alone; the CA's key root's.
+        caddy = pwd.getpwnam("caddy")
+
+        def owner(rel):
+            st = os.lstat(self.path(rel))
+            return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+        self.assertEqual(owner("keys/ca/root.key"), (0, 0, 0o600))
+        self.assertEqual(owner("keys/ca/leaves"), (0, caddy.pw_gid, 0o2750))
+        leaf_keys = [n for n in os.listdir(self.path("keys/ca/leaves")) if n.endswith(".key")]
+        self.assertTrue(leaf_keys)
+        for n in leaf_keys:
+            self.assertEqual(owner(f"keys/ca/leaves/{n}"), (0, caddy.pw_gid, 0o640), n)
+        self.assertEqual(owner("etc/proxy/caddy.json"), (0, caddy.pw_gid, 0o640))
+
+        def caddy_up():
+            s = next(s for s in p.get("/api/services").json["services"] if s["name"] == "proxy")
+            return s["state"] == "running" and s["pid"]
+        pid = wait_for(caddy_up, timeout=30, what="caddy running after the restore")
+        with open(f"/proc/{pid}/status") as f:
+            self.assertIn(f"Uid:\t{caddy.pw_uid}\t", f.read())
 
         # Tokens: one made before the backup works, one made after it is gone with the rest of that state.
         self.assertEqual(p.get("/api/config", token=early).status, 200)

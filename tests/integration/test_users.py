@@ -4,6 +4,7 @@ peers off WireGuard too), the last admin stays; and picd's forward_auth answer o
 asked over the unix socket with a real HTTP client: grant + app password → 200 and X-Pic-User, every revoke
 effective on the very next request. Secrets never reach the audit log, the log or a world-readable file."""
 import base64
+import grp
 import http.client
 import json
 import os
@@ -216,7 +217,9 @@ class UsersTest(PicdTestCase):
                 self.assertNotIn(secret.encode(), data, path)
                 self.assertNotIn(pw.encode(), data, path)
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.picd.state_dir, "picd.db")).st_mode), 0o600)
-        self.assertEqual(stat.S_IMODE(os.stat(self.cell.sock).st_mode), 0o600)
+        # auth.sock: root and Caddy's group (Caddy runs as its own user), no one else.
+        st = os.stat(self.cell.sock)
+        self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)), (0, grp.getgrnam("caddy").gr_gid, 0o660))
         self.picd.delete(f"/api/users/{name}?purge=true")
 
 
