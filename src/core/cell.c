@@ -288,7 +288,8 @@ static int service_sync(Cell *c, const ServiceOps *ops, bool restart, PicError *
                 if (r < 0)
                         return pic_error(err, r, NULL, "cannot build the command line of %s", ops->name);
                 ServiceSpec spec = { .name = ops->name, .argv = argv, .env = env, .in_netns = c->netns_fd >= 0,
-                                     .user = ops->run_as, .ambient_caps = ops->ambient_caps };
+                                     .user = ops->run_as, .user_group_only = ops->run_as_group_only,
+                                     .ambient_caps = ops->ambient_caps };
                 r = supervisor_add(c->supervisor, &spec);
                 strv_free(argv);
                 strv_free(env);

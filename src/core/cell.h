@@ -72,6 +72,9 @@ typedef struct ServiceOps {
         /* With run_as: capabilities (bit n = capability n) the daemon keeps as ambient ones across the change of
          * user, e.g. CAP_NET_BIND_SERVICE for a daemon that binds ports below 1024 itself; 0 = none. */
         uint64_t ambient_caps;
+        /* With run_as: its primary group alone, not the ones /etc/group adds (a package may put its user in a
+         * group that reaches more than the daemon needs: Debian's caddy is in www-data). */
+        bool run_as_group_only;
         /* Prepare the host side before the first start (interfaces, dirs, ownership). */
         int (*setup)(Cell *c, PicError *err);
         /* Hot apply after files_changed or a settings change; return 1 to ask for a restart instead. */

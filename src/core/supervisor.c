@@ -1024,8 +1024,9 @@ static int build_envp(const char *marker, char *const *env, char ***ret) {
         return 0;
 }
 
-/* The user's ids and every group /etc/group gives it, looked up once here: the child may not allocate. */
-static int resolve_user(Service *svc, const char *user) {
+/* The user's ids and every group /etc/group gives it (only its primary one when group_only), looked up once here:
+ * the child may not allocate. */
+static int resolve_user(Service *svc, const char *user, bool group_only) {
         errno = 0;
         struct passwd *pw = getpwnam(user);
         if (!pw)
@@ -1034,7 +1035,14 @@ static int resolve_user(Service *svc, const char *user) {
         if (pw->pw_uid == 0 || pw->pw_gid == 0)
                 return -EPERM;
         int n = 16;
-        for (;;) {
+        if (group_only) {
+                svc->groups = malloc(sizeof *svc->groups);
+                if (!svc->groups)
+                        return -ENOMEM;
+                svc->groups[0] = pw->pw_gid;
+                n = 1;
+        }
+        while (!group_only) {
                 gid_t *g = realloc(svc->groups, (size_t) n * sizeof *g);
                 if (!g)
                         return -ENOMEM;
@@ -1091,7 +1099,7 @@ int supervisor_add(Supervisor *s, const ServiceSpec *spec) {
         r = build_envp(s->marker, spec->env, &svc->envp);
         if (r < 0)
                 goto fail;
-        if (spec->user && (r = resolve_user(svc, spec->user)) < 0)
+        if (spec->user && (r = resolve_user(svc, spec->user, spec->user_group_only)) < 0)
                 goto fail;
         /* Root keeps every capability anyway: kept caps only mean something with a change of user. */
         if (spec->ambient_caps && !spec->user) {

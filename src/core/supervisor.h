@@ -32,6 +32,7 @@ typedef struct ServiceSpec {
                                     * changes user after entering the namespace and before exec, sets
                                     * no_new_privs, and keeps the parent-death signal; add fails (-ENOENT) for an
                                     * unknown user, -EPERM for one with uid or a group 0 */
+        bool user_group_only;      /* with user: its primary group alone, none of the groups /etc/group adds */
         uint64_t ambient_caps;     /* with user: the capabilities (bit n = capability n, <linux/capability.h>) the
                                     * daemon keeps across the change of user as ambient ones, and nothing else (the
                                     * bounding set shrinks to them too); 0 = none. -EINVAL without a user */

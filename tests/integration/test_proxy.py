@@ -582,6 +582,8 @@ class ProxyTest(PicdTestCase):
             st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
         self.assertEqual([int(x) for x in st["Uid"].split()], [caddy.pw_uid] * 4)
         self.assertEqual([int(x) for x in st["Gid"].split()], [caddy.pw_gid] * 4)
+        # Its own group alone: not www-data, which Debian's package adds it to (Roundcube's secrets are that group's).
+        self.assertEqual([int(x) for x in st["Groups"].split()], [caddy.pw_gid])
         bind = 1 << 10  # CAP_NET_BIND_SERVICE
         for key in ("CapEff", "CapPrm", "CapAmb", "CapInh", "CapBnd"):
             self.assertEqual(int(st[key], 16), bind, key)

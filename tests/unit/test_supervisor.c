@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
@@ -314,6 +316,46 @@ static void test_user_keeps_ambient_cap(void **state) {
 
         assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "rootcaps", .argv = argv, .ambient_caps = bind_cap }),
                          -EINVAL);
+}
+
+static int cmp_gid(const void *a, const void *b) {
+        gid_t x = *(const gid_t *) a, y = *(const gid_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* user_group_only: the primary group alone. Debian's caddy package puts its user in www-data too: with its
+ * groups it has both, without them only its own. */
+static void test_user_group_only(void **state) {
+        Fixture *f = *state;
+        struct passwd *pw = getpwnam("caddy");
+        assert_non_null(pw);
+        char *argv[] = { testchild(), "--print-creds", "--print", "done", "--sleep-forever", NULL };
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "all", .argv = argv, .user = "caddy" }), 0);
+        assert_int_equal(supervisor_add(f->sup, &(ServiceSpec) { .name = "own", .argv = argv, .user = "caddy",
+                                                                  .user_group_only = true }),
+                         0);
+        assert_int_equal(supervisor_start(f->sup, "all"), 0);
+        assert_int_equal(supervisor_start(f->sup, "own"), 0);
+        assert_true(wait_logs(f, "all", "done", 2000));
+        assert_true(wait_logs(f, "own", "done", 2000));
+        char want[128];
+        snprintf(want, sizeof want, " groups=%d nnp=1 ", (int) pw->pw_gid);
+        char *text = logs_of(f, "own", 10);
+        assert_non_null(strstr(text, want));
+        free(text);
+        /* With its groups: every one /etc/group gives it, as the kernel keeps them (sorted). */
+        gid_t groups[32];
+        int n = ELEMENTSOF(groups);
+        assert_true(getgrouplist("caddy", pw->pw_gid, groups, &n) >= 1);
+        qsort(groups, (size_t) n, sizeof *groups, cmp_gid);
+        size_t k = (size_t) snprintf(want, sizeof want, " groups=");
+        for (int i = 0; i < n && k < sizeof want; i++)
+                k += (size_t) snprintf(want + k, sizeof want - k, "%s%d", i ? "," : "", (int) groups[i]);
+        assert_true(k + 8 < sizeof want);
+        snprintf(want + k, sizeof want - k, " nnp=1 ");
+        text = logs_of(f, "all", 10);
+        assert_non_null(strstr(text, want));
+        free(text);
 }
 
 /* A spec with a user: the daemon starts as that user with its groups only, cannot gain privileges back through
@@ -974,6 +1016,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_child_environment, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runs_as_user, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_keeps_ambient_cap, setup_netns, teardown),
+                cmocka_unit_test_setup_teardown(test_user_group_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_restarts_with_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_loop_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_failure_fails_at_once, setup, teardown),

@@ -501,6 +501,9 @@ const ServiceOps svc_proxy_ops = {
         /* Its own user, with the one privilege it needs: binding :443 and :80 on the virtual IPs. */
         .run_as = CELL_PROXY_USER,
         .ambient_caps = UINT64_C(1) << CAP_NET_BIND_SERVICE,
+        /* Debian's package puts caddy in www-data, the group of Roundcube's workers and of /etc/roundcube's
+         * secrets: Caddy gets none of that, only its own group. */
+        .run_as_group_only = true,
         .setup = proxy_setup,
         .apply = proxy_apply,
         .validate = proxy_validate,
