@@ -337,7 +337,7 @@ int mail_render_dovecot(const MailConfig *m, char **ret) {
                       "  }\n"
                       "}\n"
                       "service auth {\n"
-                      /* root: pic-mail-auth talks to picd's auth.sock (0600 root). */
+                      /* root: pic-mail-auth talks to picd's auth.sock (0660 root:caddy: root and Caddy alone). */
                       "  user = root\n"
                       "  unix_listener %s/auth-postfix.sock {\n"
                       "    mode = 0600\n"
