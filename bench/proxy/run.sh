@@ -2,7 +2,8 @@
 # bench/proxy: requests/s, p99 and CPU per request through Caddy (the proxy module, real cell-CA TLS) to a static
 # backend with picd's authorization in the path (checked by Caddy from the config picd pushed, see README "HTTPS
 # front door"), the same through forward_auth to picd's STATE/run/auth.sock, and with no authorization, in one run;
-# plus the RSS of Caddy and picd. The backend is nginx on a unix socket (return 200); the authorized requests carry
+# plus the RSS of Caddy and picd. The backend is nginx (return 200) in Radicale's place on the calendar's loopback
+# port, and on a unix socket for the leg without authorization; the authorized requests carry
 # a real app password of a user made through the API, from a peer address granted the calendar.
 #
 # Usage: bench/proxy/run.sh BUILD_DIR    (as root; namespaces it creates; ~55 s)
@@ -53,8 +54,18 @@ PICD_PID=$!
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/health" | grep -q '"proxy":"running"' || die "picd or caddy did not come up"
 RUN=$TMP/state/run
+api() { curl -sf --unix-socket "$RUN/picd.sock" -H "Content-Type: application/json" "$@"; }
 
-# The static backend on the calendar's upstream socket.
+# The calendar's backend is Radicale on the cell namespace's loopback (calendar.port): turned off here, nginx takes
+# its place on that port (the authorized legs), and on a unix socket in STATE/run/proxied (the bare leg).
+api -X PUT --data '{"calendar":{"enabled":false}}' http://localhost/api/config >/dev/null || die "cannot turn Radicale off"
+CALPORT=$(api http://localhost/api/config | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["calendar"]["port"])')
+cal_stopped() {
+        api http://localhost/api/services | /usr/bin/python3 -c \
+                'import json,sys; s=[x for x in json.load(sys.stdin)["services"] if x["name"]=="calendar"]; sys.exit(0 if not s or s[0]["state"] in ("stopped","disabled") else 1)'
+}
+for _ in $(seq 100); do cal_stopped && break; sleep 0.1; done
+cal_stopped || die "Radicale did not stop"
 cat >"$TMP/ngx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -68,17 +79,20 @@ http {
     uwsgi_temp_path $TMP/ngx/uwsgi;
     scgi_temp_path $TMP/ngx/scgi;
     default_type text/plain;
-    server { listen unix:$RUN/proxied/calendar-http.sock; location / { return 200 "hello from the backend\n"; } }
+    server {
+        listen unix:$RUN/proxied/calendar-http.sock;
+        listen 127.0.0.1:$CALPORT;
+        location / { return 200 "hello from the backend\n"; }
+    }
 }
 EOF
-nginx -p "$TMP/ngx/" -c "$TMP/ngx/nginx.conf" -e "$TMP/ngx/error.log" >"$TMP/ngx/stdout.log" 2>&1 &
+ip netns exec "$NETNS" nginx -p "$TMP/ngx/" -c "$TMP/ngx/nginx.conf" -e "$TMP/ngx/error.log" >"$TMP/ngx/stdout.log" 2>&1 &
 NGINX_PID=$!
 for _ in $(seq 50); do [ -S "$RUN/proxied/calendar-http.sock" ] && break; sleep 0.1; done
 [ -S "$RUN/proxied/calendar-http.sock" ] || die "nginx did not start"
 [ -S "$RUN/auth.sock" ] || die "picd's auth.sock is missing"
 
 # A user with an app password, and the client's address a peer granted the calendar: what picd checks per request.
-api() { curl -sf --unix-socket "$RUN/picd.sock" -H "Content-Type: application/json" "$@"; }
 api --data '{"name":"bench","password":"bench-password-1","role":"user"}' http://localhost/api/users >/dev/null ||
         die "could not create the user"
 SECRET=$(api --data '{"label":"wrk"}' http://localhost/api/users/bench/app-passwords |
