@@ -249,10 +249,14 @@ static int prepare_state_dir(const char *dir) {
                 if (r < 0)
                         return log_error_errno(r, "cannot create %s", p);
                 /* The root is searchable but not readable: the mail daemons' own users (postfix, mail) must reach
-                 * their dirs in data/mail; keys/ and backups/ stay root's alone. */
+                 * their dirs in data/mail; backups/ stays root's alone, and keys/ is what the CA makes it at every
+                 * sync (Caddy passes it to its leaf keys, core/ca.c), set here too so it is never 0700 between. */
                 if (*subdirs[i] == '\0')
                         chmod(p, 0711);
-                else if (streq(subdirs[i], "/keys") || streq(subdirs[i], "/backups"))
+                else if (streq(subdirs[i], "/keys")) {
+                        if ((r = cell_proxy_dir(p, 0710)) < 0)
+                                return log_error_errno(r, "cannot set the owner and mode of %s", p);
+                } else if (streq(subdirs[i], "/backups"))
                         chmod(p, 0700);
                 else
                         chmod(p, 0755);
