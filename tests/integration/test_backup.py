@@ -186,12 +186,16 @@ class BackupRestoreTest(BackupTestCase):
             self.assertEqual(owner(f"keys/ca/leaves/{n}"), (0, caddy.pw_gid, 0o640), n)
         self.assertEqual(owner("etc/proxy/caddy.json"), (0, caddy.pw_gid, 0o640))
 
-        def caddy_up():
+        def caddy_uids():
+            """The Uid line of the running Caddy. A config change just after its start, before its admin socket
+            is up, starts it again (proxy_apply), so the pid may be gone by the time it is read: read again."""
             s = next(s for s in p.get("/api/services").json["services"] if s["name"] == "proxy")
-            return s["state"] == "running" and s["pid"]
-        pid = wait_for(caddy_up, timeout=30, what="caddy running after the restore")
-        with open(f"/proc/{pid}/status") as f:
-            self.assertIn(f"Uid:\t{caddy.pw_uid}\t", f.read())
+            if s["state"] != "running" or not s["pid"]:
+                return None
+            with open(f"/proc/{s['pid']}/status") as f:
+                return next(line for line in f if line.startswith("Uid:"))
+        uids = wait_for(caddy_uids, timeout=30, what="caddy running after the restore")
+        self.assertEqual(uids.split()[1:], [str(caddy.pw_uid)] * 4)
 
         # Tokens: one made before the backup works, one made after it is gone with the rest of that state.
         self.assertEqual(p.get("/api/config", token=early).status, 200)

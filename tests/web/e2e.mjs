@@ -420,8 +420,15 @@ await step("settings: a restart-needing change waits as pending until Apply", as
   await page.getByText(/^Applied wireguard\.port/).waitFor({ timeout: 60000 });
   await page.getByRole("heading", { name: "Pending changes" }).waitFor({ state: "detached" });
   assert.equal((await apiCall("GET", "/api/wireguard/status")).json.listen_port, 51821);
-  const after = (await apiCall("GET", "/api/services")).json.services.find((s) => s.name === "wireguard");
+  // A restart is asynchronous (TERM, reap, start): the new process may come a moment after the 200.
+  let after;
+  for (let i = 0; i < 80; i++) {
+    after = (await apiCall("GET", "/api/services")).json.services.find((s) => s.name === "wireguard");
+    if (after.state === "running" && after.pid !== before.pid) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   assert.notEqual(after.pid, before.pid);
+  assert.equal(after.state, "running");
 });
 
 await step("DHCP: errors named at their field; a reservation is added and removed; a client's lease shows up", async () => {
