@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -32,6 +33,15 @@ int cell_proxy_gid(gid_t *ret) {
         if (g->gr_gid == 0)
                 return -EPERM;
         *ret = g->gr_gid;
+        return 0;
+}
+
+int cell_proxy_uid(uid_t *ret) {
+        errno = 0;
+        struct passwd *pw = getpwnam(CELL_PROXY_USER);
+        if (!pw)
+                return errno ? negative_errno() : -ENOENT;
+        *ret = pw->pw_uid;
         return 0;
 }
 

@@ -2,7 +2,8 @@
 the cell CA its only trust and the cell's DNS its resolver. python3-caldav discovers and uses a calendar; curl does
 CardDAV; one user never reaches another's collections whatever the headers; default collections, the 409 and
 ?purge=true, kill -9 and a hung Radicale (SIGSTOP) as the API reports them; Radicale runs as its own user, which
-owns its storage (an old cell's root-owned tree is handed over without following the links in it)."""
+owns its storage (an old cell's root-owned tree is handed over without following the links in it); only root and
+Caddy's user may connect to Radicale's port."""
 import hashlib
 import json
 import os
@@ -14,11 +15,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pic  # noqa: E402
-from pic import PicdTestCase, unique, wait_for  # noqa: E402
+from pic import PicdTestCase, run, unique, wait_for  # noqa: E402
 from test_vpn import Client  # noqa: E402  (a VPN client with its own wireguard-go)
 
 NAME = "calendar.mycell.cell"
 URL = f"https://{NAME}"
+
+# A plain HTTP request straight to Radicale on the cell namespace's loopback, naming the user in the header the
+# front door sets; prints the status code (or fails with the connection's error).
+RAW_ASK = r"""
+import socket, sys
+port, path, user = sys.argv[1:4]
+with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as s:
+    s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\nX-Remote-User: {user}\r\n\r\n".encode())
+    print(s.recv(200).split()[1].decode())
+"""
 
 # Runs inside the phone's namespace with Debian's python3-caldav: discovery from /.well-known/caldav, a new
 # calendar, an event saved, found by a time-range search (and not by another range), deleted.
@@ -400,6 +411,51 @@ class CalendarTest(PicdTestCase):
         carol = self.account(unique("carol"))
         self.assertEqual(set(o for p, o in owners().items() if p.startswith(self.user_dir(carol[0]))), {ids})
         self.assertEqual(self.put_vcard(carol, "first", "First Contact")[1], 201)
+
+    def test_11_only_caddy_and_root_reach_radicale(self):
+        """Radicale believes the X-Remote-User header (the front door sets it): any other local user that could
+        connect to its port could name any user, so the cell's firewall lets only root and Caddy's user connect,
+        on whatever port calendar.port names."""
+        bob = self.users["bob"]
+        self.assertEqual(self.put_vcard(bob, "secret", "Secret Friend")[1], 201)
+
+        def ask(user, port):
+            """The status code Radicale gives `user` asking for bob's contact as bob, or the connection error."""
+            argv = ["ip", "netns", "exec", self.picd.netns]
+            if user != "root":
+                argv += ["runuser", "-u", user, "--"]
+            # Debian's python3: the test's own interpreter may sit where other users cannot run it.
+            r = run(*argv, "/usr/bin/python3", "-c", RAW_ASK, str(port), f"/{bob[0]}/contacts/secret.vcf", bob[0],
+                    check=False)
+            return r.stdout.strip() or (r.stderr.strip().splitlines() or ["no output"])[-1]
+
+        def served(port):
+            a = ask("root", port)
+            if a != "200":
+                raise AssertionError(a)  # wait_for names the last one when it gives up
+            return True
+
+        port = self.picd.get("/api/config").json["calendar"]["port"]
+        self.assertEqual(ask("root", port), "200")
+        # lighttpd's user, Roundcube's workers' and anybody else's.
+        for user in ("pic-files", "www-data", "nobody"):
+            self.assertIn("ConnectionRefusedError", ask(user, port), user)
+        self.assertEqual(self.dav("GET", f"/{bob[0]}/contacts/secret.vcf", bob)[1], 200)
+
+        # A new port (applied with the next restart, as every port): Radicale, Caddy and the rule all move to it.
+        moved = port + 1
+        try:
+            self.assertEqual(self.picd.put("/api/config", {"calendar": {"port": moved}}).status, 200)
+            self.assertEqual(self.picd.post("/api/config/apply").status, 200)
+            wait_for(lambda: served(moved), timeout=30, what="radicale on the new port")
+            self.assertIn("ConnectionRefusedError", ask("nobody", moved))
+            wait_for(lambda: self.dav("GET", f"/{bob[0]}/contacts/secret.vcf", bob)[1] == 200, timeout=30,
+                     what="the front door on the new port")
+        finally:
+            self.assertEqual(self.picd.put("/api/config", {"calendar": {"port": port}}).status, 200)
+            self.assertEqual(self.picd.post("/api/config/apply").status, 200)
+        wait_for(lambda: served(port), timeout=30, what="radicale on its port again")
+        self.assertIn("ConnectionRefusedError", ask("nobody", port))
 
 
 if __name__ == "__main__":

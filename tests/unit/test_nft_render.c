@@ -21,6 +21,7 @@ static FwConfig config(void) {
                 .dns_vip = 0xac140002, .ntp_vip = 0xac140004,          /* 172.20.0.2, .4 */
                 .dns_port = 53, .ntp_port = 123, .dns_view_base = 5300,
                 .api_vip = 0xac140005, .http_port = 80, .https_port = 443, /* 172.20.0.5 */
+                .backend_ports = { 5232 }, .n_backend_ports = 1, .proxy_uid = 995, /* Radicale's; Caddy's user */
         };
         /* The grants the real modules declare, at their addresses in 172.20.0.0/24. */
         const Registry *reg = cell_registry();
@@ -42,6 +43,27 @@ static void test_empty_table(void **state) {
         char *s = NULL;
         assert_int_equal(fw_render_table(&cfg, NULL, 0, &s), 0);
         assert_int_equal(golden_check("firewall-empty.nft", s), 0);
+        free(s);
+}
+
+/* Only root and the proxy's user connect to a backend that trusts the proxy's user header; no such backend, no
+ * output chain; a proxy run as root leaves root alone. */
+static void test_backends_are_the_proxys_alone(void **state) {
+        FwConfig cfg = config();
+        char *s = NULL;
+        assert_int_equal(fw_render_table(&cfg, NULL, 0, &s), 0);
+        assert_non_null(strstr(s, "\t\tip daddr 127.0.0.1 tcp dport { 5232 } meta skuid != { 0, 995 } reject with tcp reset\n"));
+        free(s);
+        cfg.backend_ports[1] = 8080;
+        cfg.n_backend_ports = 2;
+        cfg.proxy_uid = 0;
+        assert_int_equal(fw_render_table(&cfg, NULL, 0, &s), 0);
+        assert_non_null(strstr(s, "tcp dport { 5232, 8080 } meta skuid != 0 reject with tcp reset\n"));
+        free(s);
+        cfg.n_backend_ports = 0;
+        assert_int_equal(fw_render_table(&cfg, NULL, 0, &s), 0);
+        assert_null(strstr(s, "chain output"));
+        assert_null(strstr(s, "skuid"));
         free(s);
 }
 
@@ -239,6 +261,7 @@ static void test_random_walk_returns_to_empty(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_empty_table),
+                cmocka_unit_test(test_backends_are_the_proxys_alone),
                 cmocka_unit_test(test_table_with_peers),
                 cmocka_unit_test(test_create_and_delete_are_mirrors),
                 cmocka_unit_test(test_changes_touch_only_what_differs),

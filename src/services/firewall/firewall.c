@@ -48,6 +48,13 @@ static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
                 cfg.api_vip = 0;
         cfg.http_port = (unsigned) settings_int(c->settings, "proxy.http_port");
         cfg.https_port = (unsigned) settings_int(c->settings, "proxy.https_port");
+        for (size_t i = 0; i < reg->n; i++)
+                if (reg->endpoints[i]->http_upstream_port)
+                        cfg.backend_ports[cfg.n_backend_ports++] =
+                                (unsigned) settings_int(c->settings, reg->endpoints[i]->http_upstream_port);
+        uid_t uid;
+        if (cfg.n_backend_ports && cell_proxy_uid(&uid) == 0)
+                cfg.proxy_uid = (uint32_t) uid;
         *ret = cfg;
         return 0;
 }
@@ -158,7 +165,7 @@ static int fw_probe(Cell *c, PicError *err) {
 }
 
 static const char *const watches[] = { "ip_range", "wireguard.address", "dns.port", "ntp.port", "proxy.http_port",
-                                       "proxy.https_port", NULL };
+                                       "proxy.https_port", "calendar.port" /* an http_upstream_port */, NULL };
 
 const ServiceOps svc_firewall_ops = {
         .name = SERVICE_NAME,

@@ -5,6 +5,7 @@
  *   grants     peer_ip . service_vip : accept, one element per grant of an enabled peer */
 #include "services/firewall/render.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "basic/strbuf.h"
@@ -134,9 +135,23 @@ int fw_render_table(const FwConfig *cfg, const FwPeer *peers, size_t n, char **r
                       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
                       "\t\tip saddr @route_all oifname != \"%s\" masquerade\n"
                       "\t\toifname \"%s\" snat ip to ip daddr map @mesh_snat\n"
-                      "\t}\n"
-                      "}\n",
+                      "\t}\n",
                       ifn, ifn);
+        /* Locally made connections to the header-trusting backends: the proxy's and root's alone. A packet
+         * without a socket (a time-wait ACK) has no skuid and matches nothing here. */
+        if (cfg->n_backend_ports) {
+                strbuf_puts(&b, "\tchain output {\n"
+                                "\t\ttype filter hook output priority filter; policy accept;\n"
+                                "\t\tip daddr 127.0.0.1 tcp dport { ");
+                for (size_t i = 0; i < cfg->n_backend_ports; i++)
+                        strbuf_printf(&b, "%s%u", i ? ", " : "", cfg->backend_ports[i]);
+                if (cfg->proxy_uid)
+                        strbuf_printf(&b, " } meta skuid != { 0, %" PRIu32 " } reject with tcp reset\n\t}\n",
+                                      cfg->proxy_uid);
+                else
+                        strbuf_puts(&b, " } meta skuid != 0 reject with tcp reset\n\t}\n");
+        }
+        strbuf_puts(&b, "}\n");
         return finish(&b, ret);
 }
 

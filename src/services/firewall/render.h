@@ -24,6 +24,12 @@ typedef struct FwConfig {
          * plain HTTP there, and reach the API and web UI over HTTPS (which authenticate themselves). */
         uint32_t api_vip;
         unsigned http_port, https_port;
+        /* TCP ports of backends listening on 127.0.0.1 that trust the user header the proxy sets (Radicale has no
+         * unix socket listener): only root (picd's probes) and proxy_uid may connect to them, else any local
+         * user could name any cell user. None: no output chain. */
+        unsigned backend_ports[REGISTRY_ENDPOINTS_MAX];
+        size_t n_backend_ports;
+        uint32_t proxy_uid; /* the proxy's user (0: it runs as root) */
 } FwConfig;
 
 /* What the firewall needs of a peer. */
