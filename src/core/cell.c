@@ -36,12 +36,16 @@ int cell_proxy_gid(gid_t *ret) {
         return 0;
 }
 
-int cell_proxy_uid(uid_t *ret) {
+int cell_proxy_ids(uid_t *ret_uid, gid_t *ret_gid) {
         errno = 0;
         struct passwd *pw = getpwnam(CELL_PROXY_USER);
         if (!pw)
                 return errno ? negative_errno() : -ENOENT;
-        *ret = pw->pw_uid;
+        if (pw->pw_uid == 0)
+                return -EPERM;
+        *ret_uid = pw->pw_uid;
+        if (ret_gid)
+                *ret_gid = pw->pw_gid;
         return 0;
 }
 

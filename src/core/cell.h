@@ -141,8 +141,9 @@ typedef struct ServiceOps {
 
 /* CELL_PROXY_USER's group, or -ENOENT when the system has none (then what it would reach stays root's). */
 int cell_proxy_gid(gid_t *ret);
-/* CELL_PROXY_USER's uid, or -ENOENT when the system has no such user. */
-int cell_proxy_uid(uid_t *ret);
+/* CELL_PROXY_USER's uid and primary gid (ret_gid may be NULL): -ENOENT when the system has no such user, -EPERM
+ * when it is root. */
+int cell_proxy_ids(uid_t *ret_uid, gid_t *ret_gid);
 /* mkdir -p path (else the path must be a directory already, never a symlink), then root:CELL_PROXY_USER's group
  * with mode (setgid included: what root writes in it gets that group too). Without that group: root:root and mode
  * without its group bits. The same for a file that exists (cell_proxy_file). */

@@ -53,7 +53,7 @@ static int fw_config(Cell *c, FwConfig *ret, PicError *err) {
                         cfg.backend_ports[cfg.n_backend_ports++] =
                                 (unsigned) settings_int(c->settings, reg->endpoints[i]->http_upstream_port);
         uid_t uid;
-        if (cfg.n_backend_ports && cell_proxy_uid(&uid) == 0)
+        if (cfg.n_backend_ports && cell_proxy_ids(&uid, NULL) == 0)
                 cfg.proxy_uid = (uint32_t) uid;
         *ret = cfg;
         return 0;

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,17 +267,13 @@ static int proxy_argv(Cell *c, char ***ret_argv, char ***ret_env) {
 
 /* Caddy's user: the owner of its own dir and the peer its admin socket must show. */
 static int caddy_ids(uid_t *ret_uid, gid_t *ret_gid, PicError *err) {
-        errno = 0;
-        struct passwd *pw = getpwnam(CELL_PROXY_USER);
-        if (!pw)
+        int r = cell_proxy_ids(ret_uid, ret_gid);
+        if (r == -EPERM)
+                return pic_error(err, -EPERM, NULL, "the system user %s is root", CELL_PROXY_USER);
+        if (r < 0)
                 return pic_error(err, -EHOSTDOWN, NULL,
                                  "the system user %s is missing (Debian's caddy package, or scripts/install-deps.sh, makes it)",
                                  CELL_PROXY_USER);
-        if (pw->pw_uid == 0)
-                return pic_error(err, -EPERM, NULL, "the system user %s is root", CELL_PROXY_USER);
-        *ret_uid = pw->pw_uid;
-        if (ret_gid)
-                *ret_gid = pw->pw_gid;
         return 0;
 }
 
