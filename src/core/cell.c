@@ -3,7 +3,6 @@
 #include "core/cell.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -25,14 +24,16 @@ void strv_free(char **v) {
 }
 
 int cell_proxy_gid(gid_t *ret) {
-        errno = 0;
-        struct group *g = getgrnam(CELL_PROXY_USER);
-        if (!g)
-                return errno ? negative_errno() : -ENOENT;
+        /* The group Caddy runs with (the supervisor gives it its user's own group alone). */
+        uid_t uid;
+        gid_t gid;
+        int r = cell_proxy_ids(&uid, &gid);
+        if (r < 0)
+                return r;
         /* Group 0 would hand root's group what is meant for Caddy alone. */
-        if (g->gr_gid == 0)
+        if (gid == 0)
                 return -EPERM;
-        *ret = g->gr_gid;
+        *ret = gid;
         return 0;
 }
 

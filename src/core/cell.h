@@ -139,7 +139,8 @@ typedef struct ServiceOps {
  * Caddy can connect to them whatever their own modes (lighttpd cannot give its sockets a group). */
 #define CELL_PROXIED_DIR "run/proxied"
 
-/* CELL_PROXY_USER's group, or -ENOENT when the system has none (then what it would reach stays root's). */
+/* CELL_PROXY_USER's own group (the one Caddy runs with), or -ENOENT when the system has no such user (then what it
+ * would reach stays root's). */
 int cell_proxy_gid(gid_t *ret);
 /* CELL_PROXY_USER's uid and primary gid (ret_gid may be NULL): -ENOENT when the system has no such user, -EPERM
  * when it is root. */
